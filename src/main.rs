@@ -1,0 +1,38 @@
+//! `tagdesk`: answering Facebook Messenger from Discord without getting the page banned.
+//!
+//! This binary is glue: it parses the command line and hands over to the crates.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod rules_cmd;
+
+/// Answer Facebook Messenger from Discord, inside Meta's policy.
+#[derive(Debug, Parser)]
+#[command(name = "tagdesk", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print what a rules era allows: its tags, their purposes and limits, and what a
+    /// reply would be sent as at each point of a conversation.
+    Rules(rules_cmd::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Rules(args) => rules_cmd::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! End-to-end tests of the `tagdesk` binary and the crates together.
+
+mod cli;
