@@ -1,7 +1,32 @@
 //! Time conversions between Meta's formats and [`jiff::Timestamp`], and durations in
 //! words an agent reads at a glance.
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::{SignedDuration, Span, SpanRelativeTo, Timestamp};
+
+/// A duration that didn't parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid duration {input:?}: {reason} (write it like \"36h\", \"2h 30m\" or \"7d\")")]
+pub struct DurationError {
+    /// What was given.
+    pub input: String,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+/// Parses a duration as people write them: `36h`, `2h 30m`, `7d`, `1w 2d`, or ISO 8601
+/// (`PT36H`). A day is 24 hours: virtual time has no daylight saving.
+pub fn parse_duration(input: &str) -> Result<SignedDuration, DurationError> {
+    let err = |reason: String| DurationError {
+        input: input.to_owned(),
+        reason,
+    };
+    let span: Span = input
+        .trim()
+        .parse()
+        .map_err(|e: jiff::Error| err(e.to_string()))?;
+    span.to_duration(SpanRelativeTo::days_are_24_hours())
+        .map_err(|e| err(e.to_string()))
+}
 
 /// Epoch milliseconds, as in webhook `timestamp` fields.
 pub fn from_millis(ms: i64) -> Timestamp {
@@ -35,6 +60,20 @@ pub fn human(d: SignedDuration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("36h"), Ok(SignedDuration::from_hours(36)));
+        assert_eq!(parse_duration("2h 30m"), Ok(SignedDuration::from_mins(150)));
+        assert_eq!(parse_duration("7d"), Ok(SignedDuration::from_hours(168)));
+        assert_eq!(parse_duration("1w 1d"), Ok(SignedDuration::from_hours(192)));
+        assert_eq!(parse_duration("PT1S"), Ok(SignedDuration::from_secs(1)));
+        let e = parse_duration("a while").unwrap_err();
+        assert!(
+            e.to_string().starts_with("invalid duration \"a while\""),
+            "{e}"
+        );
+    }
 
     #[test]
     fn formats() {

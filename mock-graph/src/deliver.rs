@@ -1,0 +1,115 @@
+//! The IO side of webhooks: POSTs the deliveries the platform hands out and reports back.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use messenger::signature::HEADER;
+
+use crate::platform::webhooks::{Attempt, Delivery};
+use crate::platform::Platform;
+
+/// Meta counts a delivery as failed when the subscriber takes longer than this.
+pub const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Posts webhook deliveries, one flush at a time so batches arrive in order.
+#[derive(Clone)]
+pub struct Deliverer {
+    client: reqwest::Client,
+    serial: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Default for Deliverer {
+    fn default() -> Self {
+        Deliverer {
+            client: reqwest::Client::builder()
+                .timeout(TIMEOUT)
+                .build()
+                .expect("a client without custom TLS always builds"),
+            serial: Arc::default(),
+        }
+    }
+}
+
+impl Deliverer {
+    /// Delivers everything due now, retrying at once where Meta would.
+    pub async fn flush(&self, platform: &Arc<Mutex<Platform>>) {
+        let _serial = self.serial.lock().await;
+        let lock = || platform.lock().unwrap_or_else(|e| e.into_inner());
+        // Each pass sends what is due; a failed first attempt is due again at once, so
+        // two passes cover "retry immediately". Later retries wait for the clock.
+        for _ in 0..2 {
+            let (attempts, url) = {
+                let mut p = lock();
+                (p.take_deliveries(), p.settings.webhook_url.clone())
+            };
+            let Some(url) = url.filter(|_| !attempts.is_empty()) else {
+                return;
+            };
+            for attempt in attempts {
+                let ok = self.attempt(&url, &attempt).await;
+                lock().delivery_result(attempt.delivery, ok);
+            }
+        }
+    }
+
+    async fn attempt(&self, url: &str, attempt: &Attempt) -> bool {
+        if attempt.dropped {
+            return false;
+        }
+        let ok = self.post(url, &attempt.delivery).await;
+        if attempt.duplicated {
+            self.post(url, &attempt.delivery).await;
+        }
+        ok
+    }
+
+    async fn post(&self, url: &str, d: &Delivery) -> bool {
+        let result = self
+            .client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(HEADER, &d.signature)
+            .body(d.body.clone())
+            .send()
+            .await;
+        match result {
+            Ok(r) if r.status().is_success() => true,
+            Ok(r) => {
+                tracing::warn!(status = %r.status(), attempt = d.attempts, "webhook refused");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, attempt = d.attempts, "webhook failed");
+                false
+            }
+        }
+    }
+
+    /// The subscription handshake: GET the webhook URL with a challenge and check the
+    /// echo.
+    pub async fn verify(
+        &self,
+        url: &str,
+        verify_token: &str,
+        challenge: &str,
+    ) -> Result<(), String> {
+        let r = self
+            .client
+            .get(url)
+            .query(&[
+                ("hub.mode", "subscribe"),
+                ("hub.verify_token", verify_token),
+                ("hub.challenge", challenge),
+            ])
+            .send()
+            .await
+            .map_err(|e| format!("webhook verification failed: {e}"))?;
+        let status = r.status();
+        let body = r.text().await.unwrap_or_default();
+        if status.is_success() && body == challenge {
+            Ok(())
+        } else {
+            Err(format!("webhook verification failed: {status}, body {body:?} (expected the challenge {challenge:?})"))
+        }
+    }
+}

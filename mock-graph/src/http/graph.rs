@@ -1,0 +1,370 @@
+//! Graph endpoints: the Send API, conversations, messages, profiles, subscriptions.
+
+use std::collections::HashMap;
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use messenger::meta_error::MetaError;
+use messenger::timefmt::graph_time;
+use messenger::wire::graph::{ConversationRef, Cursors, DataList, MessageRef, Paging, Participant};
+use messenger::wire::{Conversation, ConversationList, MessageDetail};
+use serde_json::{json, Map, Value};
+
+use super::{AppState, MetaResponse};
+use crate::platform::Platform;
+
+/// Send API bodies above this size are refused.
+pub const MAX_BODY: usize = 256 * 1024;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/{version}/me/messages", post(send_me))
+        .route("/{version}/{page}/messages", post(send_page))
+        .route("/{version}/{page}/conversations", get(conversations))
+        .route("/{version}/{page}/subscribed_apps", post(subscribe))
+        .route("/{version}/{id}", get(object))
+}
+
+type Params = Query<HashMap<String, String>>;
+
+fn meta_error(platform: &mut Platform, e: MetaError) -> Response {
+    MetaResponse(e.to_graph_error(platform.fbtrace())).into_response()
+}
+
+/// Graph accepts any `vNN.N` version.
+fn check_version(version: &str) -> Result<(), MetaError> {
+    let ok = version
+        .strip_prefix('v')
+        .and_then(|v| v.split_once('.'))
+        .is_some_and(|(major, minor)| {
+            !major.is_empty()
+                && !minor.is_empty()
+                && major
+                    .chars()
+                    .chain(minor.chars())
+                    .all(|c| c.is_ascii_digit())
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(MetaError::Other {
+            code: 2500,
+            subcode: None,
+            message: format!("(#2500) Unknown path components: /{version}"),
+        })
+    }
+}
+
+/// The token, from `?access_token=` or `Authorization: Bearer`.
+fn token<'a>(params: &'a HashMap<String, String>, headers: &'a HeaderMap) -> Option<&'a str> {
+    params.get("access_token").map(String::as_str).or_else(|| {
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+    })
+}
+
+async fn send_me(
+    state: State<AppState>,
+    Path(version): Path<String>,
+    params: Params,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    send(state, version, None, params, headers, body).await
+}
+
+async fn send_page(
+    state: State<AppState>,
+    Path((version, page)): Path<(String, String)>,
+    params: Params,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    send(state, version, Some(page), params, headers, body).await
+}
+
+async fn send(
+    State(state): State<AppState>,
+    version: String,
+    page: Option<String>,
+    Query(params): Params,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let bytes = to_bytes(body, MAX_BODY).await;
+    let (result, latency) = {
+        let mut p = state.lock();
+        let latency = p.faults.latency_ms;
+        let checked = check_version(&version)
+            .and_then(|()| match &page {
+                Some(id) if *id != p.settings.page_id => Err(MetaError::Other {
+                    code: 100,
+                    subcode: Some(33),
+                    message: format!("(#100) Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation"),
+                }),
+                _ => Ok(()),
+            })
+            .and_then(|()| {
+                let json = headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("application/json"));
+                if json {
+                    Ok(())
+                } else {
+                    Err(MetaError::InvalidParameter("the body must be JSON (Content-Type: application/json)".into()))
+                }
+            })
+            .and_then(|()| {
+                bytes
+                    .as_ref()
+                    .map_err(|_| MetaError::InvalidParameter(format!("the request body is larger than {MAX_BODY} bytes")))
+            });
+        let result = match checked {
+            Err(e) => Err(meta_error(&mut p, e)),
+            Ok(body) => p
+                .send(token(&params, &headers), body)
+                .map_err(|e| MetaResponse(e).into_response()),
+        };
+        (result, latency)
+    };
+    if latency > 0 {
+        // A fault a scenario asked for: real latency, to exercise the caller's timeouts.
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+    }
+    state.flush().await;
+    match result {
+        Ok(ok) => Json(ok).into_response(),
+        Err(e) => e,
+    }
+}
+
+async fn subscribe(
+    State(state): State<AppState>,
+    Path((version, page)): Path<(String, String)>,
+    Query(params): Params,
+    headers: HeaderMap,
+) -> Response {
+    let mut p = state.lock();
+    if let Err(e) = check_version(&version) {
+        return meta_error(&mut p, e);
+    }
+    if token(&params, &headers) != Some(p.settings.page_token.as_str()) {
+        return meta_error(&mut p, MetaError::InvalidToken);
+    }
+    if page != p.settings.page_id {
+        return meta_error(
+            &mut p,
+            MetaError::InvalidParameter(format!("unknown page {page}")),
+        );
+    }
+    p.subscribe();
+    Json(json!({"success": true})).into_response()
+}
+
+async fn conversations(
+    State(state): State<AppState>,
+    Path((version, page)): Path<(String, String)>,
+    Query(params): Params,
+    headers: HeaderMap,
+) -> Response {
+    let mut p = state.lock();
+    if let Err(e) = check_version(&version) {
+        return meta_error(&mut p, e);
+    }
+    if token(&params, &headers) != Some(p.settings.page_token.as_str()) {
+        return meta_error(&mut p, MetaError::InvalidToken);
+    }
+    if page != p.settings.page_id || params.get("platform").map(String::as_str) != Some("messenger")
+    {
+        return meta_error(
+            &mut p,
+            MetaError::InvalidParameter(
+                "conversations need platform=messenger on this page".into(),
+            ),
+        );
+    }
+    let limit = match params.get("limit").map(|l| l.parse::<usize>()) {
+        None => 25,
+        Some(Ok(l)) if (1..=100).contains(&l) => l,
+        Some(_) => {
+            return meta_error(
+                &mut p,
+                MetaError::InvalidParameter("param limit must be between 1 and 100".into()),
+            )
+        }
+    };
+    let mut all: Vec<(jiff::Timestamp, &str)> = p
+        .customers()
+        .filter(|c| params.get("user_id").is_none_or(|u| *u == c.psid))
+        .filter_map(|c| {
+            c.messages
+                .last()
+                .map(|m| (m.at, c.conversation_id.as_str()))
+        })
+        .collect();
+    all.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    let cursor = |i: usize| format!("QVFI{i:08x}");
+    let parse_cursor = |c: &str| {
+        c.strip_prefix("QVFI")
+            .and_then(|h| usize::from_str_radix(h, 16).ok())
+    };
+    let start = match (params.get("after"), params.get("before")) {
+        (Some(a), _) => parse_cursor(a).map(|i| i + 1),
+        (None, Some(b)) => parse_cursor(b).map(|i| i.saturating_sub(limit)),
+        (None, None) => Some(0),
+    };
+    let Some(start) = start else {
+        return meta_error(
+            &mut p,
+            MetaError::InvalidParameter("invalid paging cursor".into()),
+        );
+    };
+    let page_items: Vec<ConversationRef> = all
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(|(at, id)| ConversationRef {
+            id: (*id).to_owned(),
+            updated_time: graph_time(*at),
+        })
+        .collect();
+    let end = start + page_items.len();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let paging = (!page_items.is_empty()).then(|| Paging {
+        cursors: Cursors {
+            before: cursor(start),
+            after: cursor(end - 1),
+        },
+        next: (end < all.len()).then(|| {
+            format!(
+                "http://{host}/{version}/{page}/conversations?platform=messenger&limit={limit}&after={}",
+                cursor(end - 1)
+            )
+        }),
+        previous: None,
+    });
+    Json(ConversationList {
+        data: page_items,
+        paging,
+    })
+    .into_response()
+}
+
+/// `GET /{v}/{id}`: a conversation, a message, a profile or the page, by id.
+async fn object(
+    State(state): State<AppState>,
+    Path((version, id)): Path<(String, String)>,
+    Query(params): Params,
+    headers: HeaderMap,
+) -> Response {
+    let mut p = state.lock();
+    if let Err(e) = check_version(&version) {
+        return meta_error(&mut p, e);
+    }
+    if token(&params, &headers) != Some(p.settings.page_token.as_str()) {
+        return meta_error(&mut p, MetaError::InvalidToken);
+    }
+    let fields: Vec<&str> = params
+        .get("fields")
+        .map(|f| f.split(',').map(str::trim).collect())
+        .unwrap_or_default();
+    let page_name = "tagdesk Test Page";
+    if id == p.settings.page_id {
+        return Json(json!({"name": page_name, "id": id})).into_response();
+    }
+    if let Some(c) = p.customers().find(|c| c.conversation_id == id) {
+        let name = c.profile.display_name();
+        let want = |f: &str| fields.is_empty() || fields.contains(&f);
+        let convo = Conversation {
+            messages: want("messages").then(|| DataList {
+                data: c
+                    .messages
+                    .iter()
+                    .rev()
+                    .take(20)
+                    .map(|m| MessageRef {
+                        id: m.mid.clone(),
+                        created_time: graph_time(m.at),
+                    })
+                    .collect(),
+            }),
+            participants: want("participants").then(|| DataList {
+                data: vec![
+                    Participant {
+                        id: c.psid.clone(),
+                        name,
+                        email: Some(format!("{}@facebook.com", c.psid)),
+                    },
+                    Participant {
+                        id: p.settings.page_id.clone(),
+                        name: Some(page_name.into()),
+                        email: None,
+                    },
+                ],
+            }),
+            id: id.clone(),
+        };
+        return Json(convo).into_response();
+    }
+    for c in p.customers() {
+        if let Some(m) = c.messages.iter().find(|m| m.mid == id) {
+            let customer = Participant {
+                id: c.psid.clone(),
+                name: c.profile.display_name(),
+                email: None,
+            };
+            let page = Participant {
+                id: p.settings.page_id.clone(),
+                name: Some(page_name.into()),
+                email: None,
+            };
+            let (from, to) = if m.from_customer {
+                (customer, page)
+            } else {
+                (page, customer)
+            };
+            let detail = MessageDetail {
+                id: m.mid.clone(),
+                created_time: Some(graph_time(m.at)),
+                from: Some(from),
+                to: Some(DataList { data: vec![to] }),
+                message: m.text.clone(),
+            };
+            return Json(detail).into_response();
+        }
+    }
+    if let Some(c) = p.customer(&id) {
+        let full = serde_json::to_value(&c.profile).unwrap_or_default();
+        let wanted = if fields.is_empty() {
+            vec!["first_name", "last_name", "profile_pic"]
+        } else {
+            fields
+        };
+        let mut out = Map::new();
+        for f in wanted {
+            if let Some(v) = full.get(f) {
+                out.insert(f.to_owned(), v.clone());
+            }
+        }
+        out.insert("id".into(), Value::String(id));
+        return Json(Value::Object(out)).into_response();
+    }
+    meta_error(
+        &mut p,
+        MetaError::Other {
+            code: 100,
+            subcode: Some(33),
+            message: format!("(#100) Unsupported get request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."),
+        },
+    )
+}

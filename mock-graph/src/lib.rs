@@ -1,0 +1,91 @@
+//! mock-graph: a Messenger Platform emulator that answers as Meta does, on a virtual
+//! clock.
+//!
+//! It serves the Graph endpoints a Messenger integration uses (Send API, conversations,
+//! messages, profiles, subscriptions) with Meta's URLs, JSON and error codes; delivers
+//! signed webhooks at least once; and enforces Meta's side of the policy: windows, tags
+//! per rules era, the promotional judge, tag spam and the restriction ladder. Every id
+//! and random choice comes from the seed.
+//!
+//! Layout:
+//! - [`platform`]: the emulator's state and rules, no IO.
+//! - [`http`]: the axum router: Graph endpoints and the `/_mock/` admin API.
+//! - [`deliver`]: posting webhook deliveries.
+//! - [`config`]: the settings, from flags and environment.
+//! - [`ids`]: seeded ids and names.
+
+pub mod config;
+pub mod deliver;
+pub mod http;
+pub mod ids;
+pub mod platform;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+pub use config::Settings;
+use http::AppState;
+pub use platform::Platform;
+
+/// A running emulator: its address and a handle on its state.
+pub struct MockGraph {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The shared state, for in-process drivers such as the scenario runner.
+    pub state: AppState,
+}
+
+/// Builds the router and its state without binding a socket (for in-process tests).
+pub fn app(settings: Settings) -> (axum::Router, AppState) {
+    let state = AppState {
+        platform: Arc::new(Mutex::new(Platform::new(settings))),
+        deliverer: deliver::Deliverer::default(),
+    };
+    (http::router(state.clone()), state)
+}
+
+/// Binds `settings.listen` (port 0 picks a free one), performs the webhook handshake if
+/// a URL is set, and serves in the background.
+pub async fn start(settings: Settings) -> anyhow::Result<MockGraph> {
+    let listener = tokio::net::TcpListener::bind(&settings.listen).await?;
+    let addr = listener.local_addr()?;
+    let realtime = settings.realtime;
+    let (router, state) = app(settings.clone());
+    if let Some(url) = &settings.webhook_url {
+        let challenge = state.lock().fbtrace();
+        state
+            .deliverer
+            .verify(url, &settings.verify_token, &challenge)
+            .await
+            .map_err(anyhow::Error::msg)?;
+    }
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!(error = %e, "mock-graph server stopped");
+        }
+    });
+    if realtime {
+        tokio::spawn(follow_wall_clock(state.clone()));
+    }
+    Ok(MockGraph { addr, state })
+}
+
+/// With `--realtime`, the virtual clock follows the wall clock from `--start`. This is
+/// the only place the emulator reads real time.
+async fn follow_wall_clock(state: AppState) {
+    let started = std::time::Instant::now();
+    let start = state.lock().settings.start;
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+    loop {
+        tick.tick().await;
+        let elapsed = jiff::SignedDuration::try_from(started.elapsed()).unwrap_or_default();
+        let target = start + elapsed;
+        {
+            let mut p = state.lock();
+            if target > p.now() {
+                let _ = p.advance_to(target);
+            }
+        }
+        state.flush().await;
+    }
+}

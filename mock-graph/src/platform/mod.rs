@@ -1,0 +1,374 @@
+//! The emulated platform: every customer, conversation, send and restriction, on a
+//! virtual clock.
+//!
+//! This is the emulator's core and it does no IO: HTTP handlers call into it under one
+//! lock and carry out what it returns (webhook deliveries to POST). All randomness comes
+//! from [`Ids`], drawn in request order, so the same seed and the same requests give the
+//! same bytes.
+
+mod judge;
+mod send;
+pub mod webhooks;
+
+use std::collections::BTreeMap;
+
+use jiff::{SignedDuration, Timestamp};
+use messenger::guard::PromoLexicon;
+use messenger::restriction::{Enforcement, Restriction};
+use messenger::timefmt::to_millis;
+use messenger::window::{CustomerAction, ThreadState};
+use messenger::wire::webhook::{
+    EnforcementAction, PolicyEnforcement, Postback, Reaction, Referral, WebhookMessage,
+};
+use messenger::wire::{MessagingEvent, Party, UserProfile};
+use serde::Serialize;
+
+use crate::config::Settings;
+use crate::ids::Ids;
+pub use send::SentRecord;
+use webhooks::Outbox;
+
+/// One person who writes to the page.
+#[derive(Debug, Clone)]
+pub struct Customer {
+    /// Page-scoped id.
+    pub psid: String,
+    /// The conversation's id.
+    pub conversation_id: String,
+    /// Profile as the User Profile API returns it.
+    pub profile: UserProfile,
+    /// What the windows know.
+    pub thread: ThreadState,
+    /// The person blocked the page.
+    pub blocked: bool,
+    /// Another app owns the thread (handover protocol).
+    pub other_app_owns: bool,
+    /// Every message, both ways, oldest first.
+    pub messages: Vec<StoredMessage>,
+}
+
+/// A message in a conversation.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredMessage {
+    /// `m_...`.
+    pub mid: String,
+    /// When.
+    pub at: Timestamp,
+    /// Whether the customer wrote it (else the page).
+    pub from_customer: bool,
+    /// The text, if any.
+    pub text: Option<String>,
+}
+
+/// Faults to inject, all decided by the seeded generator.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Faults {
+    /// Probability that a Send API call fails with a 500 (code 2).
+    pub error_rate: f64,
+    /// The next this-many Send API calls fail with 613 rate limiting.
+    pub rate_limit_burst: u32,
+    /// Real milliseconds added to every Send API answer.
+    pub latency_ms: u64,
+    /// Probability that a webhook delivery is lost in transit (and retried later).
+    pub drop_rate: f64,
+    /// Probability that a webhook delivery arrives twice.
+    pub duplicate_rate: f64,
+    /// Probability that a batch's events arrive in reverse order.
+    pub reorder_rate: f64,
+}
+
+/// The emulated Messenger Platform.
+#[derive(Debug)]
+pub struct Platform {
+    /// The settings it was started with.
+    pub settings: Settings,
+    ids: Ids,
+    now: Timestamp,
+    customers: BTreeMap<String, Customer>,
+    /// The page's enforcement record.
+    pub enforcement: Enforcement,
+    /// Meta's judge of promotional content.
+    pub judge: PromoLexicon,
+    /// Every Send API call and its outcome.
+    pub sent: Vec<SentRecord>,
+    /// Faults in force.
+    pub faults: Faults,
+    /// Webhook deliveries pending or retrying.
+    pub outbox: Outbox,
+    /// Promotional tagged sends of the last day: (when, to whom).
+    promo_sends: Vec<(Timestamp, String)>,
+    /// Send API calls in the current second, for rate limiting.
+    rate_window: (i64, u32),
+    /// Whether the app's subscription ended after an hour of failed deliveries.
+    pub unsubscribed: bool,
+    /// Whether a restriction's end has been announced.
+    unblock_sent: bool,
+}
+
+/// A mistake in an admin request, named for the caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdminError {
+    /// No such customer.
+    #[error("no customer with psid {0:?}")]
+    UnknownCustomer(String),
+    /// The clock only moves forward.
+    #[error("the clock only moves forward: {0} is before now")]
+    ClockBackwards(Timestamp),
+}
+
+impl Platform {
+    /// A fresh platform: no customers, a clean page, the clock at `settings.start`.
+    pub fn new(settings: Settings) -> Self {
+        Platform {
+            ids: Ids::new(settings.seed),
+            now: settings.start,
+            customers: BTreeMap::new(),
+            enforcement: Enforcement::default(),
+            judge: judge::default_lexicon(),
+            sent: Vec::new(),
+            faults: Faults::default(),
+            outbox: Outbox::default(),
+            promo_sends: Vec::new(),
+            rate_window: (i64::MIN, 0),
+            unsubscribed: false,
+            unblock_sent: true,
+            settings,
+        }
+    }
+
+    /// The virtual time.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// Moves the clock to `to`, announcing a restriction's end on the way.
+    pub fn advance_to(&mut self, to: Timestamp) -> Result<Timestamp, AdminError> {
+        if to < self.now {
+            return Err(AdminError::ClockBackwards(to));
+        }
+        if let Some(end) = self.restriction_end().filter(|&end| end <= to) {
+            self.now = end;
+            self.announce_unblock();
+        }
+        self.now = to;
+        Ok(self.now)
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&mut self, by: SignedDuration) -> Result<Timestamp, AdminError> {
+        self.advance_to(self.now + by)
+    }
+
+    fn restriction_end(&self) -> Option<Timestamp> {
+        if self.unblock_sent {
+            return None;
+        }
+        self.enforcement.history.last().and_then(|r| r.until)
+    }
+
+    fn announce_unblock(&mut self) {
+        self.unblock_sent = true;
+        self.push_enforcement(EnforcementAction::Unblock, None);
+    }
+
+    /// The restriction in force now.
+    pub fn restriction(&self) -> Option<&Restriction> {
+        self.enforcement.active(self.now)
+    }
+
+    /// A new customer; a name is generated from the seed when none is given.
+    pub fn add_customer(&mut self, name: Option<&str>) -> String {
+        let psid = self.ids.psid();
+        let conversation_id = self.ids.conversation();
+        let (first, last) = match name.map(str::trim).filter(|n| !n.is_empty()) {
+            Some(n) => match n.split_once(' ') {
+                Some((f, l)) => (f.to_owned(), l.to_owned()),
+                None => (n.to_owned(), String::new()),
+            },
+            None => self.ids.name(),
+        };
+        let profile = UserProfile {
+            profile_pic: Some(format!(
+                "https://platform-lookaside.fbsbx.com/platform/profilepic/?psid={psid}"
+            )),
+            first_name: Some(first),
+            last_name: (!last.is_empty()).then_some(last),
+            id: Some(psid.clone()),
+        };
+        self.customers.insert(
+            psid.clone(),
+            Customer {
+                psid: psid.clone(),
+                conversation_id,
+                profile,
+                thread: ThreadState::default(),
+                blocked: false,
+                other_app_owns: false,
+                messages: Vec::new(),
+            },
+        );
+        psid
+    }
+
+    /// A customer by PSID.
+    pub fn customer(&self, psid: &str) -> Option<&Customer> {
+        self.customers.get(psid)
+    }
+
+    /// Every customer, by PSID.
+    pub fn customers(&self) -> impl Iterator<Item = &Customer> {
+        self.customers.values()
+    }
+
+    fn customer_mut(&mut self, psid: &str) -> Result<&mut Customer, AdminError> {
+        self.customers
+            .get_mut(psid)
+            .ok_or_else(|| AdminError::UnknownCustomer(psid.to_owned()))
+    }
+
+    /// The customer writes `text`: the windows open and a webhook is queued.
+    pub fn customer_message(&mut self, psid: &str, text: &str) -> Result<String, AdminError> {
+        let mid = self.ids.mid();
+        let now = self.now;
+        let customer = self.customer_mut(psid)?;
+        customer.thread.customer_acted(CustomerAction::Message, now);
+        customer.messages.push(StoredMessage {
+            mid: mid.clone(),
+            at: now,
+            from_customer: true,
+            text: Some(text.to_owned()),
+        });
+        let mut event = self.customer_event(psid);
+        event.message = Some(WebhookMessage {
+            mid: mid.clone(),
+            text: Some(text.to_owned()),
+            ..WebhookMessage::default()
+        });
+        self.queue_customer_event(psid, event);
+        Ok(mid)
+    }
+
+    /// The customer taps a button.
+    pub fn customer_postback(
+        &mut self,
+        psid: &str,
+        title: &str,
+        payload: &str,
+    ) -> Result<String, AdminError> {
+        let mid = self.ids.mid();
+        self.customer_acted(psid)?;
+        let mut event = self.customer_event(psid);
+        event.postback = Some(Postback {
+            mid: Some(mid.clone()),
+            title: Some(title.to_owned()),
+            payload: Some(payload.to_owned()),
+            referral: None,
+        });
+        self.queue_customer_event(psid, event);
+        Ok(mid)
+    }
+
+    /// The customer reacts to a message.
+    pub fn customer_reaction(
+        &mut self,
+        psid: &str,
+        mid: &str,
+        emoji: &str,
+    ) -> Result<(), AdminError> {
+        self.customer_acted(psid)?;
+        let mut event = self.customer_event(psid);
+        event.reaction = Some(Reaction {
+            reaction: Some(if emoji == "❤️" { "love" } else { "other" }.into()),
+            emoji: Some(emoji.to_owned()),
+            action: "react".into(),
+            mid: mid.to_owned(),
+        });
+        self.queue_customer_event(psid, event);
+        Ok(())
+    }
+
+    /// The customer follows an m.me link or an ad into the thread.
+    pub fn customer_referral(
+        &mut self,
+        psid: &str,
+        reference: &str,
+        source: &str,
+    ) -> Result<(), AdminError> {
+        self.customer_acted(psid)?;
+        let mut event = self.customer_event(psid);
+        event.referral = Some(Referral {
+            reference: Some(reference.to_owned()),
+            source: Some(source.to_owned()),
+            kind: Some("OPEN_THREAD".into()),
+            ad_id: None,
+        });
+        self.queue_customer_event(psid, event);
+        Ok(())
+    }
+
+    /// The customer reads everything so far.
+    pub fn customer_read(&mut self, psid: &str) -> Result<(), AdminError> {
+        self.customer_mut(psid)?;
+        let mut event = self.customer_event(psid);
+        event.read = Some(messenger::wire::webhook::Read {
+            watermark: to_millis(self.now),
+        });
+        self.queue_customer_event(psid, event);
+        Ok(())
+    }
+
+    /// The customer blocks (or unblocks) the page.
+    pub fn set_blocked(&mut self, psid: &str, blocked: bool) -> Result<(), AdminError> {
+        self.customer_mut(psid)?.blocked = blocked;
+        Ok(())
+    }
+
+    /// Another app takes (or hands back) the thread.
+    pub fn set_other_app_owns(&mut self, psid: &str, owns: bool) -> Result<(), AdminError> {
+        self.customer_mut(psid)?.other_app_owns = owns;
+        Ok(())
+    }
+
+    fn customer_acted(&mut self, psid: &str) -> Result<(), AdminError> {
+        let now = self.now;
+        self.customer_mut(psid)?
+            .thread
+            .customer_acted(CustomerAction::Other, now);
+        Ok(())
+    }
+
+    fn customer_event(&self, psid: &str) -> MessagingEvent {
+        MessagingEvent::new(
+            Some(Party::new(psid)),
+            Party::new(&self.settings.page_id),
+            to_millis(self.now),
+        )
+    }
+
+    /// Queues an event from the customer, as standby if another app owns the thread.
+    fn queue_customer_event(&mut self, psid: &str, event: MessagingEvent) {
+        let standby = self.customers.get(psid).is_some_and(|c| c.other_app_owns);
+        self.outbox.push(event, standby);
+    }
+
+    fn push_enforcement(&mut self, action: EnforcementAction, reason: Option<String>) {
+        let mut event = MessagingEvent::new(
+            None,
+            Party::new(&self.settings.page_id),
+            to_millis(self.now),
+        );
+        event.policy_enforcement = Some(PolicyEnforcement { action, reason });
+        self.outbox.push(event, false);
+    }
+
+    /// Forgets everything, as at start.
+    pub fn reset(&mut self) {
+        *self = Platform::new(self.settings.clone());
+    }
+
+    /// Draws a fresh trace id.
+    pub fn fbtrace(&mut self) -> String {
+        self.ids.fbtrace()
+    }
+}

@@ -1,0 +1,290 @@
+//! Webhooks over a real loopback socket: signed, batched, at least once.
+
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::routing::get;
+use hmac::{Hmac, Mac};
+use serde_json::json;
+use sha2::Sha256;
+
+use super::*;
+
+/// A received POST: its exact body and its signature header.
+type Received = (Vec<u8>, String);
+
+/// A webhook subscriber that records what it receives and answers with a set status.
+#[derive(Clone, Default)]
+struct Subscriber {
+    received: Arc<Mutex<Vec<Received>>>,
+    status: Arc<AtomicU16>,
+}
+
+impl Subscriber {
+    async fn start() -> (Subscriber, String) {
+        let sub = Subscriber::default();
+        sub.status.store(200, Ordering::SeqCst);
+        let app =
+            axum::Router::new()
+                .route(
+                    "/webhook",
+                    get(
+                        |Query(q): Query<std::collections::HashMap<String, String>>| async move {
+                            q.get("hub.challenge").cloned().unwrap_or_default()
+                        },
+                    )
+                    .post(
+                        |State(s): State<Subscriber>,
+                         headers: HeaderMap,
+                         body: axum::body::Bytes| async move {
+                            let sig = headers
+                                .get("x-hub-signature-256")
+                                .unwrap()
+                                .to_str()
+                                .unwrap()
+                                .to_owned();
+                            s.received.lock().unwrap().push((body.to_vec(), sig));
+                            StatusCode::from_u16(s.status.load(Ordering::SeqCst)).unwrap()
+                        },
+                    ),
+                )
+                .with_state(sub.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/webhook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (sub, url)
+    }
+
+    fn bodies(&self) -> Vec<Value> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(b, _)| serde_json::from_slice(b).unwrap())
+            .collect()
+    }
+}
+
+/// Verifies a signature with the hmac crate directly, not with the code that made it.
+fn independently_signed(secret: &str, body: &[u8], header: &str) -> bool {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    header == format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+struct Live {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Live {
+    async fn start(webhook: &str, seed: u64) -> Live {
+        let mut s = mock_graph::Settings::defaults();
+        s.listen = "127.0.0.1:0".into();
+        s.webhook_url = Some(webhook.to_owned());
+        s.seed = seed;
+        let mock = mock_graph::start(s).await.unwrap();
+        Live {
+            base: format!("http://{}", mock.addr),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn signed_escaped_batched_over_a_real_socket() {
+    let (sub, url) = Subscriber::start().await;
+    let live = Live::start(&url, 1).await;
+    let c = live
+        .post("/_mock/customers", json!({"name": "Giulia Rossi"}))
+        .await;
+    let psid = c["psid"].as_str().unwrap();
+    live.post(
+        &format!("/_mock/customers/{psid}/messages"),
+        json!({"text": "Il mio ordine è in ritardo ❤️"}),
+    )
+    .await;
+    let (body, sig) = sub.received.lock().unwrap()[0].clone();
+    assert!(independently_signed("mock-app-secret", &body, &sig));
+    let raw = String::from_utf8(body).unwrap();
+    assert!(
+        raw.contains(r"ritardo \u2764\ufe0f") && raw.contains(r"\u00e8"),
+        "{raw}"
+    );
+    // A send produces an echo and a delivery receipt, batched into one POST.
+    let ok = live
+        .post(
+            "/v25.0/me/messages?access_token=mock-page-token",
+            text(psid, "RESPONSE", None, "Ci scusi!"),
+        )
+        .await;
+    let bodies = sub.bodies();
+    assert_eq!(bodies.len(), 2);
+    let events = bodies[1]["entry"][0]["messaging"].as_array().unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["message"]["is_echo"], true);
+    assert_eq!(events[0]["message"]["mid"], ok["message_id"]);
+    assert_eq!(events[1]["delivery"]["mids"][0], ok["message_id"]);
+}
+
+#[tokio::test]
+async fn retries_with_backoff_then_unsubscribes_after_an_hour() {
+    let (sub, url) = Subscriber::start().await;
+    let live = Live::start(&url, 1).await;
+    let c = live.post("/_mock/customers", json!({})).await;
+    let psid = c["psid"].as_str().unwrap();
+    sub.status.store(500, Ordering::SeqCst);
+    live.post(
+        &format!("/_mock/customers/{psid}/messages"),
+        json!({"text": "one"}),
+    )
+    .await;
+    assert_eq!(
+        sub.received.lock().unwrap().len(),
+        2,
+        "a first attempt and an immediate retry"
+    );
+    live.post("/_mock/clock", json!({"advance": "10s"})).await;
+    assert_eq!(
+        sub.received.lock().unwrap().len(),
+        2,
+        "the next retry waits 30 s"
+    );
+    sub.status.store(200, Ordering::SeqCst);
+    live.post("/_mock/clock", json!({"advance": "20s"})).await;
+    let bodies = sub.bodies();
+    assert_eq!(bodies.len(), 3);
+    assert_eq!(bodies[2], bodies[0], "the same delivery, retried");
+
+    sub.status.store(503, Ordering::SeqCst);
+    live.post(
+        &format!("/_mock/customers/{psid}/messages"),
+        json!({"text": "two"}),
+    )
+    .await;
+    for _ in 0..8 {
+        live.post("/_mock/clock", json!({"advance": "15m"})).await;
+    }
+    let page: Value = live
+        .http
+        .get(format!("{}/_mock/page", live.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["subscribed"], false);
+}
+
+#[tokio::test]
+async fn faults_duplicate_and_reorder_deliveries() {
+    let (sub, url) = Subscriber::start().await;
+    let live = Live::start(&url, 3).await;
+    live.post(
+        "/_mock/faults",
+        json!({"duplicate_rate": 1.0, "reorder_rate": 1.0}),
+    )
+    .await;
+    let c = live.post("/_mock/customers", json!({})).await;
+    let psid = c["psid"].as_str().unwrap();
+    live.post(
+        &format!("/_mock/customers/{psid}/messages"),
+        json!({"text": "hi"}),
+    )
+    .await;
+    live.post(
+        "/v25.0/me/messages?access_token=mock-page-token",
+        text(psid, "RESPONSE", None, "hello"),
+    )
+    .await;
+    let bodies = sub.bodies();
+    assert_eq!(bodies.len(), 4, "every delivery twice");
+    assert_eq!(bodies[0], bodies[1]);
+    let events = bodies[2]["entry"][0]["messaging"].as_array().unwrap();
+    assert!(
+        events[0].get("delivery").is_some(),
+        "reversed: the receipt before the echo"
+    );
+}
+
+#[tokio::test]
+async fn same_seed_same_bytes() {
+    async fn run(seed: u64) -> (Vec<Vec<u8>>, Vec<Value>) {
+        let (sub, url) = Subscriber::start().await;
+        let live = Live::start(&url, seed).await;
+        let mut answers = Vec::new();
+        for i in 0..3 {
+            let c = live.post("/_mock/customers", json!({})).await;
+            let psid = c["psid"].as_str().unwrap().to_owned();
+            answers.push(c);
+            answers.push(
+                live.post(
+                    &format!("/_mock/customers/{psid}/messages"),
+                    json!({"text": format!("hi {i}")}),
+                )
+                .await,
+            );
+            answers.push(
+                live.post(
+                    "/v25.0/me/messages?access_token=mock-page-token",
+                    text(&psid, "RESPONSE", None, "hello"),
+                )
+                .await,
+            );
+            answers.push(
+                live.post(
+                    "/v25.0/me/messages?access_token=mock-page-token",
+                    text("nobody", "RESPONSE", None, "x"),
+                )
+                .await,
+            );
+        }
+        let bodies = sub
+            .received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(b, _)| b.clone())
+            .collect();
+        (bodies, answers)
+    }
+    let (a, b) = (run(42).await, run(42).await);
+    assert_eq!(a, b);
+    assert_ne!(a.1, run(43).await.1);
+}
+
+#[tokio::test]
+async fn standby_when_another_app_owns_the_thread() {
+    let (sub, url) = Subscriber::start().await;
+    let live = Live::start(&url, 1).await;
+    let c = live.post("/_mock/customers", json!({})).await;
+    let psid = c["psid"].as_str().unwrap();
+    live.post(
+        &format!("/_mock/customers/{psid}/handover"),
+        json!({"owner": "other"}),
+    )
+    .await;
+    live.post(
+        &format!("/_mock/customers/{psid}/messages"),
+        json!({"text": "hi"}),
+    )
+    .await;
+    let bodies = sub.bodies();
+    assert!(bodies[0]["entry"][0].get("messaging").is_none());
+    assert_eq!(bodies[0]["entry"][0]["standby"][0]["message"]["text"], "hi");
+}
