@@ -14,13 +14,17 @@ pub const TIMEOUT: Duration = Duration::from_secs(5);
 /// Posts webhook deliveries, one flush at a time so batches arrive in order.
 #[derive(Clone)]
 pub struct Deliverer {
+    /// Whether there is a subscriber at all; without one, flushing is free.
+    enabled: bool,
     client: reqwest::Client,
     serial: Arc<tokio::sync::Mutex<()>>,
 }
 
-impl Default for Deliverer {
-    fn default() -> Self {
+impl Deliverer {
+    /// A deliverer; `enabled` is whether a webhook URL is set.
+    pub fn new(enabled: bool) -> Self {
         Deliverer {
+            enabled,
             client: reqwest::Client::builder()
                 .timeout(TIMEOUT)
                 .build()
@@ -28,11 +32,12 @@ impl Default for Deliverer {
             serial: Arc::default(),
         }
     }
-}
 
-impl Deliverer {
     /// Delivers everything due now, retrying at once where Meta would.
     pub async fn flush(&self, platform: &Arc<Mutex<Platform>>) {
+        if !self.enabled {
+            return;
+        }
         let _serial = self.serial.lock().await;
         let lock = || platform.lock().unwrap_or_else(|e| e.into_inner());
         // Each pass sends what is due; a failed first attempt is due again at once, so

@@ -38,8 +38,8 @@ pub struct MockGraph {
 /// Builds the router and its state without binding a socket (for in-process tests).
 pub fn app(settings: Settings) -> (axum::Router, AppState) {
     let state = AppState {
+        deliverer: deliver::Deliverer::new(settings.webhook_url.is_some()),
         platform: Arc::new(Mutex::new(Platform::new(settings))),
-        deliverer: deliver::Deliverer::default(),
     };
     (http::router(state.clone()), state)
 }

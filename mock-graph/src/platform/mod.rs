@@ -349,7 +349,14 @@ impl Platform {
     /// Queues an event from the customer, as standby if another app owns the thread.
     fn queue_customer_event(&mut self, psid: &str, event: MessagingEvent) {
         let standby = self.customers.get(psid).is_some_and(|c| c.other_app_owns);
-        self.outbox.push(event, standby);
+        self.queue(event, standby);
+    }
+
+    /// Queues a webhook event; without a subscriber there is nobody to tell.
+    fn queue(&mut self, event: MessagingEvent, standby: bool) {
+        if self.settings.webhook_url.is_some() && !self.unsubscribed {
+            self.outbox.push(event, standby);
+        }
     }
 
     fn push_enforcement(&mut self, action: EnforcementAction, reason: Option<String>) {
@@ -359,7 +366,7 @@ impl Platform {
             to_millis(self.now),
         );
         event.policy_enforcement = Some(PolicyEnforcement { action, reason });
-        self.outbox.push(event, false);
+        self.queue(event, false);
     }
 
     /// Forgets everything, as at start.

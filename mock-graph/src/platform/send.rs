@@ -26,11 +26,21 @@ pub struct SentRecord {
     pub at: Timestamp,
     /// The app that sent it.
     pub app_id: u64,
-    /// The request body as parsed, or as received if it didn't parse.
-    pub request: serde_json::Value,
+    /// The request as parsed, or as received if it didn't parse.
+    pub request: RequestRecord,
     /// `{"recipient_id","message_id"}` or Meta's error.
     #[serde(flatten)]
     pub outcome: Outcome,
+}
+
+/// A request in the sent log.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum RequestRecord {
+    /// A body that parsed.
+    Parsed(SendRequest),
+    /// A body that didn't, as text.
+    Raw(String),
 }
 
 /// The answer to a send.
@@ -47,30 +57,32 @@ impl Platform {
     /// Answers a Send API call from this app: the token, then the body, then Meta's rules.
     pub fn send(&mut self, token: Option<&str>, body: &[u8]) -> Result<SendResponse, GraphError> {
         let app_id = self.settings.app_id;
-        let request_json = serde_json::from_slice(body).unwrap_or_else(|_| {
-            serde_json::Value::String(String::from_utf8_lossy(body).into_owned())
-        });
+        let parsed = parse(body);
         let result = if token != Some(self.settings.page_token.as_str()) {
             Err(MetaError::InvalidToken)
         } else {
-            self.rate_limit()
-                .and_then(|()| parse(body))
-                .and_then(|req| self.accept(&req, app_id))
+            self.rate_limit().and_then(|()| match &parsed {
+                Ok(req) => self.accept(req, app_id),
+                Err(e) => Err(e.clone()),
+            })
         };
-        self.record(app_id, request_json, result)
+        let record = match parsed {
+            Ok(req) => RequestRecord::Parsed(req),
+            Err(_) => RequestRecord::Raw(String::from_utf8_lossy(body).into_owned()),
+        };
+        self.record(app_id, record, result)
     }
 
     /// A send by another app (Meta Business Suite): same rules, echoed with its app id.
     pub fn send_as_other_app(&mut self, req: &SendRequest) -> Result<SendResponse, GraphError> {
-        let json = serde_json::to_value(req).unwrap_or_default();
         let result = self.accept(req, OTHER_APP_ID);
-        self.record(OTHER_APP_ID, json, result)
+        self.record(OTHER_APP_ID, RequestRecord::Parsed(req.clone()), result)
     }
 
     fn record(
         &mut self,
         app_id: u64,
-        request: serde_json::Value,
+        request: RequestRecord,
         result: Result<SendResponse, MetaError>,
     ) -> Result<SendResponse, GraphError> {
         let result = result.map_err(|e| e.to_graph_error(self.ids.fbtrace()));
@@ -257,13 +269,13 @@ impl Platform {
             text: text.clone(),
             ..WebhookMessage::default()
         });
-        self.outbox.push(echo, standby);
+        self.queue(echo, standby);
         let mut receipt = MessagingEvent::new(Some(Party::new(&psid)), page, to_millis(now));
         receipt.delivery = Some(Delivery {
             mids: Some(vec![mid.clone()]),
             watermark: to_millis(now),
         });
-        self.outbox.push(receipt, standby);
+        self.queue(receipt, standby);
         if tagged {
             self.judge_tagged(&psid, text.as_deref().unwrap_or(""));
         }
