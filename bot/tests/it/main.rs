@@ -1,0 +1,3 @@
+//! The bot's tests, at its boundaries.
+
+mod webhook;
