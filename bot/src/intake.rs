@@ -12,7 +12,7 @@ pub struct InboundEvent {
     /// Identical on every redelivery of the same event.
     pub dedupe_key: String,
     /// `message`, `echo`, `delivery`, `read`, `reaction`, `postback`, `referral`,
-    /// `policy_enforcement`.
+    /// `policy_enforcement`, or `unparsed` for a signed body that didn't parse.
     pub kind: &'static str,
     /// The customer's PSID; `None` for page-wide events.
     pub psid: Option<String>,
@@ -52,6 +52,18 @@ pub fn events(delivery: &WebhookDelivery) -> Vec<InboundEvent> {
         }
     }
     out
+}
+
+/// A signed delivery that didn't parse, kept whole; its signature identifies it.
+pub fn unparsed(body: &[u8], signature: &str) -> InboundEvent {
+    InboundEvent {
+        dedupe_key: format!("unparsed:{signature}"),
+        kind: "unparsed",
+        psid: None,
+        timestamp: 0,
+        standby: false,
+        payload: String::from_utf8_lossy(body).into_owned(),
+    }
 }
 
 /// The customer of an event: the sender, except on echoes where the page sends.

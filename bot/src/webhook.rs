@@ -67,16 +67,15 @@ async fn deliver(
         tracing::warn!(error = %e, "webhook refused");
         return (StatusCode::UNAUTHORIZED, e.to_string()).into_response();
     }
-    let delivery: WebhookDelivery = match serde_json::from_slice(&body) {
-        Ok(d) => d,
+    let events = match serde_json::from_slice::<WebhookDelivery>(&body) {
+        Ok(delivery) => intake::events(&delivery),
         Err(e) => {
-            // Signed by Meta but unreadable to us: retrying won't help, so acknowledge
-            // and log loudly rather than have Meta retry it for an hour.
-            tracing::error!(error = %e, "signed webhook delivery could not be parsed; acknowledged");
-            return StatusCode::OK.into_response();
+            // Signed by Meta but unreadable to us: retrying won't help, so keep the raw
+            // body for a person to look at, and acknowledge.
+            tracing::error!(error = %e, "signed webhook delivery could not be parsed; kept as unparsed");
+            vec![intake::unparsed(&body, header.unwrap_or_default())]
         }
     };
-    let events = intake::events(&delivery);
     let store = state.store.clone();
     match tokio::task::spawn_blocking(move || store.ingest(&events)).await {
         Ok(Ok(ingested)) => {

@@ -139,7 +139,8 @@ impl Store for SqliteStore {
 
 /// Maps a stored kind back to the static name intake uses.
 fn intern(kind: &str) -> &'static str {
-    const KINDS: [&str; 8] = [
+    const KINDS: [&str; 9] = [
+        "unparsed",
         "message",
         "echo",
         "delivery",

@@ -88,6 +88,24 @@ async fn forged_deliveries_store_nothing() {
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(store.count_events().unwrap(), 0);
+    // Signed but not a delivery: kept whole for inspection, acknowledged, stored once.
+    let odd = r#"{"object":"page","entry":"surprise"}"#;
+    let odd_sig = sign(SECRET.as_bytes(), odd.as_bytes());
+    for _ in 0..2 {
+        assert_eq!(
+            call(&app, post(odd, Some(&odd_sig))).await.0,
+            StatusCode::OK
+        );
+    }
+    let kept = store.pending(10).unwrap();
+    assert_eq!(
+        (
+            kept.len(),
+            kept[0].event.kind,
+            kept[0].event.payload.as_str()
+        ),
+        (1, "unparsed", odd)
+    );
     let too_big = "x".repeat(bot::webhook::MAX_BODY + 1);
     assert_eq!(
         call(

@@ -69,6 +69,20 @@ fn token<'a>(params: &'a HashMap<String, String>, headers: &'a HeaderMap) -> Opt
     })
 }
 
+/// The checks every read and subscription shares: a Graph version and the page token.
+fn authorize(
+    p: &Platform,
+    version: &str,
+    params: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<(), MetaError> {
+    check_version(version)?;
+    if token(params, headers) != Some(p.settings.page_token.as_str()) {
+        return Err(MetaError::InvalidToken);
+    }
+    Ok(())
+}
+
 async fn send_me(
     state: State<AppState>,
     Path(version): Path<String>,
@@ -152,11 +166,8 @@ async fn subscribe(
     headers: HeaderMap,
 ) -> Response {
     let mut p = state.lock();
-    if let Err(e) = check_version(&version) {
+    if let Err(e) = authorize(&p, &version, &params, &headers) {
         return meta_error(&mut p, e);
-    }
-    if token(&params, &headers) != Some(p.settings.page_token.as_str()) {
-        return meta_error(&mut p, MetaError::InvalidToken);
     }
     if page != p.settings.page_id {
         return meta_error(
@@ -175,11 +186,8 @@ async fn conversations(
     headers: HeaderMap,
 ) -> Response {
     let mut p = state.lock();
-    if let Err(e) = check_version(&version) {
+    if let Err(e) = authorize(&p, &version, &params, &headers) {
         return meta_error(&mut p, e);
-    }
-    if token(&params, &headers) != Some(p.settings.page_token.as_str()) {
-        return meta_error(&mut p, MetaError::InvalidToken);
     }
     if page != p.settings.page_id || params.get("platform").map(String::as_str) != Some("messenger")
     {
@@ -268,11 +276,8 @@ async fn object(
     headers: HeaderMap,
 ) -> Response {
     let mut p = state.lock();
-    if let Err(e) = check_version(&version) {
+    if let Err(e) = authorize(&p, &version, &params, &headers) {
         return meta_error(&mut p, e);
-    }
-    if token(&params, &headers) != Some(p.settings.page_token.as_str()) {
-        return meta_error(&mut p, MetaError::InvalidToken);
     }
     let fields: Vec<&str> = params
         .get("fields")
