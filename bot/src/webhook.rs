@@ -28,6 +28,8 @@ pub struct WebhookConfig {
     pub app_secret: String,
     /// The token of the subscription handshake.
     pub verify_token: String,
+    /// Woken after each stored delivery, so processing starts at once.
+    pub wake: Option<Arc<tokio::sync::Notify>>,
 }
 
 struct WebhookState {
@@ -84,6 +86,9 @@ async fn deliver(
                 duplicates = ingested.duplicates,
                 "webhook stored"
             );
+            if let Some(wake) = &state.config.wake {
+                wake.notify_one();
+            }
             StatusCode::OK.into_response()
         }
         // Not stored: a 500 makes Meta deliver again, so nothing is lost.

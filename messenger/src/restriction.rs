@@ -9,17 +9,24 @@
 use jiff::{SignedDuration, Timestamp};
 
 /// A rung of the ladder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Level {
     /// One day.
+    #[serde(rename = "1d")]
     Day1,
     /// Three days.
+    #[serde(rename = "3d")]
     Days3,
     /// Seven days.
+    #[serde(rename = "7d")]
     Days7,
     /// A year.
+    #[serde(rename = "365d")]
     Days365,
     /// For good (an appeal is the only way back).
+    #[serde(rename = "permanent")]
     Permanent,
 }
 
@@ -89,7 +96,7 @@ impl std::fmt::Display for Level {
 }
 
 /// One restriction of the page's tagged messaging.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Restriction {
     /// Its rung.
     pub level: Level,
@@ -166,7 +173,7 @@ pub enum Penalty {
 }
 
 /// A page's record: its warnings and every restriction it has had.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Enforcement {
     /// Warnings received.
     pub warnings: u32,
@@ -192,6 +199,21 @@ impl Enforcement {
         };
         self.history.push(restriction.clone());
         Penalty::Restricted(restriction)
+    }
+
+    /// Records a restriction Meta announced. Meta's notice rarely names the rung, so
+    /// `level` is `None` unless it did; then the page is taken one rung above its
+    /// highest so far, the ladder's usual step.
+    pub fn impose(&mut self, level: Option<Level>, reason: String, now: Timestamp) -> Restriction {
+        let level = level.unwrap_or_else(|| self.rung().map_or(Level::Day1, Level::next));
+        let restriction = Restriction {
+            level,
+            since: now,
+            until: level.duration().map(|d| now + d),
+            reason,
+        };
+        self.history.push(restriction.clone());
+        restriction
     }
 
     /// Records a warning Meta sent.

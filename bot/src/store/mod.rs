@@ -2,8 +2,15 @@
 //!
 //! Handlers only see [`Store`]; SQLite ([`sqlite::SqliteStore`]) is the embedded
 //! default, and a Postgres backend can implement the same trait without touching them.
+//! Every processing step hands the store one [`Changes`] value, committed atomically,
+//! so a crash between steps loses nothing and repeats nothing.
 
+pub mod model;
 pub mod sqlite;
+
+use jiff::Timestamp;
+
+pub use model::*;
 
 use crate::intake::InboundEvent;
 
@@ -13,6 +20,9 @@ pub enum StoreError {
     /// The database refused.
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
+    /// A stored value didn't decode.
+    #[error("corrupt stored value: {0}")]
+    Corrupt(String),
 }
 
 /// The result of storing one delivery's events.
@@ -41,9 +51,49 @@ pub trait Store: Send + Sync + 'static {
     /// Unprocessed events, oldest first by the event's own timestamp.
     fn pending(&self, limit: usize) -> Result<Vec<PendingEvent>, StoreError>;
 
-    /// Marks events as processed.
-    fn mark_processed(&self, ids: &[i64]) -> Result<(), StoreError>;
-
     /// How many events are stored in all.
     fn count_events(&self) -> Result<u64, StoreError>;
+
+    /// Applies one processing step's changes atomically.
+    fn commit(&self, changes: &Changes) -> Result<(), StoreError>;
+
+    /// A customer.
+    fn customer(&self, psid: &str) -> Result<Option<Customer>, StoreError>;
+
+    /// A conversation.
+    fn thread(&self, psid: &str) -> Result<Option<Thread>, StoreError>;
+
+    /// Every conversation.
+    fn threads(&self) -> Result<Vec<Thread>, StoreError>;
+
+    /// Conversations whose label or alert is due at `now`.
+    fn threads_due(&self, now: Timestamp) -> Result<Vec<Thread>, StoreError>;
+
+    /// A conversation's messages, oldest first.
+    fn messages(&self, psid: &str) -> Result<Vec<MessageRecord>, StoreError>;
+
+    /// The page.
+    fn page(&self) -> Result<Page, StoreError>;
+
+    /// Work due at `now`, oldest first, at most one per lane: later work in a lane
+    /// waits for earlier work, so a conversation's posts stay in order.
+    fn work_due(&self, now: Timestamp, limit: usize) -> Result<Vec<QueuedWork>, StoreError>;
+
+    /// Records a step of multi-step work.
+    fn work_progress(&self, id: i64, progress: u64) -> Result<(), StoreError>;
+
+    /// Marks work done and applies what it changed, atomically.
+    fn work_done(&self, id: i64, changes: &Changes) -> Result<(), StoreError>;
+
+    /// Schedules another attempt.
+    fn work_retry(&self, id: i64, due: Timestamp, error: &str) -> Result<(), StoreError>;
+
+    /// Gives up on work that can never succeed.
+    fn work_failed(&self, id: i64, error: &str) -> Result<(), StoreError>;
+
+    /// How much work is waiting.
+    fn work_pending(&self) -> Result<u64, StoreError>;
+
+    /// The earliest instant anything is due: work, a label, an alert.
+    fn next_due(&self) -> Result<Option<Timestamp>, StoreError>;
 }

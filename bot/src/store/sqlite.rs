@@ -3,13 +3,19 @@
 use std::path::Path;
 use std::sync::Mutex;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use jiff::Timestamp;
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
-use super::{Ingested, PendingEvent, Store, StoreError};
+use super::{
+    AlertKind, Changes, Customer, Direction, Ingested, MessageRecord, Page, PendingEvent,
+    QueuedWork, Receipt, Store, StoreError, Thread, Work,
+};
 use crate::intake::InboundEvent;
+use messenger::ThreadState;
 
 /// Migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE inbound_events (
     id          INTEGER PRIMARY KEY,
     dedupe_key  TEXT NOT NULL UNIQUE,
@@ -21,7 +27,72 @@ CREATE TABLE inbound_events (
     processed   INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX inbound_pending ON inbound_events (processed, timestamp, id);
-"#];
+"#,
+    r#"
+CREATE TABLE customers (
+    psid        TEXT PRIMARY KEY,
+    name        TEXT,
+    profile_pic TEXT,
+    fetched     INTEGER NOT NULL
+);
+CREATE TABLE threads (
+    psid            TEXT PRIMARY KEY,
+    last_opened     INTEGER,
+    last_customer   INTEGER,
+    tagged_since    INTEGER NOT NULL,
+    discord_thread  INTEGER,
+    opening         INTEGER NOT NULL,
+    claimed_by      INTEGER,
+    closed          INTEGER NOT NULL,
+    standby         INTEGER NOT NULL,
+    last_team_reply INTEGER,
+    last_text       TEXT,
+    label           TEXT,
+    label_due       INTEGER,
+    alerted_at      INTEGER,
+    alerted_kind    TEXT,
+    alert_due       INTEGER
+);
+CREATE INDEX threads_label_due ON threads (label_due);
+CREATE INDEX threads_alert_due ON threads (alert_due);
+CREATE TABLE messages (
+    id             INTEGER PRIMARY KEY,
+    psid           TEXT NOT NULL,
+    direction      TEXT NOT NULL,
+    mid            TEXT UNIQUE,
+    kind           TEXT NOT NULL,
+    text           TEXT NOT NULL,
+    attachments    TEXT NOT NULL,
+    at             INTEGER NOT NULL,
+    messaging_type TEXT,
+    tag            TEXT,
+    agent          TEXT,
+    decision       TEXT,
+    state          TEXT NOT NULL,
+    error          TEXT,
+    standby        INTEGER NOT NULL,
+    app_id         INTEGER
+);
+CREATE INDEX messages_thread ON messages (psid, at, id);
+CREATE TABLE page (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    enforcement TEXT NOT NULL
+);
+CREATE TABLE outbox (
+    id        INTEGER PRIMARY KEY,
+    key       TEXT UNIQUE,
+    lane      TEXT NOT NULL,
+    work      TEXT NOT NULL,
+    progress  INTEGER,
+    attempts  INTEGER NOT NULL DEFAULT 0,
+    due       INTEGER NOT NULL,
+    state     TEXT NOT NULL DEFAULT 'pending',
+    error     TEXT
+);
+CREATE INDEX outbox_pending ON outbox (state, lane, id);
+CREATE INDEX outbox_due ON outbox (state, due);
+"#,
+];
 
 /// The SQLite store. One connection behind a mutex: SQLite serializes writers anyway,
 /// and WAL lets the file be read while it is written.
@@ -59,6 +130,208 @@ impl SqliteStore {
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Marks events processed without other changes (tests and tools).
+    pub fn mark_processed(&self, ids: &[i64]) -> Result<(), StoreError> {
+        self.commit(&Changes {
+            processed: ids.to_vec(),
+            ..Changes::default()
+        })
+    }
+}
+
+fn ms(t: Timestamp) -> i64 {
+    t.as_millisecond()
+}
+
+fn ts(v: Option<i64>) -> Option<Timestamp> {
+    v.and_then(|ms| Timestamp::from_millisecond(ms).ok())
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+const THREAD_COLUMNS: &str = "psid, last_opened, last_customer, tagged_since, discord_thread,
+    opening, claimed_by, closed, standby, last_team_reply, last_text, label, label_due,
+    alerted_at, alerted_kind, alert_due";
+
+fn thread_from(r: &Row<'_>) -> rusqlite::Result<Thread> {
+    let alerted_kind: Option<String> = r.get(14)?;
+    Ok(Thread {
+        psid: r.get(0)?,
+        state: ThreadState {
+            last_opened: ts(r.get(1)?),
+            last_customer_message: ts(r.get(2)?),
+            tagged_since_customer: r.get(3)?,
+        },
+        discord_thread: r.get::<_, Option<i64>>(4)?.map(|v| v as u64),
+        opening: r.get(5)?,
+        claimed_by: r.get::<_, Option<i64>>(6)?.map(|v| v as u64),
+        closed: r.get(7)?,
+        standby: r.get(8)?,
+        last_team_reply: ts(r.get(9)?),
+        last_text: r.get(10)?,
+        label: r.get(11)?,
+        label_due: ts(r.get(12)?),
+        alerted: ts(r.get(13)?).zip(alerted_kind.as_deref().and_then(AlertKind::parse)),
+        alert_due: ts(r.get(15)?),
+    })
+}
+
+const MESSAGE_COLUMNS: &str = "id, psid, direction, mid, kind, text, attachments, at,
+    messaging_type, tag, agent, decision, state, error, standby, app_id";
+
+fn message_from(r: &Row<'_>) -> rusqlite::Result<MessageRecord> {
+    let direction: String = r.get(2)?;
+    let attachments: String = r.get(6)?;
+    Ok(MessageRecord {
+        id: r.get(0)?,
+        psid: r.get(1)?,
+        direction: Direction::parse(&direction),
+        mid: r.get(3)?,
+        kind: r.get(4)?,
+        text: r.get(5)?,
+        attachments: serde_json::from_str(&attachments).unwrap_or_default(),
+        at: ts(r.get(7)?).unwrap_or_default(),
+        messaging_type: r.get(8)?,
+        tag: r.get(9)?,
+        agent: r.get(10)?,
+        decision: r.get(11)?,
+        state: r.get(12)?,
+        error: r.get(13)?,
+        standby: r.get(14)?,
+        app_id: r.get::<_, Option<i64>>(15)?.map(|v| v as u64),
+    })
+}
+
+fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
+    {
+        let mut q = tx.prepare_cached("UPDATE inbound_events SET processed = 1 WHERE id = ?1")?;
+        for id in &c.processed {
+            q.execute([id])?;
+        }
+    }
+    {
+        let mut q = tx.prepare_cached(
+            "INSERT INTO customers (psid, name, profile_pic, fetched) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (psid) DO UPDATE SET name = ?2, profile_pic = ?3, fetched = ?4",
+        )?;
+        for cu in &c.customers {
+            q.execute(params![cu.psid, cu.name, cu.profile_pic, cu.fetched])?;
+        }
+    }
+    {
+        let mut q = tx.prepare_cached(&format!(
+            "INSERT OR REPLACE INTO threads ({THREAD_COLUMNS}) VALUES
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+        ))?;
+        for t in &c.threads {
+            q.execute(params![
+                t.psid,
+                t.state.last_opened.map(ms),
+                t.state.last_customer_message.map(ms),
+                t.state.tagged_since_customer,
+                t.discord_thread.map(|v| v as i64),
+                t.opening,
+                t.claimed_by.map(|v| v as i64),
+                t.closed,
+                t.standby,
+                t.last_team_reply.map(ms),
+                t.last_text,
+                t.label,
+                t.label_due.map(ms),
+                t.alerted.map(|(at, _)| ms(at)),
+                t.alerted.map(|(_, k)| k.as_str()),
+                t.alert_due.map(ms),
+            ])?;
+        }
+    }
+    {
+        let mut q = tx.prepare_cached(
+            "INSERT INTO messages (psid, direction, mid, kind, text, attachments, at,
+                 messaging_type, tag, agent, decision, state, error, standby, app_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+             ON CONFLICT (mid) DO NOTHING",
+        )?;
+        for m in &c.messages {
+            q.execute(params![
+                m.psid,
+                m.direction.as_str(),
+                m.mid,
+                m.kind,
+                m.text,
+                serde_json::to_string(&m.attachments).map_err(corrupt)?,
+                ms(m.at),
+                m.messaging_type,
+                m.tag,
+                m.agent,
+                m.decision,
+                m.state,
+                m.error,
+                m.standby,
+                m.app_id.map(|v| v as i64),
+            ])?;
+        }
+    }
+    for r in &c.receipts {
+        // Read beats delivered; neither overrides a failure.
+        match r {
+            Receipt::Delivered {
+                psid,
+                mids,
+                watermark,
+            } => {
+                tx.execute(
+                    "UPDATE messages SET state = 'delivered' WHERE psid = ?1
+                     AND direction != 'in' AND state = 'sent' AND at <= ?2",
+                    params![psid, ms(*watermark)],
+                )?;
+                let mut q = tx.prepare_cached(
+                    "UPDATE messages SET state = 'delivered' WHERE mid = ?1 AND state = 'sent'",
+                )?;
+                for mid in mids {
+                    q.execute([mid])?;
+                }
+            }
+            Receipt::Read { psid, watermark } => {
+                tx.execute(
+                    "UPDATE messages SET state = 'read' WHERE psid = ?1 AND direction != 'in'
+                     AND state IN ('sent', 'delivered') AND at <= ?2",
+                    params![psid, ms(*watermark)],
+                )?;
+            }
+        }
+    }
+    if let Some(page) = &c.page {
+        tx.execute(
+            "INSERT INTO page (id, enforcement) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET enforcement = ?1",
+            [serde_json::to_string(&page.enforcement).map_err(corrupt)?],
+        )?;
+    }
+    for w in &c.work {
+        let work = serde_json::to_string(&w.work).map_err(corrupt)?;
+        match &w.key {
+            // A pending item with the key is superseded; a done one stays done.
+            Some(key) => tx.execute(
+                "INSERT INTO outbox (key, lane, work, due) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (key) DO UPDATE SET work = ?3, due = ?4 WHERE state = 'pending'",
+                params![key, w.work.lane(), work, ms(w.due)],
+            )?,
+            None => tx.execute(
+                "INSERT INTO outbox (lane, work, due) VALUES (?1, ?2, ?3)",
+                params![w.work.lane(), work, ms(w.due)],
+            )?,
+        };
+    }
+    if let Some(at) = c.relabel_all {
+        tx.execute(
+            "UPDATE threads SET label_due = ?1 WHERE closed = 0",
+            [ms(at)],
+        )?;
+    }
+    Ok(())
 }
 
 impl Store for SqliteStore {
@@ -114,26 +387,175 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn mark_processed(&self, ids: &[i64]) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        {
-            let mut q =
-                tx.prepare_cached("UPDATE inbound_events SET processed = 1 WHERE id = ?1")?;
-            for id in ids {
-                q.execute([id])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
     fn count_events(&self) -> Result<u64, StoreError> {
         let n: Option<i64> = self
             .conn()
             .query_row("SELECT COUNT(*) FROM inbound_events", [], |r| r.get(0))
             .optional()?;
         Ok(n.unwrap_or(0) as u64)
+    }
+
+    fn commit(&self, changes: &Changes) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        apply(&tx, changes)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn customer(&self, psid: &str) -> Result<Option<Customer>, StoreError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached(
+            "SELECT psid, name, profile_pic, fetched FROM customers WHERE psid = ?1",
+        )?;
+        Ok(q.query_row([psid], |r| {
+            Ok(Customer {
+                psid: r.get(0)?,
+                name: r.get(1)?,
+                profile_pic: r.get(2)?,
+                fetched: r.get(3)?,
+            })
+        })
+        .optional()?)
+    }
+
+    fn thread(&self, psid: &str) -> Result<Option<Thread>, StoreError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached(&format!(
+            "SELECT {THREAD_COLUMNS} FROM threads WHERE psid = ?1"
+        ))?;
+        Ok(q.query_row([psid], thread_from).optional()?)
+    }
+
+    fn threads(&self) -> Result<Vec<Thread>, StoreError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached(&format!(
+            "SELECT {THREAD_COLUMNS} FROM threads ORDER BY psid"
+        ))?;
+        let rows = q.query_map([], thread_from)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn threads_due(&self, now: Timestamp) -> Result<Vec<Thread>, StoreError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached(&format!(
+            "SELECT {THREAD_COLUMNS} FROM threads WHERE label_due <= ?1
+             UNION SELECT {THREAD_COLUMNS} FROM threads WHERE alert_due <= ?1 ORDER BY psid"
+        ))?;
+        let rows = q.query_map([ms(now)], thread_from)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn messages(&self, psid: &str) -> Result<Vec<MessageRecord>, StoreError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE psid = ?1 ORDER BY at, id"
+        ))?;
+        let rows = q.query_map([psid], message_from)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn page(&self) -> Result<Page, StoreError> {
+        let conn = self.conn();
+        let json: Option<String> = conn
+            .query_row("SELECT enforcement FROM page WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let enforcement = match json {
+            Some(j) => serde_json::from_str(&j).map_err(corrupt)?,
+            None => Default::default(),
+        };
+        Ok(Page { enforcement })
+    }
+
+    fn work_due(&self, now: Timestamp, limit: usize) -> Result<Vec<QueuedWork>, StoreError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached(
+            "SELECT o.id, o.work, o.progress, o.attempts FROM outbox o
+             WHERE o.state = 'pending' AND o.due <= ?1
+               AND NOT EXISTS (SELECT 1 FROM outbox p
+                               WHERE p.state = 'pending' AND p.lane = o.lane AND p.id < o.id)
+             ORDER BY o.id LIMIT ?2",
+        )?;
+        let rows = q.query_map(params![ms(now), limit as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+                r.get::<_, u32>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, work, progress, attempts) = row?;
+            let work: Work = serde_json::from_str(&work).map_err(corrupt)?;
+            out.push(QueuedWork {
+                id,
+                work,
+                progress: progress.map(|v| v as u64),
+                attempts,
+            });
+        }
+        Ok(out)
+    }
+
+    fn work_progress(&self, id: i64, progress: u64) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE outbox SET progress = ?2 WHERE id = ?1",
+            params![id, progress as i64],
+        )?;
+        Ok(())
+    }
+
+    fn work_done(&self, id: i64, changes: &Changes) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE outbox SET state = 'done', key = NULL, error = NULL WHERE id = ?1",
+            [id],
+        )?;
+        apply(&tx, changes)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn work_retry(&self, id: i64, due: Timestamp, error: &str) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE outbox SET attempts = attempts + 1, due = ?2, error = ?3 WHERE id = ?1",
+            params![id, ms(due), error],
+        )?;
+        Ok(())
+    }
+
+    fn work_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE outbox SET attempts = attempts + 1, state = 'failed', key = NULL, error = ?2
+             WHERE id = ?1",
+            params![id, error],
+        )?;
+        Ok(())
+    }
+
+    fn work_pending(&self) -> Result<u64, StoreError> {
+        let n: i64 = self.conn().query_row(
+            "SELECT COUNT(*) FROM outbox WHERE state = 'pending'",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
+    fn next_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        let v: Option<i64> = self.conn().query_row(
+            "SELECT MIN(t) FROM (
+                SELECT MIN(due) AS t FROM outbox WHERE state = 'pending'
+                UNION ALL SELECT MIN(label_due) FROM threads
+                UNION ALL SELECT MIN(alert_due) FROM threads)",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(ts(v))
     }
 }
 

@@ -17,6 +17,7 @@ fn config() -> WebhookConfig {
     WebhookConfig {
         app_secret: SECRET.into(),
         verify_token: "mock-verify-token".into(),
+        wake: None,
     }
 }
 

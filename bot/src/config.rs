@@ -1,0 +1,333 @@
+//! The bot's configuration: one TOML file, with secrets from the environment.
+//!
+//! Every key is documented in `tagdesk.example.toml` at the repository root. Secrets
+//! never live in the file and are never logged: [`Secret`] masks itself in `Debug`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use jiff::SignedDuration;
+use messenger::Era;
+use serde::Deserialize;
+
+/// The environment variables that hold secrets.
+pub mod env {
+    /// The Discord bot token.
+    pub const DISCORD_TOKEN: &str = "TAGDESK_DISCORD_TOKEN";
+    /// The Page access token.
+    pub const PAGE_TOKEN: &str = "TAGDESK_PAGE_TOKEN";
+    /// The Meta app secret, which signs webhooks.
+    pub const APP_SECRET: &str = "TAGDESK_APP_SECRET";
+    /// The webhook verify token.
+    pub const VERIFY_TOKEN: &str = "TAGDESK_VERIFY_TOKEN";
+}
+
+/// A value that must not appear in logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Why the configuration can't be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file couldn't be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file isn't valid TOML or has a bad key or value.
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+    /// A required secret is missing from the environment.
+    #[error("missing secret: set the environment variable {0}")]
+    MissingSecret(&'static str),
+}
+
+/// The whole configuration, as the bot uses it.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file's settings.
+    pub file: FileConfig,
+    /// The secrets.
+    pub secrets: Secrets,
+}
+
+/// The secrets, from the environment.
+#[derive(Debug, Clone)]
+pub struct Secrets {
+    /// The Discord bot token.
+    pub discord_token: Secret,
+    /// The Page access token.
+    pub page_token: Secret,
+    /// The Meta app secret.
+    pub app_secret: Secret,
+    /// The webhook verify token.
+    pub verify_token: Secret,
+}
+
+/// `tagdesk.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Where the bot's HTTP server (webhook, interactions) listens.
+    #[serde(default = "defaults::listen")]
+    pub listen: SocketAddr,
+    /// The SQLite database file; created and migrated at start.
+    #[serde(default = "defaults::database")]
+    pub database: PathBuf,
+    /// Log as JSON lines instead of text.
+    #[serde(default)]
+    pub json_logs: bool,
+    /// Discord.
+    pub discord: DiscordConfig,
+    /// Meta.
+    pub meta: MetaConfig,
+    /// The policy.
+    #[serde(default)]
+    pub policy: PolicyConfig,
+}
+
+/// `[discord]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscordConfig {
+    /// The REST API base; a stand-in for tests and training.
+    #[serde(default = "defaults::discord_api")]
+    pub api_base: String,
+    /// The application's id.
+    pub application_id: u64,
+    /// The application's Ed25519 public key (hex), for the HTTP interactions endpoint.
+    #[serde(default)]
+    pub public_key: Option<String>,
+    /// The guild the commands live in.
+    pub guild_id: u64,
+    /// The text channel conversations become threads under.
+    pub channel_id: u64,
+    /// The role allowed to send to customers; pinged by alerts when nobody claimed.
+    pub agent_role_id: u64,
+    /// The role allowed to look (`/inbox`, `/thread`, `/status`); the agent role if unset.
+    #[serde(default)]
+    pub team_role_id: Option<u64>,
+}
+
+/// `[meta]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetaConfig {
+    /// The Graph API base: Meta's, or mock-graph for QA and training.
+    #[serde(default = "defaults::graph_api")]
+    pub graph_base: String,
+    /// The Graph API version in request paths.
+    #[serde(default = "defaults::graph_version")]
+    pub graph_version: String,
+    /// The Page's id.
+    pub page_id: String,
+}
+
+/// `[policy]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// The rules era: `meta-2026` or `legacy-2020`.
+    #[serde(default)]
+    pub rules: Era,
+    /// Whether the app has Meta's Human Agent feature.
+    #[serde(default = "defaults::yes")]
+    pub human_agent: bool,
+    /// How long before a window closes the team is alerted.
+    #[serde(default = "defaults::alert_before", with = "duration")]
+    pub alert_before: SignedDuration,
+    /// Extra promotional phrases for the guard, on top of the built-in ones.
+    #[serde(default)]
+    pub promo_phrases: Vec<String>,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            rules: Era::default(),
+            human_agent: true,
+            alert_before: defaults::alert_before(),
+            promo_phrases: Vec::new(),
+        }
+    }
+}
+
+mod defaults {
+    use super::*;
+
+    pub fn listen() -> SocketAddr {
+        "127.0.0.1:8080".parse().expect("valid address")
+    }
+    pub fn database() -> PathBuf {
+        "tagdesk.db".into()
+    }
+    pub fn discord_api() -> String {
+        "https://discord.com".into()
+    }
+    pub fn graph_api() -> String {
+        "https://graph.facebook.com".into()
+    }
+    pub fn graph_version() -> String {
+        "v21.0".into()
+    }
+    pub fn yes() -> bool {
+        true
+    }
+    pub fn alert_before() -> SignedDuration {
+        SignedDuration::from_hours(2)
+    }
+}
+
+/// `alert_before = "2h"`.
+mod duration {
+    use jiff::SignedDuration;
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SignedDuration, D::Error> {
+        let s = String::deserialize(d)?;
+        messenger::timefmt::parse_duration(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl FileConfig {
+    /// Parses a configuration file's text; `path` names it in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {
+        toml::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|span| line_column(text, span.start))
+                .unwrap_or((1, 1));
+            ConfigError::Parse {
+                path: path.to_owned(),
+                line,
+                column,
+                message: e.message().to_owned(),
+            }
+        })
+    }
+}
+
+impl Config {
+    /// Reads `path` and the secrets from the environment.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let file = FileConfig::parse(path, &text)?;
+        let secret = |name: &'static str| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(Secret::new)
+                .ok_or(ConfigError::MissingSecret(name))
+        };
+        let secrets = Secrets {
+            discord_token: secret(env::DISCORD_TOKEN)?,
+            page_token: secret(env::PAGE_TOKEN)?,
+            app_secret: secret(env::APP_SECRET)?,
+            verify_token: secret(env::VERIFY_TOKEN)?,
+        };
+        Ok(Config { file, secrets })
+    }
+}
+
+/// The 1-based line and column of a byte offset.
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[discord]
+application_id = 1
+guild_id = 2
+channel_id = 3
+agent_role_id = 4
+
+[meta]
+page_id = "104857600000001"
+"#;
+
+    #[test]
+    fn minimal_file_gets_defaults() {
+        let c = FileConfig::parse(Path::new("t.toml"), MINIMAL).unwrap();
+        assert_eq!(c.meta.graph_base, "https://graph.facebook.com");
+        assert_eq!(c.policy.rules, Era::Meta2026);
+        assert_eq!(c.policy.alert_before, SignedDuration::from_hours(2));
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_column() {
+        let text = format!("{MINIMAL}\n[policy]\nalert_befor = \"1h\"\n");
+        let err = FileConfig::parse(Path::new("t.toml"), &text).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("t.toml:12:1: unknown field `alert_befor`"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn bad_duration_and_era_are_named() {
+        let text = format!("{MINIMAL}\n[policy]\nalert_before = \"soon\"\n");
+        let msg = FileConfig::parse(Path::new("t.toml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("t.toml:12:16"), "{msg}");
+        let text = format!("{MINIMAL}\n[policy]\nrules = \"meta-2019\"\n");
+        let msg = FileConfig::parse(Path::new("t.toml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("meta-2019"), "{msg}");
+    }
+
+    #[test]
+    fn missing_table_is_named() {
+        let msg = FileConfig::parse(Path::new("t.toml"), "[meta]\npage_id = \"1\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("missing field `discord`"), "{msg}");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
+    }
+}

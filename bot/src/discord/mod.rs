@@ -1,0 +1,135 @@
+//! Discord, as the bot uses it: a handful of effects behind one interface.
+//!
+//! [`DiscordApi`] has two implementations: [`serenity_http::SerenityDiscord`] (serenity's
+//! `Http`, for production) and [`recorder::Recorder`] (in-process, for the scenario
+//! runner, training and tests). The mirror only ever builds [`Effect`]s, so both see
+//! exactly the same calls.
+
+pub mod recorder;
+pub mod render;
+pub mod serenity_http;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use jiff::SignedDuration;
+use serde::{Deserialize, Serialize};
+
+/// A boxed future, so [`DiscordApi`] can be used as a trait object.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A message the bot posts: text, embeds, and exactly who may be pinged.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Post {
+    /// Plain text (pings go here).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub content: String,
+    /// Rich cards, at most 10.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub embeds: Vec<Embed>,
+    /// Users this post may ping; nobody else is, whatever the text says.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ping_users: Vec<u64>,
+    /// Roles this post may ping.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ping_roles: Vec<u64>,
+}
+
+/// One embed: a customer message, a note, an alert line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Embed {
+    /// The author line (the customer's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// The author's avatar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_icon: Option<String>,
+    /// The body.
+    pub description: String,
+    /// A footer (what kind of event, which app).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub footer: Option<String>,
+    /// When it happened, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+    /// The side colour.
+    #[serde(default)]
+    pub color: u32,
+}
+
+/// One call to Discord.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect<'a> {
+    /// `POST /channels/{channel}/messages`, deduplicated by `nonce`.
+    SendMessage {
+        /// The channel or thread.
+        channel: u64,
+        /// What to post.
+        post: &'a Post,
+        /// Discord refuses a second message with the same nonce (`enforce_nonce`).
+        nonce: &'a str,
+    },
+    /// `POST /channels/{channel}/messages/{message}/threads`: the thread's id is the
+    /// message's, which makes opening it idempotent.
+    StartThread {
+        /// The parent channel.
+        channel: u64,
+        /// The starter message.
+        message: u64,
+        /// The thread's name.
+        name: &'a str,
+    },
+    /// `PATCH /channels/{thread}`: rename, archive or unarchive.
+    EditThread {
+        /// The thread.
+        thread: u64,
+        /// A new name.
+        name: Option<&'a str>,
+        /// Archive (close) or unarchive.
+        archived: Option<bool>,
+    },
+}
+
+/// What a successful call produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Performed {
+    /// A message was posted (or had been: same nonce).
+    Message(u64),
+    /// A thread exists with this id.
+    Thread(u64),
+    /// An edit went through.
+    Edited,
+}
+
+/// Discord's JSON error code for "a thread has already been created for this message".
+pub const THREAD_ALREADY_CREATED: i64 = 160004;
+
+/// A failed call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Discord answered {status}: {message}")]
+pub struct DiscordError {
+    /// The HTTP status; 0 when Discord couldn't be reached.
+    pub status: u16,
+    /// Discord's JSON error code, if any.
+    pub code: Option<i64>,
+    /// Discord's message.
+    pub message: String,
+    /// How long Discord asked us to wait (429).
+    pub retry_after: Option<SignedDuration>,
+}
+
+impl DiscordError {
+    /// Worth retrying: unreachable, rate-limited, or a server error.
+    pub fn is_transient(&self) -> bool {
+        self.status == 0 || self.status == 429 || self.status >= 500
+    }
+}
+
+/// Everything the bot does to Discord.
+pub trait DiscordApi: Send + Sync + 'static {
+    /// Performs one call.
+    fn perform<'a>(
+        &'a self,
+        effect: &'a Effect<'a>,
+    ) -> BoxFuture<'a, Result<Performed, DiscordError>>;
+}

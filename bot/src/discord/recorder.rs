@@ -1,0 +1,296 @@
+//! An in-process Discord for the scenario runner, training and tests.
+//!
+//! It answers like Discord's REST API for the calls the bot makes (ids, nonce
+//! deduplication, threads started from messages) and records each call with the exact
+//! JSON production would send. Outages and rate limits can be switched on, to show that
+//! the outbox loses nothing and posts nothing twice.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use jiff::SignedDuration;
+use serde_json::Value;
+
+use super::{
+    render, BoxFuture, DiscordApi, DiscordError, Effect, Performed, THREAD_ALREADY_CREATED,
+};
+
+/// The first id the recorder hands out; ids then count up, so runs are reproducible.
+const FIRST_ID: u64 = 1_300_000_000_000_000_000;
+
+/// One call as it reached "Discord".
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    /// `POST`, `PATCH`.
+    pub method: &'static str,
+    /// The REST path, e.g. `/api/v10/channels/123/messages`.
+    pub path: String,
+    /// The JSON body.
+    pub body: Value,
+    /// What the recorder answered: `Ok(id)` or the HTTP status of a failure.
+    pub outcome: Result<u64, u16>,
+}
+
+/// A message as it now stands in "Discord".
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// Its id.
+    pub id: u64,
+    /// The channel or thread it is in.
+    pub channel: u64,
+    /// The body it was posted with.
+    pub body: Value,
+}
+
+/// A thread as it now stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Thread {
+    /// Its id (the starter message's).
+    pub id: u64,
+    /// The parent channel.
+    pub parent: u64,
+    /// Its current name.
+    pub name: String,
+    /// Whether it is archived.
+    pub archived: bool,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    next_id: u64,
+    calls: Vec<Call>,
+    messages: Vec<Message>,
+    by_nonce: HashMap<String, u64>,
+    threads: HashMap<u64, Thread>,
+    outage: bool,
+    rate_limited: u32,
+}
+
+/// The in-process Discord. Clones share state.
+#[derive(Debug, Clone, Default)]
+pub struct Recorder(Arc<Mutex<State>>);
+
+impl Recorder {
+    /// An empty Discord.
+    pub fn new() -> Self {
+        Recorder::default()
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// While on, every call fails with 503, as in an outage.
+    pub fn set_outage(&self, on: bool) {
+        self.state().outage = on;
+    }
+
+    /// The next `n` calls get 429 with a one-second `Retry-After`.
+    pub fn rate_limit_next(&self, n: u32) {
+        self.state().rate_limited = n;
+    }
+
+    /// Every call so far, failed ones included.
+    pub fn calls(&self) -> Vec<Call> {
+        self.state().calls.clone()
+    }
+
+    /// How many calls reached Discord (failed ones included).
+    pub fn call_count(&self) -> usize {
+        self.state().calls.len()
+    }
+
+    /// Every message posted, in order.
+    pub fn messages(&self) -> Vec<Message> {
+        self.state().messages.clone()
+    }
+
+    /// Messages posted in one channel or thread.
+    pub fn messages_in(&self, channel: u64) -> Vec<Message> {
+        let s = self.state();
+        s.messages
+            .iter()
+            .filter(|m| m.channel == channel)
+            .cloned()
+            .collect()
+    }
+
+    /// Every thread, by id.
+    pub fn threads(&self) -> Vec<Thread> {
+        let s = self.state();
+        let mut v: Vec<Thread> = s.threads.values().cloned().collect();
+        v.sort_by_key(|t| t.id);
+        v
+    }
+
+    /// One thread.
+    pub fn thread(&self, id: u64) -> Option<Thread> {
+        self.state().threads.get(&id).cloned()
+    }
+}
+
+impl State {
+    fn id(&mut self) -> u64 {
+        self.next_id = self.next_id.max(FIRST_ID) + 1;
+        self.next_id
+    }
+
+    fn refuse(&mut self) -> Option<DiscordError> {
+        if self.outage {
+            return Some(DiscordError {
+                status: 503,
+                code: None,
+                message: "Service Unavailable".into(),
+                retry_after: None,
+            });
+        }
+        if self.rate_limited > 0 {
+            self.rate_limited -= 1;
+            return Some(DiscordError {
+                status: 429,
+                code: Some(0),
+                message: "You are being rate limited.".into(),
+                retry_after: Some(SignedDuration::from_secs(1)),
+            });
+        }
+        None
+    }
+
+    fn perform(&mut self, effect: &Effect<'_>) -> (Call, Result<Performed, DiscordError>) {
+        let (method, path, body) = describe(effect);
+        let result = match self.refuse() {
+            Some(e) => Err(e),
+            None => self.apply(effect, &body),
+        };
+        let outcome = match &result {
+            Ok(Performed::Message(id) | Performed::Thread(id)) => Ok(*id),
+            Ok(Performed::Edited) => Ok(0),
+            Err(e) => Err(e.status),
+        };
+        let call = Call {
+            method,
+            path,
+            body,
+            outcome,
+        };
+        (call, result)
+    }
+
+    fn apply(&mut self, effect: &Effect<'_>, body: &Value) -> Result<Performed, DiscordError> {
+        let not_found = |what: &str| DiscordError {
+            status: 404,
+            code: Some(10003),
+            message: format!("Unknown {what}"),
+            retry_after: None,
+        };
+        match *effect {
+            Effect::SendMessage { channel, nonce, .. } => {
+                if let Some(&id) = self.by_nonce.get(nonce) {
+                    return Ok(Performed::Message(id));
+                }
+                let id = self.id();
+                self.by_nonce.insert(nonce.to_owned(), id);
+                if let Some(t) = self.threads.get_mut(&channel) {
+                    // Posting in an archived thread unarchives it, as on Discord.
+                    t.archived = false;
+                }
+                self.messages.push(Message {
+                    id,
+                    channel,
+                    body: body.clone(),
+                });
+                Ok(Performed::Message(id))
+            }
+            Effect::StartThread {
+                channel,
+                message,
+                name,
+            } => {
+                if !self.messages.iter().any(|m| m.id == message) {
+                    return Err(not_found("Message"));
+                }
+                if self.threads.contains_key(&message) {
+                    return Err(DiscordError {
+                        status: 400,
+                        code: Some(THREAD_ALREADY_CREATED),
+                        message: "A thread has already been created for this message".into(),
+                        retry_after: None,
+                    });
+                }
+                self.threads.insert(
+                    message,
+                    Thread {
+                        id: message,
+                        parent: channel,
+                        name: name.to_owned(),
+                        archived: false,
+                    },
+                );
+                Ok(Performed::Thread(message))
+            }
+            Effect::EditThread {
+                thread,
+                name,
+                archived,
+            } => {
+                let t = self
+                    .threads
+                    .get_mut(&thread)
+                    .ok_or_else(|| not_found("Channel"))?;
+                if let Some(name) = name {
+                    t.name = name.to_owned();
+                }
+                if let Some(archived) = archived {
+                    t.archived = archived;
+                }
+                Ok(Performed::Edited)
+            }
+        }
+    }
+}
+
+/// The method, path and body production would send.
+fn describe(effect: &Effect<'_>) -> (&'static str, String, Value) {
+    match *effect {
+        Effect::SendMessage {
+            channel,
+            post,
+            nonce,
+        } => (
+            "POST",
+            format!("/api/v10/channels/{channel}/messages"),
+            render::message_body(post, nonce),
+        ),
+        Effect::StartThread {
+            channel,
+            message,
+            name,
+        } => (
+            "POST",
+            format!("/api/v10/channels/{channel}/messages/{message}/threads"),
+            render::start_thread_body(name),
+        ),
+        Effect::EditThread {
+            thread,
+            name,
+            archived,
+        } => (
+            "PATCH",
+            format!("/api/v10/channels/{thread}"),
+            render::edit_thread_body(name, archived),
+        ),
+    }
+}
+
+impl DiscordApi for Recorder {
+    fn perform<'a>(
+        &'a self,
+        effect: &'a Effect<'a>,
+    ) -> BoxFuture<'a, Result<Performed, DiscordError>> {
+        let mut s = self.state();
+        let (call, result) = s.perform(effect);
+        s.calls.push(call);
+        drop(s);
+        Box::pin(std::future::ready(result))
+    }
+}

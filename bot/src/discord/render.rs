@@ -1,0 +1,60 @@
+//! Discord's JSON for each effect, shared by every [`super::DiscordApi`] so the
+//! recorder sees the bytes production would send.
+
+use serde_json::{json, Value};
+
+use super::{Embed, Post};
+
+/// The body of a message post. Mentions are off except for the listed users and roles,
+/// so a customer writing `@everyone` pings nobody.
+pub fn message_body(post: &Post, nonce: &str) -> Value {
+    let mut body = json!({
+        "content": post.content,
+        "allowed_mentions": {
+            "parse": [],
+            "users": post.ping_users.iter().map(u64::to_string).collect::<Vec<_>>(),
+            "roles": post.ping_roles.iter().map(u64::to_string).collect::<Vec<_>>(),
+        },
+        "nonce": nonce,
+        "enforce_nonce": true,
+    });
+    if !post.embeds.is_empty() {
+        body["embeds"] = post.embeds.iter().map(embed).collect();
+    }
+    body
+}
+
+fn embed(e: &Embed) -> Value {
+    let mut v = json!({ "description": e.description, "color": e.color });
+    if let Some(name) = &e.author {
+        v["author"] = json!({ "name": name });
+        if let Some(icon) = &e.author_icon {
+            v["author"]["icon_url"] = json!(icon);
+        }
+    }
+    if let Some(footer) = &e.footer {
+        v["footer"] = json!({ "text": footer });
+    }
+    if let Some(ts) = &e.timestamp {
+        v["timestamp"] = json!(ts);
+    }
+    v
+}
+
+/// The body that starts a thread from a message. Threads archive after a week of quiet
+/// (Discord's maximum), which is the human-agent window's length.
+pub fn start_thread_body(name: &str) -> Value {
+    json!({ "name": name, "auto_archive_duration": 10080 })
+}
+
+/// The body of a thread edit.
+pub fn edit_thread_body(name: Option<&str>, archived: Option<bool>) -> Value {
+    let mut v = json!({});
+    if let Some(name) = name {
+        v["name"] = json!(name);
+    }
+    if let Some(archived) = archived {
+        v["archived"] = json!(archived);
+    }
+    v
+}

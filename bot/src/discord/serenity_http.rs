@@ -1,0 +1,162 @@
+//! Production Discord: serenity's `Http`, with its per-route and global rate limiter.
+
+use std::sync::Arc;
+
+use jiff::SignedDuration;
+use serenity::http::{Http, HttpBuilder, LightMethod, Request, Route};
+use serenity::model::id::{ChannelId, MessageId};
+
+use super::{
+    render, BoxFuture, DiscordApi, DiscordError, Effect, Performed, THREAD_ALREADY_CREATED,
+};
+
+/// Discord's public API base.
+pub const DISCORD_API: &str = "https://discord.com";
+
+/// Discord through serenity's `Http`.
+#[derive(Clone)]
+pub struct SerenityDiscord {
+    http: Arc<Http>,
+}
+
+impl SerenityDiscord {
+    /// A client for `api_base`. Against Discord itself serenity's rate limiter honours
+    /// 429s and `Retry-After` per route and globally; against a stand-in (tests,
+    /// training) requests go to it directly and 429s come back to the outbox, which
+    /// backs off.
+    pub fn new(token: &str, application_id: u64, api_base: &str) -> Self {
+        let mut builder = HttpBuilder::new(token).application_id(application_id.into());
+        let api_base = api_base.trim_end_matches('/');
+        if api_base != DISCORD_API {
+            builder = builder.proxy(api_base).ratelimiter_disabled(true);
+        }
+        SerenityDiscord {
+            http: Arc::new(builder.build()),
+        }
+    }
+
+    /// The underlying client, for command registration and interaction responses.
+    pub fn http(&self) -> Arc<Http> {
+        Arc::clone(&self.http)
+    }
+
+    async fn call(&self, request: Request<'_>) -> Result<serde_json::Value, DiscordError> {
+        let response = self.http.request(request).await.map_err(to_error)?;
+        let bytes = response.bytes().await.map_err(|e| DiscordError {
+            status: 0,
+            code: None,
+            message: e.to_string(),
+            retry_after: None,
+        })?;
+        Ok(serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    }
+}
+
+impl DiscordApi for SerenityDiscord {
+    fn perform<'a>(
+        &'a self,
+        effect: &'a Effect<'a>,
+    ) -> BoxFuture<'a, Result<Performed, DiscordError>> {
+        Box::pin(async move {
+            match *effect {
+                Effect::SendMessage {
+                    channel,
+                    post,
+                    nonce,
+                } => {
+                    let body = render::message_body(post, nonce);
+                    let route = Route::ChannelMessages {
+                        channel_id: ChannelId::new(channel),
+                    };
+                    let v = self
+                        .call(json_request(route, LightMethod::Post, &body))
+                        .await?;
+                    Ok(Performed::Message(id_of(&v)?))
+                }
+                Effect::StartThread {
+                    channel,
+                    message,
+                    name,
+                } => {
+                    let body = render::start_thread_body(name);
+                    let route = Route::ChannelMessageThreads {
+                        channel_id: ChannelId::new(channel),
+                        message_id: MessageId::new(message),
+                    };
+                    match self
+                        .call(json_request(route, LightMethod::Post, &body))
+                        .await
+                    {
+                        Ok(v) => Ok(Performed::Thread(id_of(&v)?)),
+                        // Opened by an earlier attempt whose answer we never saw.
+                        Err(e) if e.code == Some(THREAD_ALREADY_CREATED) => {
+                            Ok(Performed::Thread(message))
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                Effect::EditThread {
+                    thread,
+                    name,
+                    archived,
+                } => {
+                    let body = render::edit_thread_body(name, archived);
+                    let route = Route::Channel {
+                        channel_id: ChannelId::new(thread),
+                    };
+                    self.call(json_request(route, LightMethod::Patch, &body))
+                        .await?;
+                    Ok(Performed::Edited)
+                }
+            }
+        })
+    }
+}
+
+fn json_request<'a>(
+    route: Route<'a>,
+    method: LightMethod,
+    body: &serde_json::Value,
+) -> Request<'a> {
+    Request::new(route, method).body(Some(body.to_string().into_bytes()))
+}
+
+fn id_of(v: &serde_json::Value) -> Result<u64, DiscordError> {
+    v.get("id")
+        .and_then(|id| id.as_str())
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| DiscordError {
+            status: 200,
+            code: None,
+            message: format!("Discord's answer has no id: {v}"),
+            retry_after: None,
+        })
+}
+
+fn to_error(e: serenity::Error) -> DiscordError {
+    match e {
+        serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(r)) => DiscordError {
+            status: r.status_code.as_u16(),
+            code: Some(r.error.code as i64),
+            message: r.error.message,
+            retry_after: None,
+        },
+        other => DiscordError {
+            status: 0,
+            code: None,
+            message: other.to_string(),
+            retry_after: None,
+        },
+    }
+    .with_default_retry()
+}
+
+impl DiscordError {
+    /// A 429 without a readable `Retry-After` waits a second, Discord's usual bucket.
+    fn with_default_retry(mut self) -> Self {
+        if self.status == 429 && self.retry_after.is_none() {
+            self.retry_after = Some(SignedDuration::from_secs(1));
+        }
+        self
+    }
+}

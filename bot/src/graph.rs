@@ -1,0 +1,125 @@
+//! Meta's Graph API, as the bot uses it: profiles and the Send API.
+//!
+//! [`GraphApi`] is the seam; [`HttpGraph`] talks to graph.facebook.com or to
+//! mock-graph, which answers the same URLs.
+
+use std::time::Duration;
+
+use messenger::meta_error::MetaError;
+use messenger::wire::{ErrorEnvelope, GraphError, SendRequest, SendResponse, UserProfile};
+
+use crate::config::Secret;
+use crate::discord::BoxFuture;
+
+/// A failed Graph call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GraphFailure {
+    /// Meta answered with an error.
+    #[error("Meta refused: {}", .0.message)]
+    Meta(GraphError),
+    /// Meta couldn't be reached, timed out, or answered 5xx without an error body.
+    #[error("Graph API unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl GraphFailure {
+    /// The Meta error, recognised.
+    pub fn meta(&self) -> Option<MetaError> {
+        match self {
+            GraphFailure::Meta(e) => Some(MetaError::classify(e)),
+            GraphFailure::Unavailable(_) => None,
+        }
+    }
+
+    /// Worth retrying later: an outage, a 5xx, a rate limit, or an error Meta marks
+    /// transient.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            GraphFailure::Unavailable(_) => true,
+            GraphFailure::Meta(e) => {
+                e.is_transient == Some(true) || MetaError::classify(e).is_transient()
+            }
+        }
+    }
+}
+
+/// What the bot asks of the Graph API.
+pub trait GraphApi: Send + Sync + 'static {
+    /// `GET /{psid}?fields=first_name,last_name,profile_pic`.
+    fn profile<'a>(&'a self, psid: &'a str) -> BoxFuture<'a, Result<UserProfile, GraphFailure>>;
+
+    /// `POST /me/messages`.
+    fn send<'a>(
+        &'a self,
+        request: &'a SendRequest,
+    ) -> BoxFuture<'a, Result<SendResponse, GraphFailure>>;
+}
+
+/// The Graph API over HTTP.
+#[derive(Clone)]
+pub struct HttpGraph {
+    client: reqwest::Client,
+    base: String,
+    token: Secret,
+}
+
+impl HttpGraph {
+    /// A client for `base` (e.g. `https://graph.facebook.com`) at `version`.
+    pub fn new(base: &str, version: &str, token: Secret) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("a TLS backend is compiled in");
+        HttpGraph {
+            client,
+            base: format!("{}/{}", base.trim_end_matches('/'), version),
+            token,
+        }
+    }
+
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, GraphFailure> {
+        let unavailable = |e: reqwest::Error| GraphFailure::Unavailable(e.to_string());
+        let response = request
+            .bearer_auth(self.token.expose())
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(unavailable)?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes)
+                .map_err(|e| GraphFailure::Unavailable(format!("unreadable answer: {e}")));
+        }
+        match serde_json::from_slice::<ErrorEnvelope>(&bytes) {
+            Ok(envelope) => Err(GraphFailure::Meta(envelope.error)),
+            Err(_) => Err(GraphFailure::Unavailable(format!("HTTP {status}"))),
+        }
+    }
+}
+
+impl GraphApi for HttpGraph {
+    fn profile<'a>(&'a self, psid: &'a str) -> BoxFuture<'a, Result<UserProfile, GraphFailure>> {
+        Box::pin(async move {
+            let url = format!("{}/{psid}", self.base);
+            self.call(
+                self.client
+                    .get(url)
+                    .query(&[("fields", "first_name,last_name,profile_pic")]),
+            )
+            .await
+        })
+    }
+
+    fn send<'a>(
+        &'a self,
+        request: &'a SendRequest,
+    ) -> BoxFuture<'a, Result<SendResponse, GraphFailure>> {
+        Box::pin(async move {
+            let url = format!("{}/me/messages", self.base);
+            self.call(self.client.post(url).json(request)).await
+        })
+    }
+}

@@ -1,0 +1,454 @@
+//! One batch of stored webhook events, applied.
+
+use std::collections::{BTreeMap, HashMap};
+
+use jiff::Timestamp;
+use messenger::restriction::Level;
+use messenger::timefmt::from_millis;
+use messenger::window::CustomerAction;
+use messenger::wire::webhook::{EnforcementAction, PolicyEnforcement};
+use messenger::wire::{EventKind, MessagingEvent};
+
+use super::alerts;
+use super::label::{self, window_of};
+use super::posts::{self, colour};
+use crate::discord::Embed;
+use crate::settings::Settings;
+use crate::store::{
+    Changes, Customer, Direction, MessageRecord, NewWork, Page, PendingEvent, Receipt, Thread, Work,
+};
+
+/// The `metadata` tagdesk puts on its own sends, so their echoes aren't mirrored twice.
+pub const OUR_METADATA: &str = "tagdesk";
+
+/// The records a batch reads, loaded by the engine.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    /// The batch's conversations that already exist.
+    pub threads: HashMap<String, Thread>,
+    /// The batch's customers, profiles fetched.
+    pub customers: HashMap<String, Customer>,
+    /// The page.
+    pub page: Page,
+}
+
+/// Applies `events` (in order) at `now` and returns everything that changes.
+pub fn process(events: &[PendingEvent], loaded: Loaded, now: Timestamp, s: &Settings) -> Changes {
+    let mut step = Step {
+        now,
+        s,
+        threads: loaded.threads,
+        customers: loaded.customers,
+        page: loaded.page,
+        page_changed: false,
+        entries: BTreeMap::new(),
+        notices: Vec::new(),
+        changes: Changes::default(),
+    };
+    for pending in events {
+        step.changes.processed.push(pending.id);
+        let e = &pending.event;
+        if e.kind == "unparsed" {
+            tracing::warn!(
+                bytes = e.payload.len(),
+                "signed webhook body that doesn't parse; kept"
+            );
+            continue;
+        }
+        match serde_json::from_str::<MessagingEvent>(&e.payload) {
+            Ok(event) => step.apply(&event, e.standby),
+            Err(err) => {
+                tracing::warn!(%err, key = %e.dedupe_key, "stored event unreadable; skipped")
+            }
+        }
+    }
+    step.finish()
+}
+
+struct Step<'a> {
+    now: Timestamp,
+    s: &'a Settings,
+    threads: HashMap<String, Thread>,
+    customers: HashMap<String, Customer>,
+    page: Page,
+    page_changed: bool,
+    /// New lines per conversation, in event order; a BTreeMap so work is enqueued in
+    /// the same order on every run.
+    entries: BTreeMap<String, Vec<Embed>>,
+    notices: Vec<Embed>,
+    changes: Changes,
+}
+
+impl Step<'_> {
+    fn thread(&mut self, psid: &str) -> &mut Thread {
+        self.threads
+            .entry(psid.to_owned())
+            .or_insert_with(|| Thread {
+                psid: psid.to_owned(),
+                ..Thread::default()
+            })
+    }
+
+    fn customer(&self, psid: &str) -> Customer {
+        self.customers
+            .get(psid)
+            .cloned()
+            .unwrap_or_else(|| Customer {
+                psid: psid.to_owned(),
+                ..Customer::default()
+            })
+    }
+
+    fn apply(&mut self, event: &MessagingEvent, standby: bool) {
+        let at = from_millis(event.timestamp);
+        let customer_psid = event.sender.as_ref().map(|p| p.id.clone());
+        match event.kind() {
+            EventKind::Message(m) => {
+                let Some(psid) = customer_psid else { return };
+                let text = m.text.clone().unwrap_or_default();
+                let attachments: Vec<String> = m
+                    .attachments
+                    .iter()
+                    .map(|a| a.url().map_or_else(|| a.kind.clone(), str::to_owned))
+                    .collect();
+                self.customer_acted(&psid, CustomerAction::Message, at, standby, Some(&text));
+                self.record_in(
+                    &psid,
+                    Some(m.mid.clone()),
+                    "text",
+                    &text,
+                    &attachments,
+                    at,
+                    standby,
+                );
+                let mut body = text;
+                for url in &attachments {
+                    body.push_str(&format!("\n📎 {url}"));
+                }
+                self.say(&psid, &body, standby_footer(standby, None), at);
+            }
+            EventKind::Postback(p) => {
+                let Some(psid) = customer_psid else { return };
+                let title = p.title.clone().unwrap_or_else(|| "a button".into());
+                let text = format!("pressed “{title}”");
+                self.customer_acted(&psid, CustomerAction::Other, at, standby, None);
+                self.record_in(&psid, p.mid.clone(), "postback", &text, &[], at, standby);
+                self.say(
+                    &psid,
+                    &format!("🔘 {text}"),
+                    standby_footer(standby, Some("postback")),
+                    at,
+                );
+            }
+            EventKind::Reaction(r) => {
+                let Some(psid) = customer_psid else { return };
+                let emoji = r.emoji.clone().or(r.reaction.clone()).unwrap_or_default();
+                let text = format!("{} {emoji} on a message", r.action);
+                self.customer_acted(&psid, CustomerAction::Other, at, standby, None);
+                let key = format!("reaction:{}:{}:{}", r.mid, r.action, event.timestamp);
+                self.record_in(&psid, Some(key), "reaction", &text, &[], at, standby);
+                self.say(
+                    &psid,
+                    &format!("💬 {text}"),
+                    standby_footer(standby, Some("reaction")),
+                    at,
+                );
+            }
+            EventKind::Referral(r) => {
+                let Some(psid) = customer_psid else { return };
+                let source = r.source.clone().unwrap_or_else(|| "a link".into());
+                let reference = r
+                    .reference
+                    .clone()
+                    .map(|x| format!(" ({x})"))
+                    .unwrap_or_default();
+                let text = format!("arrived from {source}{reference}");
+                self.customer_acted(&psid, CustomerAction::Other, at, standby, None);
+                self.record_in(&psid, None, "referral", &text, &[], at, standby);
+                self.say(
+                    &psid,
+                    &format!("🔗 {text}"),
+                    standby_footer(standby, Some("referral")),
+                    at,
+                );
+            }
+            EventKind::Echo(m) => {
+                if m.metadata.as_deref() == Some(OUR_METADATA) {
+                    return; // Our own send, already in the thread.
+                }
+                let psid = event.recipient.id.clone();
+                let text = m.text.clone().unwrap_or_default();
+                self.changes.messages.push(MessageRecord {
+                    id: 0,
+                    psid: psid.clone(),
+                    direction: Direction::Echo,
+                    mid: Some(m.mid.clone()),
+                    kind: "text".into(),
+                    text: text.clone(),
+                    attachments: Vec::new(),
+                    at,
+                    messaging_type: None,
+                    tag: None,
+                    agent: None,
+                    decision: None,
+                    state: "sent".into(),
+                    error: None,
+                    standby,
+                    app_id: m.app_id,
+                });
+                // Touch the thread so it exists, without reopening any window.
+                self.thread(&psid);
+                let app = m
+                    .app_id
+                    .map(|id| format!(" · app {id}"))
+                    .unwrap_or_default();
+                let entry = posts::entry(
+                    Some(("Page, outside tagdesk", None)),
+                    &text,
+                    Some(format!(
+                        "↩ echo: sent from Meta Business Suite or another app{app}"
+                    )),
+                    at,
+                    colour::ECHO,
+                );
+                self.entries.entry(psid).or_default().push(entry);
+            }
+            EventKind::Delivery(d) => {
+                let Some(psid) = customer_psid else { return };
+                self.changes.receipts.push(Receipt::Delivered {
+                    psid,
+                    mids: d.mids.clone().unwrap_or_default(),
+                    watermark: from_millis(d.watermark),
+                });
+            }
+            EventKind::Read(r) => {
+                let Some(psid) = customer_psid else { return };
+                self.changes.receipts.push(Receipt::Read {
+                    psid,
+                    watermark: from_millis(r.watermark),
+                });
+            }
+            EventKind::PolicyEnforcement(p) => self.enforcement(p, at),
+            EventKind::Unknown(fields) => {
+                tracing::info!(
+                    ?fields,
+                    "unknown webhook event kind acknowledged and skipped"
+                );
+            }
+        }
+    }
+
+    fn customer_acted(
+        &mut self,
+        psid: &str,
+        action: CustomerAction,
+        at: Timestamp,
+        standby: bool,
+        text: Option<&str>,
+    ) {
+        let thread = self.thread(psid);
+        thread.state.customer_acted(action, at);
+        thread.standby = standby;
+        thread.closed = false;
+        if let Some(text) = text {
+            thread.last_text = Some(text.chars().take(200).collect());
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record_in(
+        &mut self,
+        psid: &str,
+        mid: Option<String>,
+        kind: &str,
+        text: &str,
+        attachments: &[String],
+        at: Timestamp,
+        standby: bool,
+    ) {
+        self.changes.messages.push(MessageRecord {
+            id: 0,
+            psid: psid.to_owned(),
+            direction: Direction::In,
+            mid,
+            kind: kind.to_owned(),
+            text: text.to_owned(),
+            attachments: attachments.to_vec(),
+            at,
+            messaging_type: None,
+            tag: None,
+            agent: None,
+            decision: None,
+            state: "received".into(),
+            error: None,
+            standby,
+            app_id: None,
+        });
+    }
+
+    fn say(&mut self, psid: &str, text: &str, footer: Option<String>, at: Timestamp) {
+        let c = self.customer(psid);
+        let name = c.display_name();
+        let entry = posts::entry(
+            Some((&name, c.profile_pic.as_deref())),
+            text,
+            footer,
+            at,
+            colour::CUSTOMER,
+        );
+        self.entries.entry(psid.to_owned()).or_default().push(entry);
+    }
+
+    fn enforcement(&mut self, p: &PolicyEnforcement, at: Timestamp) {
+        let reason = p.reason.clone().unwrap_or_else(|| "no reason given".into());
+        let e = &mut self.page.enforcement;
+        let text = match p.action {
+            EnforcementAction::Warning => {
+                e.warn();
+                format!("⚠️ Meta warned the page: {reason}")
+            }
+            EnforcementAction::Block => {
+                let r = e.impose(level_named_in(&reason), reason.clone(), at);
+                let until = r
+                    .until
+                    .map_or_else(|| "for good".to_owned(), |u| format!("until {u}"));
+                format!(
+                    "⛔ Meta restricted the page's tagged messages ({}), {until}: {reason}. \
+                     Replies inside the 24-hour window still work.",
+                    r.level
+                )
+            }
+            EnforcementAction::Unblock => {
+                e.lift(at);
+                "✅ Meta lifted the page's restriction.".to_owned()
+            }
+        };
+        self.page_changed = true;
+        self.notices.push(posts::entry(
+            None,
+            &text,
+            Some("policy_enforcement".into()),
+            at,
+            colour::NOTICE,
+        ));
+    }
+
+    fn finish(mut self) -> Changes {
+        let now = self.now;
+        let s = self.s;
+        let entries = std::mem::take(&mut self.entries);
+        for (psid, lines) in entries {
+            let customer = self.customer(&psid);
+            let restriction = self.page.enforcement.active(now).cloned();
+            let thread = self
+                .threads
+                .get_mut(&psid)
+                .expect("entries come with a thread");
+            let window = window_of(thread, now, s.rules, s.human_agent);
+            let lbl = label::label(&window, restriction.is_some());
+            let mut batch = posts::coalesce(lines).into_iter();
+            if thread.discord_thread.is_none() && !thread.opening {
+                let first = batch.next().unwrap_or_default();
+                thread.opening = true;
+                thread.label = Some(lbl.clone());
+                self.changes.work.push(NewWork {
+                    key: Some(format!("open:{psid}")),
+                    work: Work::OpenThread {
+                        psid: psid.clone(),
+                        name: label::thread_name(&lbl, &customer.display_name()),
+                        post: first,
+                    },
+                    due: now,
+                });
+            }
+            for post in batch {
+                self.changes.work.push(NewWork {
+                    key: None,
+                    work: Work::Post {
+                        psid: psid.clone(),
+                        post,
+                    },
+                    due: now,
+                });
+            }
+        }
+        let restriction = self.page.enforcement.active(now).cloned();
+        let mut psids: Vec<String> = self.threads.keys().cloned().collect();
+        psids.sort();
+        for psid in psids {
+            let name = self.customer(&psid).display_name();
+            let thread = self.threads.get_mut(&psid).expect("listed above");
+            if let Some(work) = relabel(thread, &name, now, s, restriction.as_ref()) {
+                self.changes.work.push(work);
+            }
+            thread.alert_due = alerts::next(thread, s).map(|(due, _)| due);
+            self.changes.threads.push(thread.clone());
+        }
+        if !self.notices.is_empty() {
+            for mut post in posts::coalesce(std::mem::take(&mut self.notices)) {
+                post.content = format!("<@&{}>", s.agent_role_id);
+                post.ping_roles = vec![s.agent_role_id];
+                self.changes.work.push(NewWork {
+                    key: None,
+                    work: Work::Alert { post },
+                    due: now,
+                });
+            }
+        }
+        if self.page_changed {
+            self.changes.page = Some(self.page);
+            self.changes.relabel_all = Some(now);
+        }
+        self.changes.customers = self.customers.into_values().collect();
+        self.changes.customers.sort_by(|a, b| a.psid.cmp(&b.psid));
+        self.changes
+    }
+}
+
+/// Brings a thread's label up to date at `now`: the rename to queue if it changed, and
+/// when to look again.
+pub fn relabel(
+    thread: &mut Thread,
+    customer: &str,
+    now: Timestamp,
+    s: &Settings,
+    restriction: Option<&messenger::restriction::Restriction>,
+) -> Option<NewWork> {
+    if thread.closed {
+        thread.label_due = None;
+        return None;
+    }
+    let window = window_of(thread, now, s.rules, s.human_agent);
+    let lbl = label::label(&window, restriction.is_some());
+    thread.label_due = label::next_change(&window, restriction);
+    if thread.label.as_deref() == Some(lbl.as_str()) {
+        return None;
+    }
+    thread.label = Some(lbl.clone());
+    Some(NewWork {
+        // One pending rename per thread: a newer one replaces it.
+        key: Some(format!("rename:{}", thread.psid)),
+        work: Work::EditThread {
+            psid: thread.psid.clone(),
+            name: Some(label::thread_name(&lbl, customer)),
+            archived: None,
+        },
+        due: now,
+    })
+}
+
+fn standby_footer(standby: bool, kind: Option<&str>) -> Option<String> {
+    match (standby, kind) {
+        (true, Some(k)) => Some(format!("{k} · standby: another app owns this conversation")),
+        (true, None) => Some("standby: another app owns this conversation".into()),
+        (false, Some(k)) => Some(k.to_owned()),
+        (false, None) => None,
+    }
+}
+
+/// The rung a block notice names ("… (7d restriction …)"), if it names one.
+fn level_named_in(reason: &str) -> Option<Level> {
+    reason
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ',')
+        .find_map(|word| word.parse::<Level>().ok())
+}

@@ -1,0 +1,196 @@
+//! The outbox worker: performs queued Discord work until it is done.
+//!
+//! Work is retried with backoff while Discord is down or rate-limiting, so an outage
+//! loses nothing. Every message carries a nonce derived from its outbox id with
+//! `enforce_nonce`, and a thread's id is its starter message's, so a retry after a
+//! crash or a lost answer never posts twice.
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::discord::{DiscordApi, DiscordError, Effect, Performed};
+use crate::settings::Settings;
+use crate::store::{Changes, QueuedWork, Store, StoreError, Work};
+
+/// How long to wait before attempt `n + 1`: 1 s doubling to 5 minutes, or what
+/// Discord asked for if longer.
+pub fn backoff(attempts: u32, retry_after: Option<SignedDuration>) -> SignedDuration {
+    let exp = SignedDuration::from_secs(1i64 << attempts.min(9)).min(SignedDuration::from_mins(5));
+    retry_after.map_or(exp, |r| r.max(exp))
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drained {
+    /// Work completed.
+    pub done: usize,
+    /// Work that failed for now and will be retried.
+    pub retried: usize,
+    /// Work given up on.
+    pub failed: usize,
+}
+
+/// Performs the work due at `now`, as many passes as it takes for work unblocked by
+/// earlier work (a post waiting for its thread) to run too.
+pub async fn drain(
+    store: &dyn Store,
+    discord: &dyn DiscordApi,
+    s: &Settings,
+    now: Timestamp,
+) -> Result<Drained, StoreError> {
+    let mut total = Drained::default();
+    loop {
+        let due = store.work_due(now, 256)?;
+        if due.is_empty() {
+            return Ok(total);
+        }
+        let mut progressed = false;
+        for item in due {
+            match perform(store, discord, s, &item).await? {
+                Ok(changes) => {
+                    store.work_done(item.id, &changes)?;
+                    total.done += 1;
+                    progressed = true;
+                }
+                Err(e) if e.is_transient() => {
+                    let due = now + backoff(item.attempts, e.retry_after);
+                    tracing::warn!(id = item.id, attempts = item.attempts + 1, %e, "Discord work failed; will retry");
+                    store.work_retry(item.id, due, &e.to_string())?;
+                    total.retried += 1;
+                }
+                Err(e) => {
+                    tracing::error!(id = item.id, %e, work = ?item.work, "Discord refused work; giving up");
+                    store.work_failed(item.id, &e.to_string())?;
+                    total.failed += 1;
+                    progressed = true;
+                }
+            }
+        }
+        if !progressed {
+            return Ok(total);
+        }
+    }
+}
+
+/// A nonce Discord deduplicates on: stable across retries and restarts, at most 25
+/// characters.
+fn nonce(id: i64) -> String {
+    format!("tagdesk-{id}")
+}
+
+async fn perform(
+    store: &dyn Store,
+    discord: &dyn DiscordApi,
+    s: &Settings,
+    item: &QueuedWork,
+) -> Result<Result<Changes, DiscordError>, StoreError> {
+    let nonce = nonce(item.id);
+    let mut changes = Changes::default();
+    let result = match &item.work {
+        Work::OpenThread { psid, name, post } => {
+            let starter = match item.progress {
+                Some(id) => Ok(id),
+                None => discord
+                    .perform(&Effect::SendMessage {
+                        channel: s.channel_id,
+                        post,
+                        nonce: &nonce,
+                    })
+                    .await
+                    .map(id_of),
+            };
+            match starter {
+                Err(e) => Err(e),
+                Ok(message) => {
+                    store.work_progress(item.id, message)?;
+                    let opened = discord
+                        .perform(&Effect::StartThread {
+                            channel: s.channel_id,
+                            message,
+                            name,
+                        })
+                        .await;
+                    match opened {
+                        Ok(p) => {
+                            if let Some(mut t) = store.thread(psid)? {
+                                t.discord_thread = Some(id_of(p));
+                                t.opening = false;
+                                changes.threads.push(t);
+                            }
+                            Ok(changes)
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+            }
+        }
+        Work::Post { psid, post } => match store.thread(psid)?.and_then(|t| t.discord_thread) {
+            None => Err(waiting_for_thread()),
+            Some(thread) => discord
+                .perform(&Effect::SendMessage {
+                    channel: thread,
+                    post,
+                    nonce: &nonce,
+                })
+                .await
+                .map(|_| changes),
+        },
+        Work::EditThread {
+            psid,
+            name,
+            archived,
+        } => match store.thread(psid)?.and_then(|t| t.discord_thread) {
+            None => Err(waiting_for_thread()),
+            Some(thread) => discord
+                .perform(&Effect::EditThread {
+                    thread,
+                    name: name.as_deref(),
+                    archived: *archived,
+                })
+                .await
+                .map(|_| changes),
+        },
+        Work::Alert { post } => discord
+            .perform(&Effect::SendMessage {
+                channel: s.channel_id,
+                post,
+                nonce: &nonce,
+            })
+            .await
+            .map(|_| changes),
+    };
+    Ok(result)
+}
+
+fn id_of(p: Performed) -> u64 {
+    match p {
+        Performed::Message(id) | Performed::Thread(id) => id,
+        Performed::Edited => 0,
+    }
+}
+
+/// Work in a lane whose thread isn't open yet: the opening failed for good or is
+/// itself retrying. Treated as transient.
+fn waiting_for_thread() -> DiscordError {
+    DiscordError {
+        status: 0,
+        code: None,
+        message: "the conversation's Discord thread isn't open yet".into(),
+        retry_after: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_five_minutes_and_honours_retry_after() {
+        let secs = |n| backoff(n, None).as_secs();
+        assert_eq!(
+            [secs(0), secs(1), secs(2), secs(8), secs(20)],
+            [1, 2, 4, 256, 300]
+        );
+        let wait = Some(SignedDuration::from_secs(30));
+        assert_eq!(backoff(0, wait).as_secs(), 30);
+    }
+}

@@ -1,0 +1,89 @@
+//! The bot in production: its HTTP server and the loop that ticks the engine.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::sync::Notify;
+
+use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::discord::serenity_http::SerenityDiscord;
+use crate::engine::Engine;
+use crate::graph::HttpGraph;
+use crate::settings::Settings;
+use crate::store::sqlite::SqliteStore;
+use crate::webhook::{self, WebhookConfig};
+
+/// How often the engine ticks when no webhook wakes it: windows close and retries fall
+/// due on their own.
+const IDLE_TICK: Duration = Duration::from_secs(5);
+
+/// Builds the production engine from the configuration.
+pub fn engine(config: &Config) -> anyhow::Result<Engine> {
+    let store = SqliteStore::open(&config.file.database)
+        .map_err(|e| anyhow::anyhow!("database {}: {e}", config.file.database.display()))?;
+    let graph = HttpGraph::new(
+        &config.file.meta.graph_base,
+        &config.file.meta.graph_version,
+        config.secrets.page_token.clone(),
+    );
+    let discord = SerenityDiscord::new(
+        config.secrets.discord_token.expose(),
+        config.file.discord.application_id,
+        &config.file.discord.api_base,
+    );
+    Ok(Engine {
+        store: Arc::new(store),
+        graph: Arc::new(graph),
+        discord: Arc::new(discord),
+        clock: Arc::new(SystemClock),
+        settings: Arc::new(Settings::from_config(&config.file)),
+    })
+}
+
+/// The bot's HTTP routes.
+pub fn routes(config: &Config, engine: &Engine, wake: Arc<Notify>) -> Router {
+    webhook::router(
+        WebhookConfig {
+            app_secret: config.secrets.app_secret.expose().to_owned(),
+            verify_token: config.secrets.verify_token.expose().to_owned(),
+            wake: Some(wake),
+        },
+        engine.store.clone(),
+    )
+}
+
+/// Runs the bot until Ctrl-C: the HTTP server, and the engine ticking after every
+/// webhook and at least every few seconds.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let engine = engine(&config)?;
+    let wake = Arc::new(Notify::new());
+    let app = routes(&config, &engine, wake.clone());
+    let listener = tokio::net::TcpListener::bind(config.file.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("listen on {}: {e}", config.file.listen))?;
+    tracing::info!(
+        listen = %config.file.listen,
+        database = %config.file.database.display(),
+        graph = %config.file.meta.graph_base,
+        discord = %config.file.discord.api_base,
+        rules = %config.file.policy.rules.as_str(),
+        "tagdesk bot started"
+    );
+    let ticker = tokio::spawn(async move {
+        loop {
+            if let Err(e) = engine.tick().await {
+                tracing::error!(%e, "tick failed; retrying");
+            }
+            let _ = tokio::time::timeout(IDLE_TICK, wake.notified()).await;
+        }
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    ticker.abort();
+    Ok(())
+}

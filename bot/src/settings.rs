@@ -1,0 +1,54 @@
+//! What the bot's logic needs to know beyond its store: the Discord layout and the
+//! policy in force.
+
+use jiff::SignedDuration;
+use messenger::guard::PromoLexicon;
+use messenger::{Era, Rules};
+
+use crate::config::FileConfig;
+
+/// The bot's settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The text channel conversations become threads under.
+    pub channel_id: u64,
+    /// The role pinged when nobody claimed a thread.
+    pub agent_role_id: u64,
+    /// The rules era in force.
+    pub rules: &'static Rules,
+    /// Whether the app has the Human Agent feature.
+    pub human_agent: bool,
+    /// How long before a window closes the team is alerted.
+    pub alert_before: SignedDuration,
+    /// The guard's promotional phrases.
+    pub lexicon: PromoLexicon,
+}
+
+impl Settings {
+    /// Settings for `era` with every other value at its default; tests and the
+    /// scenario runner start here.
+    pub fn new(channel_id: u64, agent_role_id: u64, era: Era) -> Self {
+        Settings {
+            channel_id,
+            agent_role_id,
+            rules: era.rules(),
+            human_agent: true,
+            alert_before: SignedDuration::from_hours(2),
+            lexicon: PromoLexicon::default(),
+        }
+    }
+
+    /// Settings from the configuration file.
+    pub fn from_config(c: &FileConfig) -> Self {
+        let mut lexicon = PromoLexicon::default();
+        lexicon.extend(&c.policy.promo_phrases);
+        Settings {
+            channel_id: c.discord.channel_id,
+            agent_role_id: c.discord.agent_role_id,
+            rules: c.policy.rules.rules(),
+            human_agent: c.policy.human_agent,
+            alert_before: c.policy.alert_before,
+            lexicon,
+        }
+    }
+}

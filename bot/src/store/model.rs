@@ -1,0 +1,282 @@
+//! The records the store keeps, as plain values.
+
+use jiff::Timestamp;
+use messenger::restriction::Enforcement;
+use messenger::ThreadState;
+use serde::{Deserialize, Serialize};
+
+use crate::discord::Post;
+
+/// A customer, with the profile fetched once from the Graph API.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Customer {
+    /// The page-scoped id.
+    pub psid: String,
+    /// "First Last"; `None` when Meta gave no name.
+    pub name: Option<String>,
+    /// The avatar URL.
+    pub profile_pic: Option<String>,
+    /// Whether the profile was fetched (an empty profile counts).
+    pub fetched: bool,
+}
+
+impl Customer {
+    /// The name to show: the profile's, or one made from the PSID's end.
+    pub fn display_name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            let tail = &self.psid[self.psid.len().saturating_sub(4)..];
+            format!("Customer …{tail}")
+        })
+    }
+}
+
+/// One Messenger conversation and its Discord thread.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Thread {
+    /// The customer.
+    pub psid: String,
+    /// What the policy needs: the windows and the tagged-message count.
+    pub state: ThreadState,
+    /// The Discord thread, once opened.
+    pub discord_thread: Option<u64>,
+    /// Whether opening the Discord thread is queued.
+    pub opening: bool,
+    /// The agent (Discord user id) who claimed it.
+    pub claimed_by: Option<u64>,
+    /// Closed by the team; the customer's next message reopens it.
+    pub closed: bool,
+    /// Another app owns the conversation (handover); events arrive as standby.
+    pub standby: bool,
+    /// The team's last reply.
+    pub last_team_reply: Option<Timestamp>,
+    /// The customer's last message text, for the inbox.
+    pub last_text: Option<String>,
+    /// The label the Discord thread's name shows now.
+    pub label: Option<String>,
+    /// When the label must next be recomputed.
+    pub label_due: Option<Timestamp>,
+    /// The customer message an alert went out for, and for which window.
+    pub alerted: Option<(Timestamp, AlertKind)>,
+    /// When the next alert is due.
+    pub alert_due: Option<Timestamp>,
+}
+
+/// Which window an alert warns about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// The 24-hour window.
+    Standard,
+    /// The human-agent window.
+    HumanAgent,
+}
+
+impl AlertKind {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::Standard => "standard",
+            AlertKind::HumanAgent => "human_agent",
+        }
+    }
+
+    /// From the stored name.
+    pub fn parse(s: &str) -> Option<AlertKind> {
+        match s {
+            "standard" => Some(AlertKind::Standard),
+            "human_agent" => Some(AlertKind::HumanAgent),
+            _ => None,
+        }
+    }
+}
+
+/// Which way a message went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// From the customer.
+    In,
+    /// From the team, through tagdesk.
+    Out,
+    /// From the page outside tagdesk (Meta Business Suite, another app), seen as an echo.
+    Echo,
+}
+
+impl Direction {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::In => "in",
+            Direction::Out => "out",
+            Direction::Echo => "echo",
+        }
+    }
+
+    /// From the stored name.
+    pub fn parse(s: &str) -> Direction {
+        match s {
+            "in" => Direction::In,
+            "out" => Direction::Out,
+            _ => Direction::Echo,
+        }
+    }
+}
+
+/// One message in or out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRecord {
+    /// The store's id (0 before it is stored).
+    pub id: i64,
+    /// The customer.
+    pub psid: String,
+    /// Which way.
+    pub direction: Direction,
+    /// Meta's message id, once known.
+    pub mid: Option<String>,
+    /// `text`, `postback`, `reaction`, `referral`.
+    pub kind: String,
+    /// The text, or a description of the action.
+    pub text: String,
+    /// Attachment URLs.
+    pub attachments: Vec<String>,
+    /// When.
+    pub at: Timestamp,
+    /// `RESPONSE`, `MESSAGE_TAG`, ... for outgoing messages.
+    pub messaging_type: Option<String>,
+    /// The tag, for tagged messages.
+    pub tag: Option<String>,
+    /// The agent who sent it.
+    pub agent: Option<String>,
+    /// What the guard decided, in words.
+    pub decision: Option<String>,
+    /// `received`, `queued`, `sent`, `delivered`, `read`, `refused`, `failed`, `parked`.
+    pub state: String,
+    /// Meta's error, in words, for failed sends.
+    pub error: Option<String>,
+    /// Arrived as standby (another app owns the conversation).
+    pub standby: bool,
+    /// The app that sent an echo.
+    pub app_id: Option<u64>,
+}
+
+/// The page as the bot knows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    /// Warnings and restrictions, from Meta's notices.
+    pub enforcement: Enforcement,
+}
+
+/// A unit of work for Discord or the Graph API, retried until done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Work {
+    /// Post the first messages of a conversation in the channel and start its thread.
+    OpenThread {
+        /// The customer.
+        psid: String,
+        /// The thread's name.
+        name: String,
+        /// The starter post.
+        post: Post,
+    },
+    /// Post in a conversation's thread.
+    Post {
+        /// The customer.
+        psid: String,
+        /// What to post.
+        post: Post,
+    },
+    /// Rename, archive or unarchive a conversation's thread.
+    EditThread {
+        /// The customer.
+        psid: String,
+        /// The new name.
+        name: Option<String>,
+        /// Archive or unarchive.
+        archived: Option<bool>,
+    },
+    /// Post an alert in the parent channel.
+    Alert {
+        /// What to post.
+        post: Post,
+    },
+}
+
+impl Work {
+    /// The lane the work is ordered in: one per conversation, one for the page.
+    pub fn lane(&self) -> String {
+        match self {
+            Work::OpenThread { psid, .. }
+            | Work::Post { psid, .. }
+            | Work::EditThread { psid, .. } => psid.clone(),
+            Work::Alert { .. } => "page".into(),
+        }
+    }
+}
+
+/// Work to enqueue. Work whose `key` is already pending replaces it (a newer rename
+/// supersedes an older one); keys are released when work finishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewWork {
+    /// The deduplication key, if any.
+    pub key: Option<String>,
+    /// The work.
+    pub work: Work,
+    /// When it may first run.
+    pub due: Timestamp,
+}
+
+/// Queued work as the worker sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedWork {
+    /// The store's id; also the Discord nonce's basis, so retries dedupe.
+    pub id: i64,
+    /// The work.
+    pub work: Work,
+    /// Progress of multi-step work (the starter message of an opening thread).
+    pub progress: Option<u64>,
+    /// Attempts so far.
+    pub attempts: u32,
+}
+
+/// Delivery and read receipts: the customer's device got, or read, messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Receipt {
+    /// Delivered: these mids, or everything up to the watermark.
+    Delivered {
+        /// The customer.
+        psid: String,
+        /// The mids, when Meta listed them.
+        mids: Vec<String>,
+        /// Everything sent up to here.
+        watermark: Timestamp,
+    },
+    /// Read up to the watermark.
+    Read {
+        /// The customer.
+        psid: String,
+        /// Everything sent up to here.
+        watermark: Timestamp,
+    },
+}
+
+/// Everything one processing step changes, committed atomically.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Inbound events now processed.
+    pub processed: Vec<i64>,
+    /// Customers to insert or update.
+    pub customers: Vec<Customer>,
+    /// Threads to insert or update (whole records).
+    pub threads: Vec<Thread>,
+    /// Messages to insert; `id` is ignored.
+    pub messages: Vec<MessageRecord>,
+    /// Receipts to apply to outgoing messages.
+    pub receipts: Vec<Receipt>,
+    /// The page, if it changed.
+    pub page: Option<Page>,
+    /// Work to enqueue.
+    pub work: Vec<NewWork>,
+    /// Relabel every open thread at this instant (the page's restriction changed).
+    pub relabel_all: Option<Timestamp>,
+}
