@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bot_cmd;
 mod rules_cmd;
 
 /// Answer Facebook Messenger from Discord, inside Meta's policy.
@@ -21,12 +22,16 @@ enum Command {
     /// Print what a rules era allows: its tags, their purposes and limits, and what a
     /// reply would be sent as at each point of a conversation.
     Rules(rules_cmd::Args),
+    /// Run the Discord bot: the Messenger webhook, the mirror into Discord threads,
+    /// and the team's commands.
+    Bot(bot_cmd::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Rules(args) => rules_cmd::run(&args),
+        Command::Bot(args) => bot_cmd::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,7 +5,6 @@
 //! [`Clock`]; in production a loop ticks it after each webhook and every few seconds,
 //! in the scenario runner the runner ticks it as virtual time passes.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -129,7 +128,7 @@ impl Engine {
         let restriction = self.store.page()?.enforcement.active(now).cloned();
         let mut changes = Changes::default();
         let mut lines: Vec<AlertLine> = Vec::new();
-        let mut names: HashMap<String, String> = HashMap::new();
+        let mut renames = Vec::new();
         let n = due.len();
         for mut thread in due {
             let name = self
@@ -162,10 +161,9 @@ impl Engine {
             if thread.label_due.is_some_and(|d| d <= now) || thread.label.is_none() {
                 if let Some(w) = process::relabel(&mut thread, &name, now, s, restriction.as_ref())
                 {
-                    changes.work.push(w);
+                    renames.push(w);
                 }
             }
-            names.insert(thread.psid.clone(), name);
             changes.threads.push(thread);
         }
         for post in alerts::render(&lines, now, s) {
@@ -175,6 +173,8 @@ impl Engine {
                 due: now,
             });
         }
+        // Alerts first: they are what someone must act on.
+        changes.work.extend(renames);
         self.store.commit(&changes)?;
         Ok(n)
     }

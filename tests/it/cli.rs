@@ -26,3 +26,45 @@ fn unknown_era_is_a_clear_error() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("unknown rules era \"meta-2030\""), "{err}");
 }
+
+#[test]
+fn the_example_config_is_valid() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tagdesk.example.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let c = bot::config::FileConfig::parse(std::path::Path::new(path), &text).unwrap();
+    assert_eq!(c.policy.rules, messenger::Era::Meta2026);
+}
+
+#[test]
+fn bot_config_errors_name_the_file_line_and_key() {
+    let dir = std::env::temp_dir().join(format!("tagdesk-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[discord]\napplication_id = \"one\"\n").unwrap();
+    let out = tagdesk(&["bot", "--config", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("bad.toml:2:18"), "{err}");
+    assert!(err.contains("invalid type"), "{err}");
+
+    let out = tagdesk(&[
+        "bot",
+        "--config",
+        dir.join("missing.toml").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("missing.toml"), "{err}");
+
+    let good = dir.join("good.toml");
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/tagdesk.example.toml");
+    std::fs::copy(example, &good).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tagdesk"))
+        .args(["bot", "--config", good.to_str().unwrap()])
+        .env_remove("TAGDESK_DISCORD_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("TAGDESK_DISCORD_TOKEN"), "{err}");
+}

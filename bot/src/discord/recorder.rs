@@ -64,6 +64,7 @@ struct State {
     threads: HashMap<u64, Thread>,
     outage: bool,
     rate_limited: u32,
+    lost_answers: u32,
 }
 
 /// The in-process Discord. Clones share state.
@@ -88,6 +89,12 @@ impl Recorder {
     /// The next `n` calls get 429 with a one-second `Retry-After`.
     pub fn rate_limit_next(&self, n: u32) {
         self.state().rate_limited = n;
+    }
+
+    /// The next `n` calls take effect but their answers are lost (502), as when a
+    /// connection drops or the bot crashes mid-call.
+    pub fn drop_answers_next(&self, n: u32) {
+        self.state().lost_answers = n;
     }
 
     /// Every call so far, failed ones included.
@@ -160,7 +167,18 @@ impl State {
         let (method, path, body) = describe(effect);
         let result = match self.refuse() {
             Some(e) => Err(e),
-            None => self.apply(effect, &body),
+            None => self.apply(effect, &body).and_then(|done| {
+                if self.lost_answers == 0 {
+                    return Ok(done);
+                }
+                self.lost_answers -= 1;
+                Err(DiscordError {
+                    status: 502,
+                    code: None,
+                    message: "Bad Gateway (the call took effect)".into(),
+                    retry_after: None,
+                })
+            }),
         };
         let outcome = match &result {
             Ok(Performed::Message(id) | Performed::Thread(id)) => Ok(*id),

@@ -1,3 +1,6 @@
 //! The bot's tests, at its boundaries.
 
+mod harness;
+mod mirror_discord;
+mod mirror_recorder;
 mod webhook;

@@ -1,0 +1,137 @@
+//! A bot wired to mock-graph over loopback, with a chosen Discord, on mock-graph's
+//! virtual clock.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bot::clock::{Clock, ManualClock};
+use bot::config::Secret;
+use bot::discord::DiscordApi;
+use bot::engine::{Engine, Ticked};
+use bot::graph::HttpGraph;
+use bot::settings::Settings;
+use bot::store::sqlite::SqliteStore;
+use bot::webhook::{router, WebhookConfig};
+use messenger::Era;
+use mock_graph::MockGraph;
+use serde_json::{json, Value};
+
+/// The parent channel conversations become threads under.
+pub const CHANNEL: u64 = 900;
+/// The agent role.
+pub const ROLE: u64 = 77;
+
+/// A unique database file for one test.
+pub fn temp_db(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tagdesk-bot-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("tagdesk.db");
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+    }
+    path
+}
+
+pub struct Harness {
+    pub mock: MockGraph,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub engine: Engine,
+    pub clock: ManualClock,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Harness {
+    /// A bot on `db` (in memory if `None`) answering mock-graph's webhooks.
+    pub async fn new(discord: Arc<dyn DiscordApi>, db: Option<&Path>) -> Harness {
+        let store = Arc::new(match db {
+            Some(p) => SqliteStore::open(p).unwrap(),
+            None => SqliteStore::in_memory().unwrap(),
+        });
+        let app = router(
+            WebhookConfig {
+                app_secret: "mock-app-secret".into(),
+                verify_token: "mock-verify-token".into(),
+                wake: None,
+            },
+            store.clone(),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/webhook", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let mut settings = mock_graph::Settings::defaults();
+        settings.listen = "127.0.0.1:0".into();
+        settings.webhook_url = Some(url);
+        let mock = mock_graph::start(settings).await.unwrap();
+        let base = format!("http://{}", mock.addr);
+        let clock = ManualClock::new(mock.state.lock().now());
+        let engine = Engine {
+            store: store.clone(),
+            graph: Arc::new(HttpGraph::new(
+                &base,
+                "v21.0",
+                Secret::new("mock-page-token"),
+            )),
+            discord,
+            clock: Arc::new(clock.clone()),
+            settings: Arc::new(Settings::new(CHANNEL, ROLE, Era::Meta2026)),
+        };
+        Harness {
+            mock,
+            base,
+            http: reqwest::Client::new(),
+            engine,
+            clock,
+            server,
+        }
+    }
+
+    pub async fn admin(&self, path: &str, body: Value) -> Value {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn customer(&self, name: &str) -> String {
+        let c = self
+            .admin("/_mock/customers", json!({ "name": name }))
+            .await;
+        c["psid"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn say(&self, psid: &str, text: &str) {
+        self.admin(
+            &format!("/_mock/customers/{psid}/messages"),
+            json!({ "text": text }),
+        )
+        .await;
+    }
+
+    /// Moves mock-graph's clock, and the bot's with it.
+    pub async fn advance(&self, by: &str) {
+        self.admin("/_mock/clock", json!({ "advance": by })).await;
+        self.clock.set(self.mock.state.lock().now());
+    }
+
+    pub async fn tick(&self) -> Ticked {
+        self.clock.set(self.mock.state.lock().now());
+        self.engine.tick().await.unwrap()
+    }
+
+    pub fn now(&self) -> jiff::Timestamp {
+        self.clock.now()
+    }
+
+    /// Stops the bot's webhook server, as a crash would.
+    pub async fn crash(self) -> MockGraph {
+        self.server.abort();
+        let _ = self.server.await;
+        self.mock
+    }
+}

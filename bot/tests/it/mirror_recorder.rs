@@ -1,0 +1,139 @@
+//! The mirror against the in-process recorder: restarts, lost answers, echoes,
+//! standby, receipts and Meta's notices.
+
+use std::sync::Arc;
+
+use bot::discord::recorder::Recorder;
+use serde_json::json;
+
+use crate::harness::{temp_db, Harness, CHANNEL};
+
+#[tokio::test]
+async fn a_restart_mid_backlog_during_an_outage_loses_nothing_and_posts_once() {
+    let db = temp_db("mirror-restart");
+    let discord = Recorder::new();
+    discord.set_outage(true);
+    let h = Harness::new(Arc::new(discord.clone()), Some(&db)).await;
+    h.admin(
+        "/_mock/faults",
+        json!({"duplicate_rate": 0.5, "reorder_rate": 0.5}),
+    )
+    .await;
+    let mut psids = Vec::new();
+    for i in 0..20 {
+        let psid = h.customer(&format!("Customer {i}")).await;
+        h.say(&psid, &format!("message {i}")).await;
+        psids.push(psid);
+    }
+    let t = h.tick().await;
+    assert_eq!(t.events, 20, "duplicates were stored once");
+    assert_eq!(t.work.done, 0, "Discord is down");
+    let mock = h.crash().await;
+    drop(mock);
+
+    // Discord comes back, and answers are lost once: the work was done but the bot
+    // never heard. A new bot opens the same file.
+    discord.set_outage(false);
+    discord.drop_answers_next(3);
+    let h = Harness::new(Arc::new(discord.clone()), Some(&db)).await;
+    for _ in 0..12 {
+        h.advance("5m").await;
+        h.tick().await;
+    }
+    assert_eq!(h.engine.store.work_pending().unwrap(), 0);
+    let threads = discord.threads();
+    assert_eq!(threads.len(), 20, "one thread per conversation");
+    let starters = discord.messages_in(CHANNEL);
+    let mut texts: Vec<String> = starters
+        .iter()
+        .map(|m| {
+            m.body["embeds"][0]["description"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    texts.sort();
+    let mut expected: Vec<String> = (0..20).map(|i| format!("message {i}")).collect();
+    expected.sort();
+    assert_eq!(texts, expected, "every message posted exactly once");
+    for psid in &psids {
+        let t = h.engine.store.thread(psid).unwrap().unwrap();
+        assert!(threads.iter().any(|d| Some(d.id) == t.discord_thread));
+    }
+}
+
+#[tokio::test]
+async fn echoes_standby_receipts_and_notices() {
+    let discord = Recorder::new();
+    let h = Harness::new(Arc::new(discord.clone()), None).await;
+    let ada = h.customer("Ada Lovelace").await;
+    h.say(&ada, "hi").await;
+    h.tick().await;
+    let thread = h.engine.store.thread(&ada).unwrap().unwrap();
+    let opened = thread.state.last_opened;
+    let id = thread.discord_thread.unwrap();
+
+    // Another app answers: mirrored and marked, and the window doesn't move.
+    h.advance("1h").await;
+    h.admin(
+        "/_mock/other-app/sends",
+        json!({"psid": ada, "text": "Hello from the inbox app"}),
+    )
+    .await;
+    h.tick().await;
+    let posted = discord.messages_in(id);
+    let last = &posted.last().unwrap().body["embeds"][0];
+    assert_eq!(last["description"], "Hello from the inbox app");
+    assert!(last["footer"]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("↩ echo"));
+    assert_eq!(
+        h.engine
+            .store
+            .thread(&ada)
+            .unwrap()
+            .unwrap()
+            .state
+            .last_opened,
+        opened
+    );
+
+    // The customer reads it: the echo's state follows.
+    h.admin(&format!("/_mock/customers/{ada}/read"), json!({}))
+        .await;
+    h.tick().await;
+    let msgs = h.engine.store.messages(&ada).unwrap();
+    let echo = msgs
+        .iter()
+        .find(|m| m.text == "Hello from the inbox app")
+        .unwrap();
+    assert_eq!(echo.state, "read");
+
+    // Meta restricts the page: the team hears of it in the channel, and the bot's
+    // record of the page follows.
+    let before = discord.messages_in(CHANNEL).len();
+    h.advance("25h").await;
+    h.admin(
+        "/_mock/other-app/sends",
+        json!({"psid": ada, "text": "Buy now, 50% off", "tag": "HUMAN_AGENT"}),
+    )
+    .await;
+    h.tick().await;
+    let notices = discord.messages_in(CHANNEL);
+    assert_eq!(notices.len(), before + 1, "{notices:#?}");
+    let notice = &notices.last().unwrap().body;
+    assert!(notice["embeds"][0]["description"]
+        .as_str()
+        .unwrap()
+        .starts_with("⛔ Meta restricted the page's tagged messages (1d)"));
+    let page = h.engine.store.page().unwrap();
+    assert!(page.enforcement.active(h.now()).is_some());
+    // The human-agent thread now shows the restriction.
+    assert!(discord
+        .thread(id)
+        .unwrap()
+        .name
+        .starts_with("⛔ page restricted"));
+}
