@@ -128,6 +128,10 @@ pub struct DiscordConfig {
     /// The application's Ed25519 public key (hex), for the HTTP interactions endpoint.
     #[serde(default)]
     pub public_key: Option<String>,
+    /// How interactions arrive: over the gateway (default; no public URL needed) or
+    /// at `/interactions` (needs `public_key` and a public URL).
+    #[serde(default)]
+    pub transport: Transport,
     /// The guild the commands live in.
     pub guild_id: u64,
     /// The text channel conversations become threads under.
@@ -137,6 +141,17 @@ pub struct DiscordConfig {
     /// The role allowed to look (`/inbox`, `/thread`, `/status`); the agent role if unset.
     #[serde(default)]
     pub team_role_id: Option<u64>,
+}
+
+/// How Discord delivers interactions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// serenity's gateway client.
+    #[default]
+    Gateway,
+    /// The HTTP interactions endpoint.
+    Http,
 }
 
 /// `[meta]`.

@@ -53,7 +53,7 @@ impl Engine {
         let now = self.clock.now();
         let events = self.process_inbound(now).await?;
         let refreshed = self.refresh_due(now)?;
-        let work = outbox::drain(&*self.store, &*self.discord, &self.settings, now).await?;
+        let work = self.drain(now).await?;
         Ok(Ticked {
             events,
             refreshed,
@@ -82,6 +82,10 @@ impl Engine {
             for psid in psids {
                 if let Some(t) = self.store.thread(psid)? {
                     loaded.threads.insert(psid.to_owned(), t);
+                }
+                let parked = self.store.parked(psid)?;
+                if !parked.is_empty() {
+                    loaded.parked.insert(psid.to_owned(), parked);
                 }
                 let customer = self.customer(psid).await?;
                 loaded.customers.insert(psid.to_owned(), customer);
@@ -177,6 +181,18 @@ impl Engine {
         changes.work.extend(renames);
         self.store.commit(&changes)?;
         Ok(n)
+    }
+
+    /// Performs the Discord work and Graph sends due at `now`.
+    pub async fn drain(&self, now: Timestamp) -> Result<Drained, StoreError> {
+        outbox::drain(
+            &*self.store,
+            &*self.discord,
+            &*self.graph,
+            &self.settings,
+            now,
+        )
+        .await
     }
 
     /// The earliest instant the engine has something to do on its own.

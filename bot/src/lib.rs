@@ -19,11 +19,14 @@
 //! - [`server`]: the HTTP server and the loop that ticks the engine in production.
 
 pub mod clock;
+pub mod commands;
 pub mod config;
 pub mod discord;
 pub mod engine;
+pub mod gateway;
 pub mod graph;
 pub mod intake;
+pub mod interactions;
 pub mod mirror;
 pub mod outbox;
 pub mod server;

@@ -7,13 +7,14 @@ use axum::Router;
 use tokio::sync::Notify;
 
 use crate::clock::SystemClock;
-use crate::config::Config;
+use crate::config::{Config, Transport};
 use crate::discord::serenity_http::SerenityDiscord;
 use crate::engine::Engine;
 use crate::graph::HttpGraph;
 use crate::settings::Settings;
 use crate::store::sqlite::SqliteStore;
 use crate::webhook::{self, WebhookConfig};
+use crate::{gateway, interactions};
 
 /// How often the engine ticks when no webhook wakes it: windows close and retries fall
 /// due on their own.
@@ -42,16 +43,24 @@ pub fn engine(config: &Config) -> anyhow::Result<Engine> {
     })
 }
 
-/// The bot's HTTP routes.
-pub fn routes(config: &Config, engine: &Engine, wake: Arc<Notify>) -> Router {
-    webhook::router(
+/// The bot's HTTP routes: `/webhook`, and `/interactions` when the application's
+/// public key is configured.
+pub fn routes(config: &Config, engine: &Engine, wake: Arc<Notify>) -> anyhow::Result<Router> {
+    let mut app = webhook::router(
         WebhookConfig {
             app_secret: config.secrets.app_secret.expose().to_owned(),
             verify_token: config.secrets.verify_token.expose().to_owned(),
             wake: Some(wake),
         },
         engine.store.clone(),
-    )
+    );
+    if let Some(key) = &config.file.discord.public_key {
+        let key = interactions::public_key(key)?;
+        app = app.merge(interactions::router(engine.clone(), key));
+    } else if config.file.discord.transport == Transport::Http {
+        anyhow::bail!("discord.transport = \"http\" needs discord.public_key");
+    }
+    Ok(app)
 }
 
 /// Runs the bot until Ctrl-C: the HTTP server, and the engine ticking after every
@@ -59,7 +68,7 @@ pub fn routes(config: &Config, engine: &Engine, wake: Arc<Notify>) -> Router {
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let engine = engine(&config)?;
     let wake = Arc::new(Notify::new());
-    let app = routes(&config, &engine, wake.clone());
+    let app = routes(&config, &engine, wake.clone())?;
     let listener = tokio::net::TcpListener::bind(config.file.listen)
         .await
         .map_err(|e| anyhow::anyhow!("listen on {}: {e}", config.file.listen))?;
@@ -71,6 +80,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         rules = %config.file.policy.rules.as_str(),
         "tagdesk bot started"
     );
+    let d = &config.file.discord;
+    let token = config.secrets.discord_token.expose().to_owned();
+    match d.transport {
+        Transport::Gateway => {
+            let (engine, app_id, guild) = (engine.clone(), d.application_id, d.guild_id);
+            tokio::spawn(async move {
+                if let Err(e) = gateway::run(engine, &token, app_id, guild).await {
+                    tracing::error!(%e, "Discord gateway stopped");
+                }
+            });
+        }
+        Transport::Http => {
+            let http = SerenityDiscord::new(&token, d.application_id, &d.api_base).http();
+            gateway::register(&http, d.guild_id).await;
+        }
+    }
     let ticker = tokio::spawn(async move {
         loop {
             if let Err(e) = engine.tick().await {

@@ -12,8 +12,10 @@ use crate::config::FileConfig;
 pub struct Settings {
     /// The text channel conversations become threads under.
     pub channel_id: u64,
-    /// The role pinged when nobody claimed a thread.
+    /// The role that may send; pinged when nobody claimed a thread.
     pub agent_role_id: u64,
+    /// The role that may look (`/inbox`, `/thread`, `/status`, `/audit`).
+    pub team_role_id: u64,
     /// The rules era in force.
     pub rules: &'static Rules,
     /// Whether the app has the Human Agent feature.
@@ -31,6 +33,7 @@ impl Settings {
         Settings {
             channel_id,
             agent_role_id,
+            team_role_id: agent_role_id,
             rules: era.rules(),
             human_agent: true,
             alert_before: SignedDuration::from_hours(2),
@@ -45,6 +48,7 @@ impl Settings {
         Settings {
             channel_id: c.discord.channel_id,
             agent_role_id: c.discord.agent_role_id,
+            team_role_id: c.discord.team_role_id.unwrap_or(c.discord.agent_role_id),
             rules: c.policy.rules.rules(),
             human_agent: c.policy.human_agent,
             alert_before: c.policy.alert_before,

@@ -38,6 +38,9 @@ pub struct Post {
 /// One embed: a customer message, a note, an alert line.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Embed {
+    /// A title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
     /// The author line (the customer's name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<String>,

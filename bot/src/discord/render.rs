@@ -24,8 +24,12 @@ pub fn message_body(post: &Post, nonce: &str) -> Value {
     body
 }
 
-fn embed(e: &Embed) -> Value {
+/// One embed's JSON.
+pub fn embed(e: &Embed) -> Value {
     let mut v = json!({ "description": e.description, "color": e.color });
+    if let Some(title) = &e.title {
+        v["title"] = json!(title);
+    }
     if let Some(name) = &e.author {
         v["author"] = json!({ "name": name });
         if let Some(icon) = &e.author_icon {

@@ -40,6 +40,7 @@ pub fn entry(
         text.chars().take(DESCRIPTION_LIMIT).collect()
     };
     Embed {
+        title: None,
         author: author.map(|(name, _)| name.to_owned()),
         author_icon: author.and_then(|(_, icon)| icon.map(str::to_owned)),
         description,

@@ -7,7 +7,7 @@ use messenger::restriction::Level;
 use messenger::timefmt::from_millis;
 use messenger::window::CustomerAction;
 use messenger::wire::webhook::{EnforcementAction, PolicyEnforcement};
-use messenger::wire::{EventKind, MessagingEvent};
+use messenger::wire::{EventKind, MessagingEvent, MessagingType};
 
 use super::alerts;
 use super::label::{self, window_of};
@@ -15,7 +15,8 @@ use super::posts::{self, colour};
 use crate::discord::Embed;
 use crate::settings::Settings;
 use crate::store::{
-    Changes, Customer, Direction, MessageRecord, NewWork, Page, PendingEvent, Receipt, Thread, Work,
+    Changes, Customer, Direction, MessageRecord, MessageUpdate, NewWork, Page, PendingEvent,
+    Receipt, Thread, Work,
 };
 
 /// The `metadata` tagdesk puts on its own sends, so their echoes aren't mirrored twice.
@@ -30,6 +31,8 @@ pub struct Loaded {
     pub customers: HashMap<String, Customer>,
     /// The page.
     pub page: Page,
+    /// The batch's conversations' parked replies.
+    pub parked: HashMap<String, Vec<MessageRecord>>,
 }
 
 /// Applies `events` (in order) at `now` and returns everything that changes.
@@ -40,6 +43,7 @@ pub fn process(events: &[PendingEvent], loaded: Loaded, now: Timestamp, s: &Sett
         threads: loaded.threads,
         customers: loaded.customers,
         page: loaded.page,
+        parked: loaded.parked,
         page_changed: false,
         entries: BTreeMap::new(),
         notices: Vec::new(),
@@ -71,6 +75,7 @@ struct Step<'a> {
     threads: HashMap<String, Thread>,
     customers: HashMap<String, Customer>,
     page: Page,
+    parked: HashMap<String, Vec<MessageRecord>>,
     page_changed: bool,
     /// New lines per conversation, in event order; a BTreeMap so work is enqueued in
     /// the same order on every run.
@@ -126,6 +131,7 @@ impl Step<'_> {
                     body.push_str(&format!("\n📎 {url}"));
                 }
                 self.say(&psid, &body, standby_footer(standby, None), at);
+                self.send_parked(&psid, at);
             }
             EventKind::Postback(p) => {
                 let Some(psid) = customer_psid else { return };
@@ -173,8 +179,22 @@ impl Step<'_> {
                 );
             }
             EventKind::Echo(m) => {
-                if m.metadata.as_deref() == Some(OUR_METADATA) {
-                    return; // Our own send, already in the thread.
+                if let Some(ours) = m
+                    .metadata
+                    .as_deref()
+                    .filter(|m| m.starts_with(OUR_METADATA))
+                {
+                    // Our own send, already in the thread; it confirms a send whose
+                    // answer we may never have seen.
+                    if let Some(interaction_id) = ours
+                        .strip_prefix(OUR_METADATA)
+                        .and_then(|r| r.strip_prefix(':'))
+                    {
+                        self.changes
+                            .echo_confirms
+                            .push((interaction_id.to_owned(), m.mid.clone()));
+                    }
+                    return;
                 }
                 let psid = event.recipient.id.clone();
                 let text = m.text.clone().unwrap_or_default();
@@ -195,6 +215,7 @@ impl Step<'_> {
                     error: None,
                     standby,
                     app_id: m.app_id,
+                    interaction_id: None,
                 });
                 // Touch the thread so it exists, without reopening any window.
                 self.thread(&psid);
@@ -246,12 +267,29 @@ impl Step<'_> {
         standby: bool,
         text: Option<&str>,
     ) {
+        let now = self.now;
         let thread = self.thread(psid);
         thread.state.customer_acted(action, at);
         thread.standby = standby;
-        thread.closed = false;
+        let reopen = thread.closed && (thread.discord_thread.is_some() || thread.opening);
+        if thread.closed {
+            // Closed by the team: the customer writing again reopens it.
+            thread.closed = false;
+            thread.label = None;
+        }
         if let Some(text) = text {
             thread.last_text = Some(text.chars().take(200).collect());
+        }
+        if reopen {
+            self.changes.work.push(NewWork {
+                key: None,
+                work: Work::EditThread {
+                    psid: psid.to_owned(),
+                    name: None,
+                    archived: Some(false),
+                },
+                due: now,
+            });
         }
     }
 
@@ -283,7 +321,44 @@ impl Step<'_> {
             error: None,
             standby,
             app_id: None,
+            interaction_id: None,
         });
+    }
+
+    /// The customer wrote: replies parked for them go out now, as RESPONSE.
+    fn send_parked(&mut self, psid: &str, at: Timestamp) {
+        for parked in self.parked.remove(psid).unwrap_or_default() {
+            let Some(interaction_id) = parked.interaction_id.clone() else {
+                continue;
+            };
+            self.changes.message_updates.push(MessageUpdate {
+                interaction_id: interaction_id.clone(),
+                state: "queued".into(),
+                messaging_type: Some(MessagingType::Response.as_str().into()),
+                ..MessageUpdate::default()
+            });
+            self.changes.work.push(NewWork {
+                key: None,
+                work: Work::GraphSend {
+                    psid: psid.to_owned(),
+                    interaction_id,
+                },
+                due: self.now,
+            });
+            let agent = parked.agent.as_deref().unwrap_or("the team");
+            let note =
+                format!("📤 The customer wrote: sending {agent}'s parked reply as RESPONSE.");
+            self.entries
+                .entry(psid.to_owned())
+                .or_default()
+                .push(posts::entry(
+                    None,
+                    &note,
+                    Some("parked reply".into()),
+                    at,
+                    colour::TEAM,
+                ));
+        }
     }
 
     fn say(&mut self, psid: &str, text: &str, footer: Option<String>, at: Timestamp) {

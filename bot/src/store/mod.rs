@@ -72,6 +72,33 @@ pub trait Store: Send + Sync + 'static {
     /// A conversation's messages, oldest first.
     fn messages(&self, psid: &str) -> Result<Vec<MessageRecord>, StoreError>;
 
+    /// One message by the interaction that sent it.
+    fn message_by_interaction(&self, id: &str) -> Result<Option<MessageRecord>, StoreError>;
+
+    /// A conversation's parked replies, oldest first.
+    fn parked(&self, psid: &str) -> Result<Vec<MessageRecord>, StoreError>;
+
+    /// Outgoing messages (the team's and echoes), newest first; one customer's or all.
+    fn audit(&self, psid: Option<&str>, limit: usize) -> Result<Vec<MessageRecord>, StoreError>;
+
+    /// The conversation mirrored in a Discord thread.
+    fn thread_by_discord(&self, discord_thread: u64) -> Result<Option<Thread>, StoreError>;
+
+    /// Every customer, by name.
+    fn customers(&self) -> Result<Vec<Customer>, StoreError>;
+
+    /// A draft.
+    fn draft(&self, id: &str) -> Result<Option<Draft>, StoreError>;
+
+    /// Saves or replaces a snippet.
+    fn snippet_put(&self, snippet: &Snippet) -> Result<(), StoreError>;
+
+    /// Removes a snippet; whether it existed.
+    fn snippet_remove(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Every snippet, by name.
+    fn snippets(&self) -> Result<Vec<Snippet>, StoreError>;
+
     /// The page.
     fn page(&self) -> Result<Page, StoreError>;
 

@@ -157,6 +157,53 @@ pub struct MessageRecord {
     pub standby: bool,
     /// The app that sent an echo.
     pub app_id: Option<u64>,
+    /// The Discord interaction that sent it: a retried interaction finds it here and
+    /// never sends twice.
+    pub interaction_id: Option<String>,
+}
+
+/// A change to an outgoing message, found by its interaction id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageUpdate {
+    /// The interaction that sent it.
+    pub interaction_id: String,
+    /// The new state.
+    pub state: String,
+    /// Meta's message id, once sent.
+    pub mid: Option<String>,
+    /// Meta's error, in words.
+    pub error: Option<String>,
+    /// The messaging type it finally went as (a parked reply goes as RESPONSE).
+    pub messaging_type: Option<String>,
+    /// When it was sent.
+    pub at: Option<Timestamp>,
+}
+
+/// A reply an agent wrote that is waiting on a decision (a confirmation, a tag choice,
+/// parking): the state of a multi-step command, kept here rather than in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    /// The interaction that wrote it.
+    pub id: String,
+    /// The customer.
+    pub psid: String,
+    /// The text.
+    pub text: String,
+    /// The agent.
+    pub agent: String,
+    /// The tag chosen, if any.
+    pub tag: Option<String>,
+}
+
+/// A saved reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snippet {
+    /// Its name, as typed after `/`.
+    pub name: String,
+    /// The text.
+    pub text: String,
+    /// Who saved it last.
+    pub author: String,
 }
 
 /// The page as the bot knows it.
@@ -200,6 +247,13 @@ pub enum Work {
         /// What to post.
         post: Post,
     },
+    /// Send a team message through the Send API.
+    GraphSend {
+        /// The customer.
+        psid: String,
+        /// The interaction that sent it, which finds the message.
+        interaction_id: String,
+    },
 }
 
 impl Work {
@@ -210,6 +264,8 @@ impl Work {
             | Work::Post { psid, .. }
             | Work::EditThread { psid, .. } => psid.clone(),
             Work::Alert { .. } => "page".into(),
+            // Sends don't wait for Discord work, nor Discord work for sends.
+            Work::GraphSend { psid, .. } => format!("graph:{psid}"),
         }
     }
 }
@@ -271,6 +327,13 @@ pub struct Changes {
     pub threads: Vec<Thread>,
     /// Messages to insert; `id` is ignored.
     pub messages: Vec<MessageRecord>,
+    /// Outgoing messages whose state changed.
+    pub message_updates: Vec<MessageUpdate>,
+    /// Echoes of our own sends, as (interaction id, mid): a send still queued or
+    /// retrying went through after all.
+    pub echo_confirms: Vec<(String, String)>,
+    /// Drafts to keep.
+    pub drafts: Vec<Draft>,
     /// Receipts to apply to outgoing messages.
     pub receipts: Vec<Receipt>,
     /// The page, if it changed.

@@ -7,8 +7,8 @@ use jiff::Timestamp;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use super::{
-    AlertKind, Changes, Customer, Direction, Ingested, MessageRecord, Page, PendingEvent,
-    QueuedWork, Receipt, Store, StoreError, Thread, Work,
+    AlertKind, Changes, Customer, Direction, Draft, Ingested, MessageRecord, Page, PendingEvent,
+    QueuedWork, Receipt, Snippet, Store, StoreError, Thread, Work,
 };
 use crate::intake::InboundEvent;
 use messenger::ThreadState;
@@ -91,6 +91,24 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_pending ON outbox (state, lane, id);
 CREATE INDEX outbox_due ON outbox (state, due);
+"#,
+    r#"
+ALTER TABLE messages ADD COLUMN interaction_id TEXT;
+CREATE UNIQUE INDEX messages_interaction ON messages (interaction_id);
+CREATE INDEX messages_state ON messages (psid, state);
+CREATE INDEX threads_discord ON threads (discord_thread);
+CREATE TABLE drafts (
+    id     TEXT PRIMARY KEY,
+    psid   TEXT NOT NULL,
+    text   TEXT NOT NULL,
+    agent  TEXT NOT NULL,
+    tag    TEXT
+);
+CREATE TABLE snippets (
+    name   TEXT PRIMARY KEY,
+    text   TEXT NOT NULL,
+    author TEXT NOT NULL
+);
 "#,
 ];
 
@@ -180,7 +198,7 @@ fn thread_from(r: &Row<'_>) -> rusqlite::Result<Thread> {
 }
 
 const MESSAGE_COLUMNS: &str = "id, psid, direction, mid, kind, text, attachments, at,
-    messaging_type, tag, agent, decision, state, error, standby, app_id";
+    messaging_type, tag, agent, decision, state, error, standby, app_id, interaction_id";
 
 fn message_from(r: &Row<'_>) -> rusqlite::Result<MessageRecord> {
     let direction: String = r.get(2)?;
@@ -202,6 +220,7 @@ fn message_from(r: &Row<'_>) -> rusqlite::Result<MessageRecord> {
         error: r.get(13)?,
         standby: r.get(14)?,
         app_id: r.get::<_, Option<i64>>(15)?.map(|v| v as u64),
+        interaction_id: r.get(16)?,
     })
 }
 
@@ -250,9 +269,10 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
     {
         let mut q = tx.prepare_cached(
             "INSERT INTO messages (psid, direction, mid, kind, text, attachments, at,
-                 messaging_type, tag, agent, decision, state, error, standby, app_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-             ON CONFLICT (mid) DO NOTHING",
+                 messaging_type, tag, agent, decision, state, error, standby, app_id,
+                 interaction_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+             ON CONFLICT DO NOTHING",
         )?;
         for m in &c.messages {
             q.execute(params![
@@ -271,7 +291,42 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
                 m.error,
                 m.standby,
                 m.app_id.map(|v| v as i64),
+                m.interaction_id,
             ])?;
+        }
+    }
+    {
+        let mut q = tx.prepare_cached(
+            "UPDATE messages SET state = ?2, mid = COALESCE(?3, mid), error = ?4,
+                 messaging_type = COALESCE(?5, messaging_type), at = COALESCE(?6, at)
+             WHERE interaction_id = ?1",
+        )?;
+        for u in &c.message_updates {
+            q.execute(params![
+                u.interaction_id,
+                u.state,
+                u.mid,
+                u.error,
+                u.messaging_type,
+                u.at.map(ms)
+            ])?;
+        }
+    }
+    {
+        let mut q = tx.prepare_cached(
+            "UPDATE messages SET state = 'sent', mid = ?2
+             WHERE interaction_id = ?1 AND state IN ('queued', 'retrying')",
+        )?;
+        for (interaction_id, mid) in &c.echo_confirms {
+            q.execute(params![interaction_id, mid])?;
+        }
+    }
+    {
+        let mut q = tx.prepare_cached(
+            "INSERT OR REPLACE INTO drafts (id, psid, text, agent, tag) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for d in &c.drafts {
+            q.execute(params![d.id, d.psid, d.text, d.agent, d.tag])?;
         }
     }
     for r in &c.receipts {
@@ -452,6 +507,104 @@ impl Store for SqliteStore {
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE psid = ?1 ORDER BY at, id"
         ))?;
         let rows = q.query_map([psid], message_from)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn message_by_interaction(&self, id: &str) -> Result<Option<MessageRecord>, StoreError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE interaction_id = ?1"
+        ))?;
+        Ok(q.query_row([id], message_from).optional()?)
+    }
+
+    fn parked(&self, psid: &str) -> Result<Vec<MessageRecord>, StoreError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE psid = ?1 AND state = 'parked'
+             ORDER BY id"
+        ))?;
+        let rows = q.query_map([psid], message_from)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn audit(&self, psid: Option<&str>, limit: usize) -> Result<Vec<MessageRecord>, StoreError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages
+             WHERE direction != 'in' AND (?1 IS NULL OR psid = ?1)
+             ORDER BY id DESC LIMIT ?2"
+        ))?;
+        let rows = q.query_map(params![psid, limit as i64], message_from)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn thread_by_discord(&self, discord_thread: u64) -> Result<Option<Thread>, StoreError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached(&format!(
+            "SELECT {THREAD_COLUMNS} FROM threads WHERE discord_thread = ?1"
+        ))?;
+        Ok(q.query_row([discord_thread as i64], thread_from)
+            .optional()?)
+    }
+
+    fn customers(&self) -> Result<Vec<Customer>, StoreError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached(
+            "SELECT psid, name, profile_pic, fetched FROM customers ORDER BY name, psid",
+        )?;
+        let rows = q.query_map([], |r| {
+            Ok(Customer {
+                psid: r.get(0)?,
+                name: r.get(1)?,
+                profile_pic: r.get(2)?,
+                fetched: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn draft(&self, id: &str) -> Result<Option<Draft>, StoreError> {
+        let conn = self.conn();
+        let mut q =
+            conn.prepare_cached("SELECT id, psid, text, agent, tag FROM drafts WHERE id = ?1")?;
+        Ok(q.query_row([id], |r| {
+            Ok(Draft {
+                id: r.get(0)?,
+                psid: r.get(1)?,
+                text: r.get(2)?,
+                agent: r.get(3)?,
+                tag: r.get(4)?,
+            })
+        })
+        .optional()?)
+    }
+
+    fn snippet_put(&self, snippet: &Snippet) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO snippets (name, text, author) VALUES (?1, ?2, ?3)",
+            params![snippet.name, snippet.text, snippet.author],
+        )?;
+        Ok(())
+    }
+
+    fn snippet_remove(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM snippets WHERE name = ?1", [name])?
+            == 1)
+    }
+
+    fn snippets(&self) -> Result<Vec<Snippet>, StoreError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached("SELECT name, text, author FROM snippets ORDER BY name")?;
+        let rows = q.query_map([], |r| {
+            Ok(Snippet {
+                name: r.get(0)?,
+                text: r.get(1)?,
+                author: r.get(2)?,
+            })
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

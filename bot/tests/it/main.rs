@@ -1,5 +1,6 @@
 //! The bot's tests, at its boundaries.
 
+mod commands;
 mod harness;
 mod mirror_discord;
 mod mirror_recorder;

@@ -1,4 +1,4 @@
-//! The outbox worker: performs queued Discord work until it is done.
+//! The outbox worker: performs queued Discord work and Graph sends until they are done.
 //!
 //! Work is retried with backoff while Discord is down or rate-limiting, so an outage
 //! loses nothing. Every message carries a nonce derived from its outbox id with
@@ -7,7 +7,10 @@
 
 use jiff::{SignedDuration, Timestamp};
 
+pub mod sends;
+
 use crate::discord::{DiscordApi, DiscordError, Effect, Performed};
+use crate::graph::GraphApi;
 use crate::settings::Settings;
 use crate::store::{Changes, QueuedWork, Store, StoreError, Work};
 
@@ -29,11 +32,40 @@ pub struct Drained {
     pub failed: usize,
 }
 
+/// How one attempt at a piece of work ended.
+pub enum Attempt {
+    /// Done; commit these changes with it.
+    Done(Box<Changes>),
+    /// Not now: try again after the backoff (or at least `after`).
+    Retry {
+        /// What went wrong.
+        error: String,
+        /// A wait the other side asked for.
+        after: Option<SignedDuration>,
+    },
+    /// Never: give up.
+    Fail(String),
+}
+
+impl From<Result<Changes, DiscordError>> for Attempt {
+    fn from(r: Result<Changes, DiscordError>) -> Self {
+        match r {
+            Ok(changes) => Attempt::Done(Box::new(changes)),
+            Err(e) if e.is_transient() => Attempt::Retry {
+                error: e.to_string(),
+                after: e.retry_after,
+            },
+            Err(e) => Attempt::Fail(e.to_string()),
+        }
+    }
+}
+
 /// Performs the work due at `now`, as many passes as it takes for work unblocked by
 /// earlier work (a post waiting for its thread) to run too.
 pub async fn drain(
     store: &dyn Store,
     discord: &dyn DiscordApi,
+    graph: &dyn GraphApi,
     s: &Settings,
     now: Timestamp,
 ) -> Result<Drained, StoreError> {
@@ -45,21 +77,31 @@ pub async fn drain(
         }
         let mut progressed = false;
         for item in due {
-            match perform(store, discord, s, &item).await? {
-                Ok(changes) => {
+            let attempt = match &item.work {
+                Work::GraphSend {
+                    psid,
+                    interaction_id,
+                } => {
+                    sends::perform(store, graph, s, psid, interaction_id, item.attempts, now)
+                        .await?
+                }
+                _ => discord_work(store, discord, s, &item).await?.into(),
+            };
+            match attempt {
+                Attempt::Done(changes) => {
                     store.work_done(item.id, &changes)?;
                     total.done += 1;
                     progressed = true;
                 }
-                Err(e) if e.is_transient() => {
-                    let due = now + backoff(item.attempts, e.retry_after);
-                    tracing::warn!(id = item.id, attempts = item.attempts + 1, %e, "Discord work failed; will retry");
-                    store.work_retry(item.id, due, &e.to_string())?;
+                Attempt::Retry { error, after } => {
+                    let due = now + backoff(item.attempts, after);
+                    tracing::warn!(id = item.id, attempts = item.attempts + 1, %error, "work failed; will retry");
+                    store.work_retry(item.id, due, &error)?;
                     total.retried += 1;
                 }
-                Err(e) => {
-                    tracing::error!(id = item.id, %e, work = ?item.work, "Discord refused work; giving up");
-                    store.work_failed(item.id, &e.to_string())?;
+                Attempt::Fail(error) => {
+                    tracing::error!(id = item.id, %error, work = ?item.work, "work refused; giving up");
+                    store.work_failed(item.id, &error)?;
                     total.failed += 1;
                     progressed = true;
                 }
@@ -77,7 +119,8 @@ fn nonce(id: i64) -> String {
     format!("tagdesk-{id}")
 }
 
-async fn perform(
+/// Performs Discord work; Graph sends are [`sends::perform`]'s.
+async fn discord_work(
     store: &dyn Store,
     discord: &dyn DiscordApi,
     s: &Settings,
@@ -157,6 +200,12 @@ async fn perform(
             })
             .await
             .map(|_| changes),
+        Work::GraphSend { .. } => Err(DiscordError {
+            status: 400,
+            code: None,
+            message: "a Graph send is not Discord work".into(),
+            retry_after: None,
+        }),
     };
     Ok(result)
 }

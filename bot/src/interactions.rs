@@ -1,0 +1,97 @@
+//! `/interactions`: Discord's HTTP interactions transport.
+//!
+//! Every request is verified against the application's Ed25519 public key over the
+//! timestamp and the exact body, and refused with 401 otherwise: Discord probes with
+//! bad signatures and drops endpoints that accept them. Timestamps more than five
+//! minutes from the engine's clock are refused too, so a captured request can't be
+//! replayed later. PING is answered with PONG; everything else goes through the same
+//! pipeline as the gateway.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+
+use crate::commands::{self, interaction, response};
+use crate::engine::Engine;
+
+/// How far a request's timestamp may be from now.
+pub const MAX_AGE_SECS: i64 = 300;
+
+/// Interactions are small; this is generous.
+const MAX_BODY: usize = 256 * 1024;
+
+/// Why a public key can't be used.
+#[derive(Debug, thiserror::Error)]
+#[error("discord.public_key must be 64 hex characters (the application's Ed25519 public key): {0}")]
+pub struct BadKey(String);
+
+/// Parses the application's public key from hex.
+pub fn public_key(hex_key: &str) -> Result<VerifyingKey, BadKey> {
+    let bytes = hex::decode(hex_key.trim()).map_err(|e| BadKey(e.to_string()))?;
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| BadKey("wrong length".into()))?;
+    VerifyingKey::from_bytes(&bytes).map_err(|e| BadKey(e.to_string()))
+}
+
+struct Endpoint {
+    engine: Engine,
+    key: VerifyingKey,
+}
+
+/// The `/interactions` route.
+pub fn router(engine: Engine, key: VerifyingKey) -> Router {
+    Router::new()
+        .route("/interactions", post(receive))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(Arc::new(Endpoint { engine, key }))
+}
+
+fn verify(
+    key: &VerifyingKey,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: i64,
+) -> Result<(), &'static str> {
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let signature = header("x-signature-ed25519").ok_or("missing signature")?;
+    let timestamp = header("x-signature-timestamp").ok_or("missing timestamp")?;
+    let signature = hex::decode(signature).map_err(|_| "malformed signature")?;
+    let signature = Signature::from_slice(&signature).map_err(|_| "malformed signature")?;
+    let mut signed = Vec::with_capacity(timestamp.len() + body.len());
+    signed.extend_from_slice(timestamp.as_bytes());
+    signed.extend_from_slice(body);
+    key.verify(&signed, &signature)
+        .map_err(|_| "invalid request signature")?;
+    let at: i64 = timestamp.parse().map_err(|_| "malformed timestamp")?;
+    if (now - at).abs() > MAX_AGE_SECS {
+        return Err("timestamp too old or in the future");
+    }
+    Ok(())
+}
+
+async fn receive(State(ep): State<Arc<Endpoint>>, headers: HeaderMap, body: Bytes) -> Response {
+    let now = ep.engine.clock.now().as_second();
+    if let Err(why) = verify(&ep.key, &headers, &body, now) {
+        tracing::warn!(why, "interaction refused");
+        return (StatusCode::UNAUTHORIZED, why).into_response();
+    }
+    let json: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, format!("body is not JSON: {e}")).into_response()
+        }
+    };
+    let inv = match interaction::parse(&json) {
+        Ok(inv) => inv,
+        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    };
+    let answer = commands::handle(&ep.engine, &inv).await;
+    Json(response::render(&answer)).into_response()
+}

@@ -1,0 +1,206 @@
+//! Team messages through the Send API, from the outbox.
+//!
+//! A send is retried while Meta is unreachable, answers 5xx or rate-limits. A timeout
+//! is ambiguous (Meta may have sent it), so the retry waits for the send's echo first:
+//! every send carries `metadata` naming its interaction, and an echo with it marks the
+//! message sent, so the retry finds nothing left to do. Meta's refusals are final; the
+//! message stays in the thread's log, marked, with what to do next.
+
+use jiff::{SignedDuration, Timestamp};
+use messenger::meta_error::MetaError;
+use messenger::restriction::Restriction;
+use messenger::wire::{MessagingType, SendRequest};
+use messenger::Tag;
+
+use super::Attempt;
+use crate::discord::Post;
+use crate::graph::{GraphApi, GraphFailure};
+use crate::mirror::alerts;
+use crate::mirror::posts::{self, colour};
+use crate::mirror::process::OUR_METADATA;
+use crate::settings::Settings;
+use crate::store::{Changes, MessageRecord, MessageUpdate, NewWork, Store, StoreError, Work};
+
+/// Attempts before a send that keeps failing transiently is given up.
+pub const MAX_ATTEMPTS: u32 = 8;
+
+/// How long a retry after a timeout waits for the echo of a send that went through.
+pub const ECHO_GRACE: SignedDuration = SignedDuration::from_secs(60);
+
+/// The metadata a send carries, naming its interaction.
+pub fn metadata(interaction_id: &str) -> String {
+    format!("{OUR_METADATA}:{interaction_id}")
+}
+
+/// One attempt at sending the message of `interaction_id`.
+pub async fn perform(
+    store: &dyn Store,
+    graph: &dyn GraphApi,
+    s: &Settings,
+    psid: &str,
+    interaction_id: &str,
+    attempts: u32,
+    now: Timestamp,
+) -> Result<Attempt, StoreError> {
+    let Some(msg) = store.message_by_interaction(interaction_id)? else {
+        return Ok(Attempt::Fail(format!(
+            "no message for interaction {interaction_id}"
+        )));
+    };
+    if !matches!(msg.state.as_str(), "queued" | "retrying") {
+        // Sent already (its echo came back), or settled otherwise.
+        return Ok(Attempt::Done(Box::default()));
+    }
+    let messaging_type = msg
+        .messaging_type
+        .as_deref()
+        .and_then(|m| serde_json::from_value(serde_json::Value::String(m.into())).ok())
+        .unwrap_or(MessagingType::Response);
+    let tag: Option<Tag> = msg.tag.as_deref().and_then(|t| t.parse().ok());
+    let mut request = SendRequest::text(psid, messaging_type, tag, msg.text.clone());
+    if let Some(m) = request.message.as_mut() {
+        m.metadata = Some(metadata(interaction_id));
+    }
+    match graph.send(&request).await {
+        Ok(answer) => Ok(Attempt::Done(Box::new(sent(
+            store,
+            s,
+            &msg,
+            answer.message_id,
+            now,
+        )?))),
+        Err(f) if f.is_transient() && attempts + 1 < MAX_ATTEMPTS => {
+            let after = match &f {
+                GraphFailure::Unavailable(_) => Some(ECHO_GRACE),
+                GraphFailure::Meta(_) => Some(SignedDuration::from_secs(30)),
+            };
+            store.commit(&Changes {
+                message_updates: vec![MessageUpdate {
+                    interaction_id: interaction_id.to_owned(),
+                    state: "retrying".into(),
+                    error: Some(f.to_string()),
+                    ..MessageUpdate::default()
+                }],
+                ..Changes::default()
+            })?;
+            Ok(Attempt::Retry {
+                error: f.to_string(),
+                after,
+            })
+        }
+        Err(f) => Ok(Attempt::Done(Box::new(failed(store, s, &msg, &f, now)?))),
+    }
+}
+
+/// What a successful send changes: the message, the thread's tag count and last reply,
+/// and a line in the Discord thread.
+fn sent(
+    store: &dyn Store,
+    s: &Settings,
+    msg: &MessageRecord,
+    mid: Option<String>,
+    now: Timestamp,
+) -> Result<Changes, StoreError> {
+    let mut changes = Changes::default();
+    let interaction_id = msg.interaction_id.clone().unwrap_or_default();
+    changes.message_updates.push(MessageUpdate {
+        interaction_id,
+        state: "sent".into(),
+        mid,
+        at: Some(now),
+        ..MessageUpdate::default()
+    });
+    let mut footer = format!("✅ sent as {}", how(msg));
+    if let Some(mut thread) = store.thread(&msg.psid)? {
+        thread.state.page_sent(msg.tag.is_some());
+        thread.last_team_reply = Some(now);
+        thread.alert_due = alerts::next(&thread, s).map(|(d, _)| d);
+        if msg.tag.as_deref() == Some("HUMAN_AGENT") {
+            if let Some(closes) =
+                alerts::closes(&thread, crate::store::AlertKind::HumanAgent, now, s)
+            {
+                footer.push_str(&format!(
+                    " · the window closes {}",
+                    closes.strftime("%a %d %b %H:%M UTC")
+                ));
+            }
+        }
+        changes.threads.push(thread);
+    }
+    changes.work.push(team_line(msg, footer, colour::TEAM, now));
+    Ok(changes)
+}
+
+/// What a refused send changes: the message marked failed, in words, and the page's
+/// restriction if Meta says there is one.
+fn failed(
+    store: &dyn Store,
+    _s: &Settings,
+    msg: &MessageRecord,
+    f: &GraphFailure,
+    now: Timestamp,
+) -> Result<Changes, StoreError> {
+    let mut changes = Changes::default();
+    let words = match f.meta() {
+        Some(e) => {
+            let (what, next) = e.explain();
+            let (code, sub) = e.code();
+            let code = sub.map_or(code.to_string(), |sub| format!("{code}/{sub}"));
+            if e == MetaError::PageRestricted {
+                let mut page = store.page()?;
+                if page.enforcement.active(now).is_none() {
+                    let r: Restriction = page.enforcement.impose(
+                        None,
+                        "Meta refused a tagged message: the page is restricted".into(),
+                        now,
+                    );
+                    tracing::warn!(level = %r.level, "Meta reports a restriction we hadn't heard of");
+                    changes.page = Some(page);
+                    changes.relabel_all = Some(now);
+                }
+            }
+            format!("{what} ({code}). Next: {next}")
+        }
+        None => format!("{f}. Meta kept failing; try again later"),
+    };
+    changes.message_updates.push(MessageUpdate {
+        interaction_id: msg.interaction_id.clone().unwrap_or_default(),
+        state: "failed".into(),
+        error: Some(words.clone()),
+        ..MessageUpdate::default()
+    });
+    changes.work.push(team_line(
+        msg,
+        format!("❌ not sent: {words}"),
+        colour::REFUSED,
+        now,
+    ));
+    Ok(changes)
+}
+
+/// "RESPONSE", "HUMAN_AGENT", "MESSAGE_TAG (ACCOUNT_UPDATE)".
+pub fn how(msg: &MessageRecord) -> String {
+    match (msg.messaging_type.as_deref(), msg.tag.as_deref()) {
+        (_, Some("HUMAN_AGENT")) => "HUMAN_AGENT".into(),
+        (Some(mt), Some(tag)) => format!("{mt} ({tag})"),
+        (Some(mt), None) => mt.into(),
+        (None, _) => "RESPONSE".into(),
+    }
+}
+
+/// The team's message as a line in the Discord thread.
+fn team_line(msg: &MessageRecord, footer: String, color: u32, now: Timestamp) -> NewWork {
+    let agent = msg.agent.clone().unwrap_or_else(|| "team".into());
+    let embed = posts::entry(Some((&agent, None)), &msg.text, Some(footer), now, color);
+    NewWork {
+        key: None,
+        work: Work::Post {
+            psid: msg.psid.clone(),
+            post: Post {
+                embeds: vec![embed],
+                ..Post::default()
+            },
+        },
+        due: now,
+    }
+}

@@ -1,0 +1,404 @@
+//! The team's commands end to end: interaction JSON signed with a test Ed25519 key →
+//! the bot's `/interactions` → the policy → mock-graph, with the in-process Discord.
+
+use std::sync::Arc;
+
+use axum::body::{to_bytes, Body};
+use axum::http::{Request, StatusCode};
+use bot::discord::recorder::Recorder;
+use bot::interactions;
+use ed25519_dalek::{Signer, SigningKey};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use crate::harness::{Harness, ROLE};
+
+const AGENT: &str = "900001";
+
+struct Team {
+    h: Harness,
+    discord: Recorder,
+    app: axum::Router,
+    key: SigningKey,
+    next: std::cell::Cell<u64>,
+}
+
+impl Team {
+    async fn new() -> Team {
+        let discord = Recorder::new();
+        let h = Harness::new(Arc::new(discord.clone()), None).await;
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let public = hex::encode(key.verifying_key().to_bytes());
+        let app =
+            interactions::router(h.engine.clone(), interactions::public_key(&public).unwrap());
+        Team {
+            h,
+            discord,
+            app,
+            key,
+            next: std::cell::Cell::new(1_000),
+        }
+    }
+
+    fn id(&self) -> String {
+        self.next.set(self.next.get() + 1);
+        self.next.get().to_string()
+    }
+
+    async fn raw(
+        &self,
+        body: &str,
+        signature: Option<String>,
+        timestamp: i64,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::post("/interactions").header("content-type", "application/json");
+        if let Some(sig) = signature {
+            req = req
+                .header("x-signature-ed25519", sig)
+                .header("x-signature-timestamp", timestamp.to_string());
+        }
+        let resp = self
+            .app
+            .clone()
+            .oneshot(req.body(Body::from(body.to_owned())).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let bytes = to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes)
+                .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())),
+        )
+    }
+
+    fn sign(&self, body: &str, timestamp: i64) -> String {
+        let mut signed = timestamp.to_string().into_bytes();
+        signed.extend_from_slice(body.as_bytes());
+        hex::encode(self.key.sign(&signed).to_bytes())
+    }
+
+    /// Sends an interaction as Discord would, signed and timestamped now.
+    async fn send(&self, interaction: &Value) -> Value {
+        let body = interaction.to_string();
+        let ts = self.h.now().as_second();
+        let (status, answer) = self.raw(&body, Some(self.sign(&body, ts)), ts).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        answer
+    }
+
+    fn base(&self, kind: u8, channel: Option<u64>, roles: &[u64]) -> Value {
+        let roles: Vec<String> = roles.iter().map(u64::to_string).collect();
+        json!({
+            "id": self.id(), "type": kind, "token": "tok", "application_id": "1",
+            "channel_id": channel.map(|c| c.to_string()),
+            "member": {"user": {"id": AGENT, "username": "grace", "global_name": "Grace"}, "roles": roles},
+        })
+    }
+
+    fn command(&self, name: &str, options: Value, channel: Option<u64>) -> Value {
+        let mut v = self.base(2, channel, &[ROLE]);
+        v["data"] = json!({"name": name, "options": options});
+        v
+    }
+
+    fn button(&self, custom_id: &str, values: &[&str]) -> Value {
+        let mut v = self.base(3, None, &[ROLE]);
+        v["data"] = json!({"custom_id": custom_id, "component_type": 2, "values": values});
+        v
+    }
+
+    async fn sent(&self) -> Vec<Value> {
+        let v = self
+            .h
+            .http
+            .get(format!("{}/_mock/sent", self.h.base))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap();
+        v["data"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// A customer who wrote once, mirrored into a Discord thread.
+    async fn customer(&self, name: &str) -> (String, u64) {
+        let psid = self.h.customer(name).await;
+        self.h.say(&psid, "hello, my order hasn't arrived").await;
+        self.h.tick().await;
+        let t = self.h.engine.store.thread(&psid).unwrap().unwrap();
+        (psid, t.discord_thread.unwrap())
+    }
+}
+
+fn opt(name: &str, value: impl Into<Value>) -> Value {
+    json!({"name": name, "type": 3, "value": value.into()})
+}
+
+fn content(answer: &Value) -> &str {
+    answer["data"]["content"].as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn signatures_are_checked_and_ping_is_answered() {
+    let t = Team::new().await;
+    let ping = t.base(1, None, &[]);
+    let body = ping.to_string();
+    let now = t.h.now().as_second();
+    assert_eq!(t.send(&ping).await, json!({"type": 1}));
+    assert_eq!(t.raw(&body, None, now).await.0, StatusCode::UNAUTHORIZED);
+    let forged = SigningKey::from_bytes(&[8; 32]);
+    let mut signed = now.to_string().into_bytes();
+    signed.extend_from_slice(body.as_bytes());
+    let bad = hex::encode(forged.sign(&signed).to_bytes());
+    assert_eq!(
+        t.raw(&body, Some(bad), now).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let stale = now - 301;
+    assert_eq!(
+        t.raw(&body, Some(t.sign(&body, stale)), stale).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let tampered = body.replace("\"type\":1", "\"type\":2");
+    assert_eq!(
+        t.raw(&tampered, Some(t.sign(&body, now)), now).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(t.sent().await.is_empty());
+}
+
+#[tokio::test]
+async fn reply_goes_as_response_then_human_agent_and_a_replay_never_sends_twice() {
+    let t = Team::new().await;
+    let (psid, thread) = t.customer("Ada Lovelace").await;
+
+    let reply = t.command(
+        "reply",
+        json!([opt("text", "It ships today.")]),
+        Some(thread),
+    );
+    let answer = t.send(&reply).await;
+    assert_eq!(content(&answer), "✅ Sent as RESPONSE.");
+    assert_eq!(answer["data"]["flags"], 64, "ephemeral");
+    // Discord retries the interaction: the same answer, no second send.
+    assert_eq!(t.send(&reply).await, answer);
+    let sent = t.sent().await;
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(sent[0]["request"]["messaging_type"], "RESPONSE");
+    assert_eq!(sent[0]["request"]["message"]["text"], "It ships today.");
+    assert_eq!(sent[0]["request"]["recipient"]["id"], psid.as_str());
+
+    // The thread shows what was sent, as what.
+    t.h.tick().await;
+    let posts = t.discord.messages_in(thread);
+    let last = &posts.last().unwrap().body["embeds"][0];
+    assert_eq!(last["description"], "It ships today.");
+    assert_eq!(last["footer"]["text"], "✅ sent as RESPONSE");
+    assert_eq!(last["author"]["name"], "Grace");
+
+    // Past 24 hours: HUMAN_AGENT, automatically.
+    t.h.advance("25h").await;
+    let answer = t
+        .send(&t.command(
+            "reply",
+            json!([opt("text", "Any news on your side?")]),
+            Some(thread),
+        ))
+        .await;
+    insta::assert_snapshot!(content(&answer), @"✅ Sent as HUMAN_AGENT. The human-agent window closes Fri 27 Nov 09:00 UTC (in 5d 23h).");
+    let sent = t.sent().await;
+    assert_eq!(sent[1]["request"]["messaging_type"], "MESSAGE_TAG");
+    assert_eq!(sent[1]["request"]["tag"], "HUMAN_AGENT");
+}
+
+#[tokio::test]
+async fn the_guard_refuses_promotion_retired_tags_and_a_third_tag_in_a_row() {
+    let t = Team::new().await;
+    let (_, thread) = t.customer("Ada Lovelace").await;
+
+    // Inside 24 hours no tag is needed.
+    let answer = t
+        .send(&t.command(
+            "tag",
+            json!([opt("text", "Update"), opt("tag", "HUMAN_AGENT")]),
+            Some(thread),
+        ))
+        .await;
+    assert!(
+        content(&answer)
+            .starts_with("🚫 Not sent: refused: the 24-hour window is open, so no tag is needed"),
+        "{}",
+        content(&answer)
+    );
+
+    t.h.advance("30h").await;
+    let retired = t
+        .send(&t.command(
+            "tag",
+            json!([
+                opt("text", "Your account was updated"),
+                opt("tag", "ACCOUNT_UPDATE")
+            ]),
+            Some(thread),
+        ))
+        .await;
+    insta::assert_json_snapshot!("tag-retired", retired);
+
+    let promo = t
+        .send(&t.command(
+            "tag",
+            json!([
+                opt("text", "Buy now: 50% off everything!"),
+                opt("tag", "HUMAN_AGENT")
+            ]),
+            Some(thread),
+        ))
+        .await;
+    insta::assert_json_snapshot!("tag-promotional", promo);
+
+    // The first tagged reply goes; the second asks for confirmation; the third is refused.
+    let first = t
+        .send(&t.command(
+            "reply",
+            json!([opt("text", "Your parcel left the depot.")]),
+            Some(thread),
+        ))
+        .await;
+    assert!(
+        content(&first).starts_with("✅ Sent as HUMAN_AGENT."),
+        "{}",
+        content(&first)
+    );
+    let second = t.command(
+        "reply",
+        json!([opt("text", "It arrives tomorrow.")]),
+        Some(thread),
+    );
+    let warned = t.send(&second).await;
+    insta::assert_json_snapshot!("second-tag-warning", warned);
+    let confirm = t.button(&format!("confirm:{}", second["id"].as_str().unwrap()), &[]);
+    let confirmed = t.send(&confirm).await;
+    assert!(
+        content(&confirmed).starts_with("✅ Sent as HUMAN_AGENT."),
+        "{}",
+        content(&confirmed)
+    );
+    let third = t
+        .send(&t.command("reply", json!([opt("text", "Hello?")]), Some(thread)))
+        .await;
+    assert!(
+        content(&third).contains("#3 in a row"),
+        "{}",
+        content(&third)
+    );
+    assert_eq!(t.sent().await.len(), 2, "only the allowed two reached Meta");
+}
+
+#[tokio::test]
+async fn expired_replies_park_and_go_out_when_the_customer_writes() {
+    let t = Team::new().await;
+    let (psid, thread) = t.customer("Ada Lovelace").await;
+    t.h.advance("8d").await;
+    let reply = t.command(
+        "reply",
+        json!([opt("text", "Sorry for the wait!")]),
+        Some(thread),
+    );
+    let refused = t.send(&reply).await;
+    insta::assert_json_snapshot!("reply-expired", refused);
+    let park = t.button(&format!("park:{}", reply["id"].as_str().unwrap()), &[]);
+    let parked = t.send(&park).await;
+    assert!(
+        content(&parked).starts_with("🅿️ Parked"),
+        "{}",
+        content(&parked)
+    );
+    assert!(t.sent().await.is_empty());
+
+    t.h.advance("2h").await;
+    t.h.say(&psid, "hello??").await;
+    t.h.tick().await;
+    let sent = t.sent().await;
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(sent[0]["request"]["messaging_type"], "RESPONSE");
+    assert_eq!(sent[0]["request"]["message"]["text"], "Sorry for the wait!");
+    let notes: Vec<String> = t
+        .discord
+        .messages_in(thread)
+        .iter()
+        .flat_map(|m| m.body["embeds"].as_array().cloned().unwrap_or_default())
+        .filter_map(|e| e["description"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("📤 The customer wrote: sending Grace's parked reply")),
+        "{notes:#?}"
+    );
+}
+
+#[tokio::test]
+async fn meta_refusals_are_explained_and_kept_in_the_log() {
+    let t = Team::new().await;
+    let (psid, thread) = t.customer("Ada Lovelace").await;
+    t.h.admin(&format!("/_mock/customers/{psid}/block"), json!({}))
+        .await;
+    let answer = t
+        .send(&t.command("reply", json!([opt("text", "Hi again")]), Some(thread)))
+        .await;
+    insta::assert_snapshot!(content(&answer), @"❌ Meta refused it: the customer isn't available (they may have blocked the page) (551/1545041). Next: nothing to do on Messenger; reach them another way if you must");
+    let audit = t.send(&t.command("audit", json!([]), Some(thread))).await;
+    assert!(
+        content(&audit).contains("**failed**"),
+        "{}",
+        content(&audit)
+    );
+}
+
+#[tokio::test]
+async fn permissions_snippets_claim_inbox_and_status() {
+    let t = Team::new().await;
+    let (_, thread) = t.customer("Ada Lovelace").await;
+    let (_, _) = t.customer("Grace Hopper").await;
+
+    // No agent role: no sending.
+    let mut outsider = t.base(2, Some(thread), &[]);
+    outsider["data"] = json!({"name": "reply", "options": [opt("text", "hi")]});
+    let denied = t.send(&outsider).await;
+    assert_eq!(
+        content(&denied),
+        "🔒 Only members with the agent role can do that."
+    );
+    assert!(t.sent().await.is_empty());
+
+    let add = t.command("snippet", json!([{"type": 1, "name": "add", "options": [opt("name", "ship"), opt("text", "Your order ships within 2 working days.")]}]), None);
+    assert_eq!(content(&t.send(&add).await), "Saved /ship.");
+    let answer = t
+        .send(&t.command("reply", json!([opt("snippet", "ship")]), Some(thread)))
+        .await;
+    assert_eq!(content(&answer), "✅ Sent as RESPONSE.");
+    assert_eq!(
+        t.sent().await[0]["request"]["message"]["text"],
+        "Your order ships within 2 working days."
+    );
+
+    assert_eq!(
+        content(&t.send(&t.command("claim", json!([]), Some(thread))).await),
+        "Claimed."
+    );
+    let inbox = t.send(&t.command("inbox", json!([]), None)).await;
+    insta::assert_json_snapshot!("inbox", inbox);
+    let mine = t
+        .send(&t.command("inbox", json!([opt("filter", "mine")]), None))
+        .await;
+    let text = mine["data"]["embeds"][0]["description"].as_str().unwrap();
+    assert!(
+        text.contains("Ada Lovelace") && !text.contains("Grace Hopper"),
+        "{text}"
+    );
+
+    let status = t.send(&t.command("status", json!([]), None)).await;
+    insta::assert_snapshot!(content(&status));
+}
