@@ -132,6 +132,9 @@ pub struct DiscordConfig {
     /// at `/interactions` (needs `public_key` and a public URL).
     #[serde(default)]
     pub transport: Transport,
+    /// How long a customer's post waits for more messages to join it.
+    #[serde(default = "defaults::coalesce", with = "duration")]
+    pub coalesce: SignedDuration,
     /// The guild the commands live in.
     pub guild_id: u64,
     /// The text channel conversations become threads under.
@@ -217,6 +220,9 @@ mod defaults {
     }
     pub fn yes() -> bool {
         true
+    }
+    pub fn coalesce() -> SignedDuration {
+        SignedDuration::from_secs(10)
     }
     pub fn alert_before() -> SignedDuration {
         SignedDuration::from_hours(2)

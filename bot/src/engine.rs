@@ -83,6 +83,9 @@ impl Engine {
                 if let Some(t) = self.store.thread(psid)? {
                     loaded.threads.insert(psid.to_owned(), t);
                 }
+                if let Some(open) = self.store.open_post(psid)? {
+                    loaded.open_posts.insert(psid.to_owned(), open);
+                }
                 let parked = self.store.parked(psid)?;
                 if !parked.is_empty() {
                     loaded.parked.insert(psid.to_owned(), parked);

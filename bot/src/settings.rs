@@ -24,6 +24,9 @@ pub struct Settings {
     pub alert_before: SignedDuration,
     /// The guard's promotional phrases.
     pub lexicon: PromoLexicon,
+    /// How long a customer's post waits for more messages to join it: a burst of
+    /// short messages costs one Discord call, not one each.
+    pub coalesce: SignedDuration,
 }
 
 impl Settings {
@@ -38,6 +41,7 @@ impl Settings {
             human_agent: true,
             alert_before: SignedDuration::from_hours(2),
             lexicon: PromoLexicon::default(),
+            coalesce: SignedDuration::ZERO,
         }
     }
 
@@ -53,6 +57,7 @@ impl Settings {
             human_agent: c.policy.human_agent,
             alert_before: c.policy.alert_before,
             lexicon,
+            coalesce: c.discord.coalesce,
         }
     }
 }

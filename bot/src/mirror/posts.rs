@@ -58,8 +58,14 @@ fn chars(e: &Embed) -> usize {
 
 /// Packs entries into as few posts as Discord allows, in order.
 pub fn coalesce(entries: Vec<Embed>) -> Vec<Post> {
-    let mut posts: Vec<Post> = Vec::new();
-    let mut size = 0;
+    append(Vec::new(), entries)
+}
+
+/// Packs entries after `posts` (the last of which may still have room), in order.
+pub fn append(mut posts: Vec<Post>, entries: Vec<Embed>) -> Vec<Post> {
+    let mut size = posts
+        .last()
+        .map_or(0, |p| p.embeds.iter().map(chars).sum::<usize>());
     for e in entries {
         let n = chars(&e);
         let fits = posts

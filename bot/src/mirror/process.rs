@@ -16,7 +16,7 @@ use crate::discord::Embed;
 use crate::settings::Settings;
 use crate::store::{
     Changes, Customer, Direction, MessageRecord, MessageUpdate, NewWork, Page, PendingEvent,
-    Receipt, Thread, Work,
+    QueuedWork, Receipt, Thread, Work,
 };
 
 /// The `metadata` tagdesk puts on its own sends, so their echoes aren't mirrored twice.
@@ -33,6 +33,8 @@ pub struct Loaded {
     pub page: Page,
     /// The batch's conversations' parked replies.
     pub parked: HashMap<String, Vec<MessageRecord>>,
+    /// The batch's conversations' posts still waiting to go out, which new lines join.
+    pub open_posts: HashMap<String, QueuedWork>,
 }
 
 /// Applies `events` (in order) at `now` and returns everything that changes.
@@ -44,6 +46,7 @@ pub fn process(events: &[PendingEvent], loaded: Loaded, now: Timestamp, s: &Sett
         customers: loaded.customers,
         page: loaded.page,
         parked: loaded.parked,
+        open_posts: loaded.open_posts,
         page_changed: false,
         entries: BTreeMap::new(),
         notices: Vec::new(),
@@ -76,6 +79,7 @@ struct Step<'a> {
     customers: HashMap<String, Customer>,
     page: Page,
     parked: HashMap<String, Vec<MessageRecord>>,
+    open_posts: HashMap<String, QueuedWork>,
     page_changed: bool,
     /// New lines per conversation, in event order; a BTreeMap so work is enqueued in
     /// the same order on every run.
@@ -421,6 +425,20 @@ impl Step<'_> {
                 .expect("entries come with a thread");
             let window = window_of(thread, now, s.rules, s.human_agent);
             let lbl = label::label(&window, restriction.is_some());
+            // Lines join a post that hasn't gone out yet, as far as it has room. This is
+            // safe because processing and the outbox run one after the other, never at
+            // once (the engine ticks them in sequence).
+            let mut lines = lines;
+            if let Some(open) = self.open_posts.remove(&psid) {
+                let mut work = open.work;
+                if let Work::Post { post, .. } | Work::OpenThread { post, .. } = &mut work {
+                    let mut merged = posts::append(vec![std::mem::take(post)], lines).into_iter();
+                    *post = merged.next().unwrap_or_default();
+                    lines = merged.flat_map(|p| p.embeds).collect();
+                }
+                self.changes.work_updates.push((open.id, work));
+            }
+            let due = now + s.coalesce;
             let mut batch = posts::coalesce(lines).into_iter();
             if thread.discord_thread.is_none() && !thread.opening {
                 let first = batch.next().unwrap_or_default();
@@ -433,7 +451,7 @@ impl Step<'_> {
                         name: label::thread_name(&lbl, &customer.display_name()),
                         post: first,
                     },
-                    due: now,
+                    due,
                 });
             }
             for post in batch {
@@ -443,7 +461,7 @@ impl Step<'_> {
                         psid: psid.clone(),
                         post,
                     },
-                    due: now,
+                    due,
                 });
             }
         }

@@ -106,6 +106,10 @@ pub trait Store: Send + Sync + 'static {
     /// waits for earlier work, so a conversation's posts stay in order.
     fn work_due(&self, now: Timestamp, limit: usize) -> Result<Vec<QueuedWork>, StoreError>;
 
+    /// The last pending post for a conversation that hasn't been attempted yet: new
+    /// messages can join it instead of costing another Discord call.
+    fn open_post(&self, psid: &str) -> Result<Option<QueuedWork>, StoreError>;
+
     /// Records a step of multi-step work.
     fn work_progress(&self, id: i64, progress: u64) -> Result<(), StoreError>;
 

@@ -340,6 +340,9 @@ pub struct Changes {
     pub page: Option<Page>,
     /// Work to enqueue.
     pub work: Vec<NewWork>,
+    /// Pending work to replace, by id (a post that absorbed newer messages); skipped
+    /// if it started meanwhile.
+    pub work_updates: Vec<(i64, Work)>,
     /// Relabel every open thread at this instant (the page's restriction changed).
     pub relabel_all: Option<Timestamp>,
 }

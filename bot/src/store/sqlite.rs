@@ -380,6 +380,15 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
             )?,
         };
     }
+    {
+        let mut q = tx.prepare_cached(
+            "UPDATE outbox SET work = ?2
+             WHERE id = ?1 AND state = 'pending' AND attempts = 0 AND progress IS NULL",
+        )?;
+        for (id, work) in &c.work_updates {
+            q.execute(params![id, serde_json::to_string(work).map_err(corrupt)?])?;
+        }
+    }
     if let Some(at) = c.relabel_all {
         tx.execute(
             "UPDATE threads SET label_due = ?1 WHERE closed = 0",
@@ -651,6 +660,39 @@ impl Store for SqliteStore {
             });
         }
         Ok(out)
+    }
+
+    fn open_post(&self, psid: &str) -> Result<Option<QueuedWork>, StoreError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached(
+            "SELECT id, work, progress, attempts FROM outbox
+             WHERE state = 'pending' AND lane = ?1 ORDER BY id DESC LIMIT 1",
+        )?;
+        let row = q
+            .query_row([psid], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                    r.get::<_, u32>(3)?,
+                ))
+            })
+            .optional()?;
+        let Some((id, work, progress, attempts)) = row else {
+            return Ok(None);
+        };
+        if progress.is_some() || attempts > 0 {
+            return Ok(None);
+        }
+        let work: Work = serde_json::from_str(&work).map_err(corrupt)?;
+        Ok(
+            matches!(work, Work::Post { .. } | Work::OpenThread { .. }).then_some(QueuedWork {
+                id,
+                work,
+                progress: None,
+                attempts,
+            }),
+        )
     }
 
     fn work_progress(&self, id: i64, progress: u64) -> Result<(), StoreError> {

@@ -137,3 +137,37 @@ async fn echoes_standby_receipts_and_notices() {
         .name
         .starts_with("⛔ page restricted"));
 }
+
+#[tokio::test]
+async fn a_burst_of_messages_joins_one_waiting_post() {
+    let discord = Recorder::new();
+    let mut h = Harness::new(Arc::new(discord.clone()), None).await;
+    let mut settings = (*h.engine.settings).clone();
+    settings.coalesce = jiff::SignedDuration::from_secs(10);
+    h.engine.settings = Arc::new(settings);
+    let ada = h.customer("Ada Lovelace").await;
+    h.say(&ada, "hi").await;
+    h.tick().await;
+    h.advance("4s").await;
+    h.say(&ada, "are you there").await;
+    h.tick().await;
+    h.advance("4s").await;
+    h.say(&ada, "my order 1234").await;
+    h.tick().await;
+    assert_eq!(
+        discord.call_count(),
+        0,
+        "nothing posted before the burst settles"
+    );
+    h.advance("3s").await;
+    h.tick().await;
+    assert_eq!(discord.call_count(), 2, "one starter post and its thread");
+    let starter = &discord.messages_in(CHANNEL)[0].body;
+    assert_eq!(starter["embeds"].as_array().unwrap().len(), 3);
+    // A message after the post went out starts a new one.
+    h.say(&ada, "thanks").await;
+    h.tick().await;
+    h.advance("10s").await;
+    h.tick().await;
+    assert_eq!(discord.call_count(), 3);
+}
