@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod bot_cmd;
 mod rules_cmd;
+mod scenario_cmd;
 
 /// Answer Facebook Messenger from Discord, inside Meta's policy.
 #[derive(Debug, Parser)]
@@ -25,6 +26,9 @@ enum Command {
     /// Run the Discord bot: the Messenger webhook, the mirror into Discord threads,
     /// and the team's commands.
     Bot(bot_cmd::Args),
+    /// QA scenarios: replay Messenger traffic end to end on a virtual clock.
+    #[command(subcommand)]
+    Scenario(scenario_cmd::Command),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +36,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Rules(args) => rules_cmd::run(&args),
         Command::Bot(args) => bot_cmd::run(&args),
+        Command::Scenario(cmd) => return scenario_cmd::run(&cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

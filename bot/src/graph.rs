@@ -66,8 +66,13 @@ pub struct HttpGraph {
 impl HttpGraph {
     /// A client for `base` (e.g. `https://graph.facebook.com`) at `version`.
     pub fn new(base: &str, version: &str, token: Secret) -> Self {
+        Self::with_timeout(base, version, token, Duration::from_secs(10))
+    }
+
+    /// The same, giving up on an answer after `timeout`.
+    pub fn with_timeout(base: &str, version: &str, token: Secret, timeout: Duration) -> Self {
         let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
+            .timeout(timeout)
             .build()
             .expect("a TLS backend is compiled in");
         HttpGraph {

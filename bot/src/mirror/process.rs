@@ -47,6 +47,7 @@ pub fn process(events: &[PendingEvent], loaded: Loaded, now: Timestamp, s: &Sett
         page: loaded.page,
         parked: loaded.parked,
         open_posts: loaded.open_posts,
+        acted: Default::default(),
         page_changed: false,
         entries: BTreeMap::new(),
         notices: Vec::new(),
@@ -80,6 +81,8 @@ struct Step<'a> {
     page: Page,
     parked: HashMap<String, Vec<MessageRecord>>,
     open_posts: HashMap<String, QueuedWork>,
+    /// Conversations whose customer acted in this batch: their labels are refreshed.
+    acted: std::collections::HashSet<String>,
     page_changed: bool,
     /// New lines per conversation, in event order; a BTreeMap so work is enqueued in
     /// the same order on every run.
@@ -272,6 +275,7 @@ impl Step<'_> {
         text: Option<&str>,
     ) {
         let now = self.now;
+        self.acted.insert(psid.to_owned());
         let thread = self.thread(psid);
         thread.state.customer_acted(action, at);
         thread.standby = standby;
@@ -471,8 +475,12 @@ impl Step<'_> {
         for psid in psids {
             let name = self.customer(&psid).display_name();
             let thread = self.threads.get_mut(&psid).expect("listed above");
-            if let Some(work) = relabel(thread, &name, now, s, restriction.as_ref()) {
-                self.changes.work.push(work);
+            // Receipts and echoes don't move windows; only the customer does.
+            let moved = self.acted.contains(&psid) || thread.label.is_none();
+            if moved {
+                if let Some(work) = relabel(thread, &name, now, s, restriction.as_ref()) {
+                    self.changes.work.push(work);
+                }
             }
             thread.alert_due = alerts::next(thread, s).map(|(due, _)| due);
             self.changes.threads.push(thread.clone());

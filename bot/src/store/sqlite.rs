@@ -744,7 +744,9 @@ impl Store for SqliteStore {
     fn next_due(&self) -> Result<Option<Timestamp>, StoreError> {
         let v: Option<i64> = self.conn().query_row(
             "SELECT MIN(t) FROM (
-                SELECT MIN(due) AS t FROM outbox WHERE state = 'pending'
+                SELECT MIN(o.due) AS t FROM outbox o WHERE o.state = 'pending'
+                  AND NOT EXISTS (SELECT 1 FROM outbox p
+                                  WHERE p.state = 'pending' AND p.lane = o.lane AND p.id < o.id)
                 UNION ALL SELECT MIN(label_due) FROM threads
                 UNION ALL SELECT MIN(alert_due) FROM threads)",
             [],

@@ -1,0 +1,6 @@
+//! `tagdesk`: answering Facebook Messenger from Discord without getting the page banned.
+//!
+//! The library half of the `tagdesk` binary: the scenario runner, which the binary's
+//! `scenario run` command and the end-to-end tests share.
+
+pub mod scenario;

@@ -1,0 +1,242 @@
+//! The scenario file format, as TOML. `scenarios/README.md` documents it with an
+//! annotated example; every table refuses unknown keys, so a typo is an error with its
+//! line and column rather than a silently ignored expectation.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A whole scenario file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    /// Its name, as reports show it.
+    pub name: String,
+    /// What it shows, in a sentence or two.
+    pub description: String,
+    /// The seed of every id and random choice.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// The virtual instant it starts at (RFC 3339).
+    #[serde(default)]
+    pub start: Option<Spanned<String>>,
+    /// The rules era.
+    #[serde(default)]
+    pub rules: Option<Spanned<String>>,
+    /// The page's settings.
+    #[serde(default)]
+    pub page: PageSection,
+    /// The team, by name.
+    #[serde(default)]
+    pub agents: BTreeMap<String, AgentSection>,
+    /// Named customers, by the id steps use.
+    #[serde(default)]
+    pub customers: BTreeMap<String, CustomerSection>,
+    /// Generated customers.
+    #[serde(default)]
+    pub generate: Option<Spanned<GenerateSection>>,
+    /// The timeline.
+    #[serde(default)]
+    pub step: Vec<Spanned<Step>>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+/// `[page]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageSection {
+    /// The Human Agent feature (default true).
+    #[serde(default)]
+    pub human_agent: Option<bool>,
+    /// Meta's promotional judge: its word list, replacing the default.
+    #[serde(default)]
+    pub judge: Option<Vec<String>>,
+    /// Extra phrases for the bot's own guard.
+    #[serde(default)]
+    pub guard: Vec<String>,
+    /// Send API calls per second per page before Meta rate-limits.
+    #[serde(default)]
+    pub rate_limit: Option<u32>,
+}
+
+/// `[agents.NAME]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSection {
+    /// `agent` (may send) and/or `team` (may look). Default: both.
+    #[serde(default = "default_roles")]
+    pub roles: Vec<Spanned<String>>,
+}
+
+fn default_roles() -> Vec<Spanned<String>> {
+    vec![Spanned::new(0..0, "agent".into())]
+}
+
+/// `[customers.ID]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerSection {
+    /// The name on their profile; generated from the seed if left out.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// `[generate]`: customers made from the seed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateSection {
+    /// How many.
+    pub count: u32,
+    /// Arrivals start this long after the start.
+    #[serde(default)]
+    pub from: Option<Spanned<String>>,
+    /// And end this long after it.
+    pub until: Spanned<String>,
+    /// `uniform` or `poisson` arrivals.
+    #[serde(default = "default_arrival")]
+    pub arrival: Spanned<String>,
+    /// Messages per customer: `[min, max]`.
+    #[serde(default = "default_messages")]
+    pub messages: [u32; 2],
+    /// The longest gap between one customer's messages in a burst.
+    #[serde(default)]
+    pub gap: Option<Spanned<String>>,
+    /// Message templates by language; `{order}` becomes an order number.
+    pub templates: BTreeMap<String, Vec<String>>,
+}
+
+fn default_arrival() -> Spanned<String> {
+    Spanned::new(0..0, "uniform".into())
+}
+
+fn default_messages() -> [u32; 2] {
+    [1, 3]
+}
+
+/// `[[step]]`: one thing that happens, at a virtual time, and what must hold after.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// When, from the start: `"0s"`, `"24h"`, `"7d 1s"`.
+    pub at: Spanned<String>,
+    /// The customer it concerns.
+    #[serde(default)]
+    pub customer: Option<Spanned<String>>,
+    /// The customer writes this.
+    #[serde(default)]
+    pub says: Option<String>,
+    /// The customer presses a button with this title.
+    #[serde(default)]
+    pub postback: Option<String>,
+    /// The customer reacts with this emoji to the page's last message.
+    #[serde(default)]
+    pub reaction: Option<String>,
+    /// The customer arrives through a link with this ref.
+    #[serde(default)]
+    pub referral: Option<String>,
+    /// The customer reads the conversation.
+    #[serde(default)]
+    pub reads: bool,
+    /// The customer blocks (true) or unblocks (false) the page.
+    #[serde(default)]
+    pub blocks: Option<bool>,
+    /// Another app takes the conversation (true) or hands it back (false).
+    #[serde(default)]
+    pub handover: Option<bool>,
+    /// Another app (Meta Business Suite) sends this text to the customer.
+    #[serde(default)]
+    pub other_app: Option<String>,
+    /// With this tag.
+    #[serde(default)]
+    pub tag: Option<String>,
+    /// The agent who acts.
+    #[serde(default)]
+    pub agent: Option<Spanned<String>>,
+    /// What the agent does, as typed: `/reply text:...`, `press park`, `pick HUMAN_AGENT`.
+    #[serde(default)]
+    pub does: Option<Spanned<String>>,
+    /// Faults from now on.
+    #[serde(default)]
+    pub faults: Option<FaultSection>,
+    /// Discord goes down (true) or comes back (false).
+    #[serde(default)]
+    pub discord_outage: Option<bool>,
+    /// The bot crashes and restarts on the same database.
+    #[serde(default)]
+    pub restart: bool,
+    /// What must hold after the step.
+    #[serde(default)]
+    pub expect: Option<Spanned<Expect>>,
+}
+
+/// `faults = {...}`: Meta's side misbehaving, seeded.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSection {
+    /// Probability a Send API call fails with a 5xx.
+    #[serde(default)]
+    pub graph_errors: f64,
+    /// The next this-many Send API calls are rate-limited (613).
+    #[serde(default)]
+    pub rate_limit_burst: u32,
+    /// Real latency added to Send API answers, e.g. `"300ms"`: past the runner's Graph
+    /// timeout this is a timeout.
+    #[serde(default)]
+    pub latency: Option<String>,
+    /// Probability a webhook delivery is lost (and retried by Meta).
+    #[serde(default)]
+    pub drop: f64,
+    /// Probability a webhook delivery arrives twice.
+    #[serde(default)]
+    pub duplicate: f64,
+    /// Probability a batch's events arrive reversed.
+    #[serde(default)]
+    pub reorder: f64,
+}
+
+/// `expect = {...}`: what must hold after a step.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// The agent's last action: `sent`, `refused`, `warned`, `parked`, `failed`,
+    /// `pending`, `denied`, `done`.
+    pub outcome: Option<String>,
+    /// Words the answer to the agent contains.
+    pub says: Option<String>,
+    /// The last Send API call's `messaging_type`.
+    pub messaging_type: Option<String>,
+    /// The last Send API call's tag (`none` for none).
+    pub tag: Option<String>,
+    /// The last Send API call's error, `code` or `code/subcode` (`none` for success).
+    pub meta_error: Option<String>,
+    /// Meta's restriction of the page: `none`, `1d`, `3d`, `7d`, `365d`, `permanent`.
+    pub restriction: Option<String>,
+    /// When it ends, from the start: `"4d"`.
+    pub restriction_ends: Option<String>,
+    /// Meta's warnings to the page.
+    pub warnings: Option<u32>,
+    /// The restriction as the bot knows it.
+    pub bot_restriction: Option<String>,
+    /// The customer's window: `standard`, `human_agent`, `expired`.
+    pub window: Option<String>,
+    /// How the customer's Discord thread name starts.
+    pub label: Option<String>,
+    /// Discord posts in the customer's thread.
+    pub thread_posts: Option<usize>,
+    /// Discord threads in all.
+    pub threads: Option<usize>,
+    /// Alert lines posted so far.
+    pub alerts: Option<usize>,
+    /// Send API calls Meta accepted, in all.
+    pub sends: Option<usize>,
+    /// Replies parked and not yet sent.
+    pub parked: Option<usize>,
+    /// The customer at the top of `/inbox`.
+    pub inbox_first: Option<String>,
+    /// Every customer message is in the bot's store once and in Discord once.
+    pub nothing_lost: Option<bool>,
+}

@@ -1,0 +1,504 @@
+//! Reading a scenario file into a [`Scenario`], or an error that names the file, line
+//! and column, with a hint.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use bot::config::line_column;
+use jiff::{SignedDuration, Timestamp};
+use messenger::timefmt::parse_duration;
+use messenger::Era;
+use toml::Spanned;
+
+use super::command::{self, AgentAction};
+use super::format::{Expect, FaultSection, File, Step};
+use super::generate;
+
+/// A scenario file that can't be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}:{line}:{column}: {message}{}", path.display(), hint.as_ref().map(|h| format!("\n  hint: {h}")).unwrap_or_default())]
+pub struct LoadError {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+    /// What to do about it.
+    pub hint: Option<String>,
+}
+
+/// A team member in a scenario.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentDef {
+    /// Their Discord user id (made up, stable).
+    pub user_id: u64,
+    /// May send.
+    pub agent: bool,
+    /// May look.
+    pub team: bool,
+}
+
+/// What a step does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Nothing: a point in time to check expectations at.
+    Wait,
+    /// The customer writes.
+    Says(String),
+    /// The customer presses a button.
+    Postback(String),
+    /// The customer reacts.
+    Reaction(String),
+    /// The customer arrives through a link.
+    Referral(String),
+    /// The customer reads.
+    Reads,
+    /// The customer blocks or unblocks the page.
+    Blocks(bool),
+    /// Another app takes the conversation or gives it back.
+    Handover(bool),
+    /// Another app sends.
+    OtherApp {
+        /// The text.
+        text: String,
+        /// The tag.
+        tag: Option<String>,
+    },
+    /// An agent acts.
+    Agent {
+        /// Who.
+        agent: String,
+        /// What, as typed.
+        typed: String,
+        /// Parsed.
+        action: AgentAction,
+    },
+    /// Meta misbehaves from now on.
+    Faults(FaultSection),
+    /// Discord goes down or comes back.
+    DiscordOutage(bool),
+    /// The bot crashes and restarts.
+    Restart,
+}
+
+/// One step of the timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimedStep {
+    /// When, from the start.
+    pub at: SignedDuration,
+    /// The line it is on (0 for generated steps).
+    pub line: usize,
+    /// The customer it concerns.
+    pub customer: Option<String>,
+    /// What happens.
+    pub action: Action,
+    /// What must hold after.
+    pub expect: Option<Expect>,
+}
+
+/// A scenario, checked and ready to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// The file.
+    pub path: PathBuf,
+    /// Its name.
+    pub name: String,
+    /// What it shows.
+    pub description: String,
+    /// Its seed.
+    pub seed: u64,
+    /// Where virtual time starts.
+    pub start: Timestamp,
+    /// The rules era.
+    pub era: Era,
+    /// The Human Agent feature.
+    pub human_agent: bool,
+    /// Meta's judge's word list, if not the default.
+    pub judge: Option<Vec<String>>,
+    /// Extra phrases for the bot's guard.
+    pub guard: Vec<String>,
+    /// Meta's rate limit.
+    pub rate_limit: Option<u32>,
+    /// The team.
+    pub agents: BTreeMap<String, AgentDef>,
+    /// Customers in creation order: (id, name).
+    pub customers: Vec<(String, Option<String>)>,
+    /// The timeline, in time order.
+    pub steps: Vec<TimedStep>,
+}
+
+/// The default start: a Friday morning.
+pub const DEFAULT_START: &str = "2026-11-20T09:00:00Z";
+
+struct Ctx<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err(&self, offset: usize, message: impl Into<String>, hint: Option<String>) -> LoadError {
+        let (line, column) = line_column(self.text, offset);
+        LoadError {
+            path: self.path.to_owned(),
+            line,
+            column,
+            message: message.into(),
+            hint,
+        }
+    }
+
+    fn duration(&self, s: &Spanned<String>, what: &str) -> Result<SignedDuration, LoadError> {
+        parse_duration(s.get_ref()).map_err(|e| {
+            self.err(
+                s.span().start,
+                format!("bad {what} {:?}: {e}", s.get_ref()),
+                Some("durations look like \"30s\", \"36h\", \"2h 30m\" or \"7d\"".into()),
+            )
+        })
+    }
+}
+
+/// Reads and checks `path`.
+pub fn load(path: &Path) -> Result<Scenario, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|e| LoadError {
+        path: path.to_owned(),
+        line: 1,
+        column: 1,
+        message: format!("can't read: {e}"),
+        hint: None,
+    })?;
+    parse(path, &text)
+}
+
+/// Checks a scenario's text; `path` names it in errors.
+pub fn parse(path: &Path, text: &str) -> Result<Scenario, LoadError> {
+    let cx = Ctx { path, text };
+    let file: File = toml::from_str(text).map_err(|e| {
+        let offset = e.span().map_or(0, |s| s.start);
+        let hint = e
+            .message()
+            .contains("unknown field")
+            .then(|| "scenarios/README.md lists every key".to_owned());
+        cx.err(offset, e.message().trim().to_owned(), hint)
+    })?;
+    let start = match &file.start {
+        Some(s) => s.get_ref().parse::<Timestamp>().map_err(|e| {
+            cx.err(
+                s.span().start,
+                format!("bad start {:?}: {e}", s.get_ref()),
+                Some(format!("an RFC 3339 instant like {DEFAULT_START:?}")),
+            )
+        })?,
+        None => DEFAULT_START.parse().expect("valid default"),
+    };
+    let era = match &file.rules {
+        Some(r) => r.get_ref().parse::<Era>().map_err(|e| {
+            cx.err(
+                r.span().start,
+                e.to_string(),
+                Some("\"meta-2026\" or \"legacy-2020\"".into()),
+            )
+        })?,
+        None => Era::default(),
+    };
+    let mut agents = BTreeMap::new();
+    for (i, (name, a)) in file.agents.iter().enumerate() {
+        let mut def = AgentDef {
+            user_id: 500_001 + i as u64,
+            agent: false,
+            team: false,
+        };
+        for role in &a.roles {
+            match role.get_ref().as_str() {
+                "agent" => def.agent = true,
+                "team" => def.team = true,
+                other => {
+                    return Err(cx.err(
+                        role.span().start,
+                        format!("unknown role {other:?}"),
+                        Some("roles are \"agent\" (may send) and \"team\" (may look)".into()),
+                    ));
+                }
+            }
+        }
+        agents.insert(name.clone(), def);
+    }
+    let mut customers: Vec<(String, Option<String>)> = file
+        .customers
+        .iter()
+        .map(|(id, c)| (id.clone(), c.name.clone()))
+        .collect();
+    let mut steps = Vec::new();
+    if let Some(g) = &file.generate {
+        let err = |offset, message, hint| cx.err(offset, message, hint);
+        let (generated, gen_steps) = generate::expand(&err, g, file.seed)?;
+        customers.extend(generated.into_iter().map(|id| (id, None)));
+        steps.extend(gen_steps);
+    }
+    let known: Vec<&str> = customers.iter().map(|(id, _)| id.as_str()).collect();
+    let mut last = SignedDuration::ZERO;
+    let mut explicit = Vec::new();
+    for step in &file.step {
+        let offset = step.span().start;
+        let s = step.get_ref();
+        let at = cx.duration(&s.at, "time")?;
+        if at < last {
+            return Err(cx.err(
+                s.at.span().start,
+                format!(
+                    "step at {:?} comes before the step above it",
+                    s.at.get_ref()
+                ),
+                Some("steps are in time order".into()),
+            ));
+        }
+        last = at;
+        let customer = match &s.customer {
+            Some(c) if !known.contains(&c.get_ref().as_str()) => {
+                return Err(cx.err(
+                    c.span().start,
+                    format!("unknown customer {:?}", c.get_ref()),
+                    Some(hint_list("customers", &known)),
+                ));
+            }
+            c => c.as_ref().map(|c| c.get_ref().clone()),
+        };
+        let action = action(&cx, s, offset, &agents)?;
+        let needs_customer = matches!(
+            action,
+            Action::Says(_)
+                | Action::Postback(_)
+                | Action::Reaction(_)
+                | Action::Referral(_)
+                | Action::Reads
+                | Action::Blocks(_)
+                | Action::Handover(_)
+                | Action::OtherApp { .. }
+        );
+        if needs_customer && customer.is_none() {
+            return Err(cx.err(offset, "this step needs a `customer`", None));
+        }
+        let expect = match &s.expect {
+            Some(e) => Some(check_expect(
+                &cx,
+                e,
+                customer.is_some(),
+                matches!(action, Action::Agent { .. }),
+            )?),
+            None => None,
+        };
+        let (line, _) = line_column(text, offset);
+        explicit.push(TimedStep {
+            at,
+            line,
+            customer,
+            action,
+            expect,
+        });
+    }
+    // Generated traffic first at equal times, then the file's steps, each in order.
+    steps.extend(explicit);
+    steps.sort_by_key(|s| s.at);
+    Ok(Scenario {
+        path: path.to_owned(),
+        name: file.name,
+        description: file.description,
+        seed: file.seed,
+        start,
+        era,
+        human_agent: file.page.human_agent.unwrap_or(true),
+        judge: file.page.judge,
+        guard: file.page.guard,
+        rate_limit: file.page.rate_limit,
+        agents,
+        customers,
+        steps,
+    })
+}
+
+fn hint_list(what: &str, known: &[&str]) -> String {
+    let shown: Vec<&str> = known.iter().take(8).copied().collect();
+    let more = if known.len() > 8 {
+        format!(" and {} more", known.len() - 8)
+    } else {
+        String::new()
+    };
+    format!("known {what}: {}{more}", shown.join(", "))
+}
+
+fn action(
+    cx: &Ctx<'_>,
+    s: &Step,
+    offset: usize,
+    agents: &BTreeMap<String, AgentDef>,
+) -> Result<Action, LoadError> {
+    let mut found: Vec<Action> = Vec::new();
+    if let Some(t) = &s.says {
+        found.push(Action::Says(t.clone()));
+    }
+    if let Some(t) = &s.postback {
+        found.push(Action::Postback(t.clone()));
+    }
+    if let Some(t) = &s.reaction {
+        found.push(Action::Reaction(t.clone()));
+    }
+    if let Some(t) = &s.referral {
+        found.push(Action::Referral(t.clone()));
+    }
+    if s.reads {
+        found.push(Action::Reads);
+    }
+    if let Some(b) = s.blocks {
+        found.push(Action::Blocks(b));
+    }
+    if let Some(b) = s.handover {
+        found.push(Action::Handover(b));
+    }
+    if let Some(t) = &s.other_app {
+        found.push(Action::OtherApp {
+            text: t.clone(),
+            tag: s.tag.clone(),
+        });
+    } else if s.tag.is_some() {
+        return Err(cx.err(
+            offset,
+            "`tag` goes with `other_app`",
+            Some("agents tag with `does = \"/tag ...\"`".into()),
+        ));
+    }
+    if let Some(f) = &s.faults {
+        if let Some(l) = &f.latency {
+            parse_duration(l).map_err(|e| {
+                cx.err(
+                    offset,
+                    format!("bad latency {l:?}: {e}"),
+                    Some("like \"300ms\"".into()),
+                )
+            })?;
+        }
+        for (name, p) in [
+            ("graph_errors", f.graph_errors),
+            ("drop", f.drop),
+            ("duplicate", f.duplicate),
+            ("reorder", f.reorder),
+        ] {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(cx.err(
+                    offset,
+                    format!("faults.{name} = {p} is not a probability"),
+                    Some("between 0 and 1".into()),
+                ));
+            }
+        }
+        found.push(Action::Faults(f.clone()));
+    }
+    if let Some(b) = s.discord_outage {
+        found.push(Action::DiscordOutage(b));
+    }
+    if s.restart {
+        found.push(Action::Restart);
+    }
+    match (&s.agent, &s.does) {
+        (Some(agent), Some(does)) => {
+            if !agents.contains_key(agent.get_ref()) {
+                let known: Vec<&str> = agents.keys().map(String::as_str).collect();
+                return Err(cx.err(
+                    agent.span().start,
+                    format!("unknown agent {:?}", agent.get_ref()),
+                    Some(hint_list("agents", &known)),
+                ));
+            }
+            let parsed = command::parse(does.get_ref())
+                .map_err(|e| cx.err(does.span().start, e.message, e.hint))?;
+            found.push(Action::Agent {
+                agent: agent.get_ref().clone(),
+                typed: does.get_ref().clone(),
+                action: parsed,
+            });
+        }
+        (Some(a), None) => {
+            return Err(cx.err(
+                a.span().start,
+                "an `agent` step needs `does`",
+                Some("e.g. does = \"/reply text:Thanks!\"".into()),
+            ))
+        }
+        (None, Some(d)) => return Err(cx.err(d.span().start, "`does` needs an `agent`", None)),
+        (None, None) => {}
+    }
+    match found.len() {
+        0 => Ok(Action::Wait),
+        1 => Ok(found.remove(0)),
+        _ => Err(cx.err(
+            offset,
+            "a step does one thing",
+            Some("split it into several steps at the same time".into()),
+        )),
+    }
+}
+
+const OUTCOMES: [&str; 8] = [
+    "sent", "refused", "warned", "parked", "failed", "pending", "denied", "done",
+];
+const WINDOWS: [&str; 3] = ["standard", "human_agent", "expired"];
+const LEVELS: [&str; 6] = ["none", "1d", "3d", "7d", "365d", "permanent"];
+
+fn check_expect(
+    cx: &Ctx<'_>,
+    e: &Spanned<Expect>,
+    has_customer: bool,
+    has_agent: bool,
+) -> Result<Expect, LoadError> {
+    let at = e.span().start;
+    let x = e.get_ref();
+    let per_customer = [
+        ("window", x.window.is_some()),
+        ("label", x.label.is_some()),
+        ("thread_posts", x.thread_posts.is_some()),
+    ];
+    for (field, set) in per_customer {
+        if set && !has_customer {
+            return Err(cx.err(
+                at,
+                format!("`expect.{field}` is about a customer, and this step has none"),
+                Some("add `customer = ...` to the step".into()),
+            ));
+        }
+    }
+    for (field, set) in [("outcome", x.outcome.is_some()), ("says", x.says.is_some())] {
+        if set && !has_agent {
+            return Err(cx.err(
+                at,
+                format!("`expect.{field}` is about an agent's action, and this step has none"),
+                Some("add `agent` and `does` to the step".into()),
+            ));
+        }
+    }
+    let one_of = |field: &str, value: &Option<String>, allowed: &[&str]| -> Result<(), LoadError> {
+        match value {
+            Some(v) if !allowed.contains(&v.as_str()) => Err(cx.err(
+                at,
+                format!("`expect.{field}` can't be {v:?}"),
+                Some(format!("one of {}", allowed.join(", "))),
+            )),
+            _ => Ok(()),
+        }
+    };
+    one_of("outcome", &x.outcome, &OUTCOMES)?;
+    one_of("window", &x.window, &WINDOWS)?;
+    one_of("restriction", &x.restriction, &LEVELS)?;
+    one_of("bot_restriction", &x.bot_restriction, &LEVELS)?;
+    if let Some(d) = &x.restriction_ends {
+        parse_duration(d).map_err(|err| {
+            cx.err(
+                at,
+                format!("bad expect.restriction_ends {d:?}: {err}"),
+                None,
+            )
+        })?;
+    }
+    Ok(x.clone())
+}

@@ -1,0 +1,48 @@
+//! Scenarios: whole stretches of Messenger traffic replayed end to end on a virtual
+//! clock, with expectations checked after any step.
+//!
+//! - [`format`] and [`load`]: the TOML format, and reading it with errors that name the
+//!   file, line and column.
+//! - [`generate`]: customers and messages generated from the seed.
+//! - [`command`]: agents' actions as they would type them.
+//! - [`world`]: mock-graph, the bot and the recording Discord, in-process.
+//! - [`run`], [`expect`], [`transcript`], [`report`]: running, checking, telling.
+
+pub mod command;
+pub mod expect;
+pub mod format;
+pub mod generate;
+pub mod load;
+pub mod report;
+pub mod run;
+pub mod transcript;
+pub mod world;
+
+use std::path::{Path, PathBuf};
+
+/// The scenario files under `paths` (files as given, directories' `*.toml`), sorted.
+pub fn files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// A transcript's file name for a scenario at a seed.
+pub fn transcript_name(path: &Path, seed: u64) -> String {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("{stem}.seed-{seed}.txt")
+}

@@ -1,0 +1,128 @@
+//! `tagdesk scenario run`: the QA suite.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressStyle};
+use tagdesk::scenario::{self, load, report, run};
+
+/// `tagdesk scenario` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Replay scenarios end to end and check their expectations.
+    Run(RunArgs),
+}
+
+/// `tagdesk scenario run` arguments.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Scenario files or directories of them.
+    #[arg(default_value = "scenarios")]
+    paths: Vec<PathBuf>,
+    /// Run under this seed instead of each scenario's own (repeatable).
+    #[arg(long)]
+    seed: Vec<u64>,
+    /// Write JUnit XML here.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// Write each run's transcript into this directory.
+    #[arg(long)]
+    transcript: Option<PathBuf>,
+    /// Only scenarios whose name or file contains this.
+    #[arg(long)]
+    filter: Option<String>,
+}
+
+/// Runs the command: exit 0 when everything held, 1 when an expectation failed, 2 on
+/// unusable input.
+pub fn run(cmd: &Command) -> ExitCode {
+    let Command::Run(args) = cmd;
+    match run_suite(args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_suite(args: &RunArgs) -> anyhow::Result<bool> {
+    let files = scenario::files(&args.paths).context("listing scenarios")?;
+    let mut scenarios = Vec::new();
+    let mut errors = Vec::new();
+    for f in files {
+        match load::load(&f) {
+            Ok(s) => scenarios.push(s),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    if !errors.is_empty() {
+        anyhow::bail!(
+            "{} unusable scenario file(s):\n{}",
+            errors.len(),
+            errors.join("\n")
+        );
+    }
+    if let Some(f) = &args.filter {
+        scenarios.retain(|s| {
+            s.name.contains(f.as_str()) || s.path.display().to_string().contains(f.as_str())
+        });
+    }
+    if scenarios.is_empty() {
+        anyhow::bail!("no scenarios to run in {:?}", args.paths);
+    }
+    let runs: Vec<(usize, u64)> = scenarios
+        .iter()
+        .enumerate()
+        .flat_map(|(i, s)| {
+            let seeds = if args.seed.is_empty() {
+                vec![s.seed]
+            } else {
+                args.seed.clone()
+            };
+            seeds.into_iter().map(move |seed| (i, seed))
+        })
+        .collect();
+    let total_steps: u64 = runs
+        .iter()
+        .map(|(i, _)| scenarios[*i].steps.len() as u64)
+        .sum();
+    let bar = ProgressBar::new(total_steps);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg:24} [{bar:30}] {pos}/{len} steps")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let mut reports = Vec::new();
+    for (i, seed) in runs {
+        let s = &scenarios[i];
+        bar.set_message(s.name.clone());
+        let mut tick = || bar.inc(1);
+        reports.push(rt.block_on(run::run(s, seed, &mut tick)));
+    }
+    bar.finish_and_clear();
+    if let Some(dir) = &args.transcript {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for r in &reports {
+            let path = dir.join(scenario::transcript_name(&r.path, r.seed));
+            std::fs::write(&path, &r.transcript)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
+    if let Some(path) = &args.junit {
+        std::fs::write(path, report::junit(&reports))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    print!("{}", report::table(&reports));
+    let failures = report::failures(&reports);
+    if !failures.is_empty() {
+        eprint!("{failures}");
+    }
+    Ok(reports.iter().all(run::Report::passed))
+}
