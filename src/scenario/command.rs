@@ -103,7 +103,6 @@ pub fn parse(typed: &str) -> Result<AgentAction, BadCommand> {
     for word in words {
         let key = word
             .split_once(':')
-            .map(|(k, v)| (k, v))
             .filter(|(k, _)| option_names.contains(k));
         match key {
             Some((k, v)) => parsed.push((k.to_owned(), v.to_owned())),

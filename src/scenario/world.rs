@@ -151,12 +151,21 @@ impl World {
 
     /// The next instant before `target` the bot has something to do on its own (a
     /// post to send, a label to change, an alert, a retry).
+    /// Meta's webhook retries count too: they happen on Meta's schedule, not ours.
     pub fn next_stop(&self, target: Timestamp) -> anyhow::Result<Option<Timestamp>> {
         let now = self.now();
-        Ok(self
-            .engine
-            .next_due()?
-            .filter(|&due| due > now && due <= target))
+        let bot = self.engine.next_due()?.filter(|&due| due > now);
+        let meta = self
+            .mock
+            .lock()
+            .outbox
+            .next_retry()
+            .filter(|&due| due > now);
+        let next = match (bot, meta) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Ok(next.filter(|&due| due <= target))
     }
 
     /// Moves time to `t` and lets the bot work.

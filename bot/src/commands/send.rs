@@ -569,6 +569,7 @@ pub fn outcome(ctx: &Ctx<'_>, m: &MessageRecord) -> Response {
             t
         }
         "failed" => format!("❌ Meta refused it: {}", m.error.as_deref().unwrap_or("no details")),
+        "echoed" => "✅ Sent: Meta's echo confirms it; the thread shows how it went.".into(),
         "queued" | "retrying" => format!(
             "⏳ Not sent yet: {}. tagdesk keeps trying and will post the outcome in the thread.",
             m.error.as_deref().unwrap_or("waiting for Meta")

@@ -47,9 +47,15 @@ pub async fn perform(
             "no message for interaction {interaction_id}"
         )));
     };
-    if !matches!(msg.state.as_str(), "queued" | "retrying") {
-        // Sent already (its echo came back), or settled otherwise.
-        return Ok(Attempt::Done(Box::default()));
+    match msg.state.as_str() {
+        "queued" | "retrying" => {}
+        // Its echo came back while we waited for an answer: it went through.
+        "echoed" => {
+            let mid = msg.mid.clone();
+            return Ok(Attempt::Done(Box::new(sent(store, s, &msg, mid, now)?)));
+        }
+        // Settled already.
+        _ => return Ok(Attempt::Done(Box::default())),
     }
     let messaging_type = msg
         .messaging_type

@@ -149,7 +149,8 @@ pub struct MessageRecord {
     pub agent: Option<String>,
     /// What the guard decided, in words.
     pub decision: Option<String>,
-    /// `received`, `queued`, `sent`, `delivered`, `read`, `refused`, `failed`, `parked`.
+    /// `received`, `queued`, `retrying`, `echoed`, `sent`, `delivered`, `read`,
+    /// `refused`, `failed`, `parked`.
     pub state: String,
     /// Meta's error, in words, for failed sends.
     pub error: Option<String>,
@@ -330,7 +331,8 @@ pub struct Changes {
     /// Outgoing messages whose state changed.
     pub message_updates: Vec<MessageUpdate>,
     /// Echoes of our own sends, as (interaction id, mid): a send still queued or
-    /// retrying went through after all.
+    /// retrying went through after all. It is marked `echoed`, and the outbox finishes
+    /// it (the thread's line, the counts) as if Meta had answered.
     pub echo_confirms: Vec<(String, String)>,
     /// Drafts to keep.
     pub drafts: Vec<Draft>,

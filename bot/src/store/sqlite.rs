@@ -314,7 +314,7 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
     }
     {
         let mut q = tx.prepare_cached(
-            "UPDATE messages SET state = 'sent', mid = ?2
+            "UPDATE messages SET state = 'echoed', mid = ?2
              WHERE interaction_id = ?1 AND state IN ('queued', 'retrying')",
         )?;
         for (interaction_id, mid) in &c.echo_confirms {
