@@ -86,7 +86,15 @@ impl HttpGraph {
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<T, GraphFailure> {
-        let unavailable = |e: reqwest::Error| GraphFailure::Unavailable(e.to_string());
+        // Without the URL: it names a host and port that change between runs, and the
+        // token must never be logged.
+        let unavailable = |e: reqwest::Error| {
+            GraphFailure::Unavailable(if e.is_timeout() {
+                "no answer in time (timed out)".to_owned()
+            } else {
+                e.without_url().to_string()
+            })
+        };
         let response = request
             .bearer_auth(self.token.expose())
             .send()

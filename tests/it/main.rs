@@ -1,3 +1,4 @@
 //! End-to-end tests of the `tagdesk` binary and the crates together.
 
 mod cli;
+mod scenarios;
