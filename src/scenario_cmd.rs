@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
-use tagdesk::scenario::{self, load, report, run};
+use tagdesk::scenario::{self, report, run};
 
 /// `tagdesk scenario` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -53,7 +53,7 @@ fn run_suite(args: &RunArgs) -> anyhow::Result<bool> {
     let mut scenarios = Vec::new();
     let mut errors = Vec::new();
     for f in files {
-        match load::load(&f) {
+        match scenario::load(&f) {
             Ok(s) => scenarios.push(s),
             Err(e) => errors.push(e.to_string()),
         }

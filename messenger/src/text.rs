@@ -80,6 +80,19 @@ impl std::fmt::Display for MessageText {
     }
 }
 
+/// The 1-based line and column of a byte offset in `text`, for errors about files
+/// (configuration, scenarios) that name where the problem is.
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

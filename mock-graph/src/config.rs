@@ -46,6 +46,10 @@ pub struct Settings {
     /// Send API calls per second per page before code 80006.
     #[arg(long, env = "MOCK_GRAPH_RATE_LIMIT", default_value_t = 300)]
     pub rate_limit: u32,
+    /// A scenario file whose customer side to replay (see scenarios/README.md); its
+    /// start, seed, rules and page settings replace the flags'.
+    #[arg(long, env = "MOCK_GRAPH_SCENARIO")]
+    pub scenario: Option<std::path::PathBuf>,
     /// Let the virtual clock follow the wall clock.
     #[arg(long, env = "MOCK_GRAPH_REALTIME")]
     pub realtime: bool,

@@ -51,6 +51,17 @@ pub async fn start(settings: Settings) -> anyhow::Result<MockGraph> {
     let addr = listener.local_addr()?;
     let realtime = settings.realtime;
     let (router, state) = app(settings.clone());
+    if let Some(path) = &settings.scenario {
+        let scenario = scenario_format::load::load(path, None)?;
+        let loaded = state.lock().load_scenario(&scenario)?;
+        tracing::info!(
+            scenario = %loaded.name,
+            customers = loaded.customers.len(),
+            scheduled = loaded.scheduled,
+            skipped = loaded.skipped,
+            "scenario loaded"
+        );
+    }
     if let Some(url) = &settings.webhook_url {
         let challenge = state.lock().fbtrace();
         state

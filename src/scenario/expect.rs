@@ -6,8 +6,8 @@ use messenger::timefmt::parse_duration;
 use messenger::window::Window;
 use serde_json::Value;
 
-use super::format::Expect;
 use super::world::{World, CHANNEL};
+use scenario_format::format::Expect;
 
 /// One expectation that didn't hold.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,24 +1,25 @@
 //! Scenarios: whole stretches of Messenger traffic replayed end to end on a virtual
 //! clock, with expectations checked after any step.
 //!
-//! - [`format`] and [`load`]: the TOML format, and reading it with errors that name the
-//!   file, line and column.
-//! - [`generate`]: customers and messages generated from the seed.
-//! - [`command`]: agents' actions as they would type them.
+//! The format itself (reading, checking, generating customers) is the
+//! `scenario-format` crate, which mock-graph shares. Here:
 //! - [`world`]: mock-graph, the bot and the recording Discord, in-process.
 //! - [`run`], [`expect`], [`transcript`], [`report`]: running, checking, telling.
 
-pub mod command;
 pub mod expect;
-pub mod format;
-pub mod generate;
-pub mod load;
 pub mod report;
 pub mod run;
 pub mod transcript;
 pub mod world;
 
 use std::path::{Path, PathBuf};
+
+use scenario_format::{LoadError, Scenario};
+
+/// Reads a scenario file, checking agents' commands against the bot's own.
+pub fn load(path: &Path) -> Result<Scenario, LoadError> {
+    scenario_format::load::load(path, Some(&bot::commands::definitions::all()))
+}
 
 /// The scenario files under `paths` (files as given, directories' `*.toml`), sorted.
 pub fn files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {

@@ -8,9 +8,9 @@ use mock_graph::platform::Faults;
 use serde_json::Value;
 
 use super::expect::{self, Miss};
-use super::load::{Action, Scenario};
 use super::transcript::Transcript;
 use super::world::{World, AGENT_ROLE, TEAM_ROLE};
+use scenario_format::{Action, Scenario};
 
 /// An expectation that didn't hold, where.
 #[derive(Debug, Clone, PartialEq, Eq)]

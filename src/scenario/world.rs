@@ -26,8 +26,8 @@ use messenger::guard::PromoLexicon;
 use mock_graph::http::AppState;
 use serde_json::{json, Value};
 
-use super::command::{interaction_data, AgentAction};
-use super::load::Scenario;
+use scenario_format::command::{interaction_data, AgentAction};
+use scenario_format::Scenario;
 
 /// The parent channel of the scenario's Discord.
 pub const CHANNEL: u64 = 1_100_000_000_000_000_001;
@@ -216,6 +216,9 @@ impl World {
             v["channel_id"] = json!(t.to_string());
         }
         match action {
+            AgentAction::Unchecked(typed) => {
+                anyhow::bail!("{typed:?} wasn't checked against the bot's commands")
+            }
             AgentAction::Slash {
                 command,
                 sub,

@@ -29,6 +29,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/_mock/faults", get(faults).post(set_faults))
         .route("/_mock/judge", post(set_judge))
         .route("/_mock/reset", post(reset))
+        .route("/_mock/scenario", post(load_scenario))
 }
 
 /// A mistake in an admin call: `{"error": {"message": ...}}`, naming the field.
@@ -328,6 +329,25 @@ async fn set_judge(State(state): State<AppState>, bytes: Bytes) -> Result<Json<V
     let j: Judge = body(&bytes)?;
     state.lock().judge = PromoLexicon::new(&j.phrases);
     Ok(Json(json!({"phrases": j.phrases.len()})))
+}
+
+/// `POST /_mock/scenario` with a scenario file's TOML: start over with its page and
+/// customers, and replay its customer side as the clock moves.
+async fn load_scenario(
+    State(state): State<AppState>,
+    bytes: Bytes,
+) -> Result<Json<Value>, AdminErr> {
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        AdminErr(
+            StatusCode::BAD_REQUEST,
+            "the scenario must be UTF-8 TOML".into(),
+        )
+    })?;
+    let scenario = scenario_format::load::parse(std::path::Path::new("scenario.toml"), text, None)
+        .map_err(|e| AdminErr(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let loaded = state.lock().load_scenario(&scenario)?;
+    state.flush().await;
+    Ok(Json(serde_json::to_value(loaded).expect("serializable")))
 }
 
 async fn reset(State(state): State<AppState>) -> Json<Value> {

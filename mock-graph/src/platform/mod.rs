@@ -8,6 +8,7 @@
 
 mod judge;
 mod send;
+pub mod timeline;
 pub mod webhooks;
 
 use std::collections::BTreeMap;
@@ -104,6 +105,8 @@ pub struct Platform {
     pub unsubscribed: bool,
     /// Whether a restriction's end has been announced.
     unblock_sent: bool,
+    /// A loaded scenario's customer-side steps still to fire.
+    pub timeline: timeline::Timeline,
 }
 
 /// A mistake in an admin request, named for the caller.
@@ -132,6 +135,7 @@ impl Platform {
             promo_sends: Vec::new(),
             rate_window: (i64::MIN, 0),
             unsubscribed: false,
+            timeline: Default::default(),
             unblock_sent: true,
             settings,
         }
@@ -147,9 +151,22 @@ impl Platform {
         if to < self.now {
             return Err(AdminError::ClockBackwards(to));
         }
-        if let Some(end) = self.restriction_end().filter(|&end| end <= to) {
-            self.now = end;
-            self.announce_unblock();
+        // Scheduled steps and a restriction's end happen in time order on the way.
+        loop {
+            let step = self.next_scheduled().filter(|&at| at <= to);
+            let end = self.restriction_end().filter(|&end| end <= to);
+            match (step, end) {
+                (Some(at), Some(end)) if end <= at => {
+                    self.now = end;
+                    self.announce_unblock();
+                }
+                (Some(at), _) => self.fire_due(at),
+                (None, Some(end)) => {
+                    self.now = end;
+                    self.announce_unblock();
+                }
+                (None, None) => break,
+            }
         }
         self.now = to;
         Ok(self.now)

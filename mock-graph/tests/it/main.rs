@@ -3,6 +3,7 @@
 mod admin;
 mod ladder;
 mod reading;
+mod scenario;
 mod send;
 mod webhooks;
 

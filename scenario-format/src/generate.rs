@@ -7,8 +7,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use toml::Spanned;
 
-use super::format::GenerateSection;
-use super::load::{Action, LoadError, TimedStep};
+use crate::format::GenerateSection;
+use crate::load::{Action, LoadError, TimedStep};
 
 /// Makes a load error at a byte offset.
 pub type ErrAt<'a> = dyn Fn(usize, String, Option<String>) -> LoadError + 'a;

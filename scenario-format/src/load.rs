@@ -4,15 +4,15 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use bot::config::line_column;
 use jiff::{SignedDuration, Timestamp};
+use messenger::text::line_column;
 use messenger::timefmt::parse_duration;
 use messenger::Era;
 use toml::Spanned;
 
-use super::command::{self, AgentAction};
-use super::format::{Expect, FaultSection, File, Step};
-use super::generate;
+use crate::command::{self, AgentAction};
+use crate::format::{Expect, FaultSection, File, Step};
+use crate::generate;
 
 /// A scenario file that can't be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -161,8 +161,9 @@ impl Ctx<'_> {
     }
 }
 
-/// Reads and checks `path`.
-pub fn load(path: &Path) -> Result<Scenario, LoadError> {
+/// Reads and checks `path`. Agents' commands are checked against `commands` (the bot's
+/// command definitions, as registered with Discord); without them they are only parsed.
+pub fn load(path: &Path, commands: Option<&serde_json::Value>) -> Result<Scenario, LoadError> {
     let text = std::fs::read_to_string(path).map_err(|e| LoadError {
         path: path.to_owned(),
         line: 1,
@@ -170,11 +171,15 @@ pub fn load(path: &Path) -> Result<Scenario, LoadError> {
         message: format!("can't read: {e}"),
         hint: None,
     })?;
-    parse(path, &text)
+    parse(path, &text, commands)
 }
 
 /// Checks a scenario's text; `path` names it in errors.
-pub fn parse(path: &Path, text: &str) -> Result<Scenario, LoadError> {
+pub fn parse(
+    path: &Path,
+    text: &str,
+    commands: Option<&serde_json::Value>,
+) -> Result<Scenario, LoadError> {
     let cx = Ctx { path, text };
     let file: File = toml::from_str(text).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
@@ -266,7 +271,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, LoadError> {
             }
             c => c.as_ref().map(|c| c.get_ref().clone()),
         };
-        let action = action(&cx, s, offset, &agents)?;
+        let action = action(&cx, s, offset, &agents, commands)?;
         let needs_customer = matches!(
             action,
             Action::Says(_)
@@ -334,6 +339,7 @@ fn action(
     s: &Step,
     offset: usize,
     agents: &BTreeMap<String, AgentDef>,
+    commands: Option<&serde_json::Value>,
 ) -> Result<Action, LoadError> {
     let mut found: Vec<Action> = Vec::new();
     if let Some(t) = &s.says {
@@ -411,7 +417,7 @@ fn action(
                     Some(hint_list("agents", &known)),
                 ));
             }
-            let parsed = command::parse(does.get_ref())
+            let parsed = command::parse(does.get_ref(), commands)
                 .map_err(|e| cx.err(does.span().start, e.message, e.hint))?;
             found.push(Action::Agent {
                 agent: agent.get_ref().clone(),

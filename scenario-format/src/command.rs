@@ -4,7 +4,6 @@
 //! Commands and their options are checked against the definitions the bot registers
 //! with Discord, so a scenario can only do what an agent could.
 
-use bot::commands::definitions;
 use serde_json::{json, Value};
 
 /// A parsed agent action.
@@ -23,6 +22,8 @@ pub enum AgentAction {
     Press(String),
     /// Pick this value in the select menu under the agent's last answer.
     Pick(String),
+    /// A slash command read without the bot's definitions to check it against.
+    Unchecked(String),
 }
 
 /// Why an action can't be understood.
@@ -50,8 +51,9 @@ fn default_option(command: &str) -> Option<&'static str> {
     }
 }
 
-/// Parses what an agent types.
-pub fn parse(typed: &str) -> Result<AgentAction, BadCommand> {
+/// Parses what an agent types, checking slash commands against `definitions` (the
+/// bot's commands as registered with Discord) when given.
+pub fn parse(typed: &str, definitions: Option<&Value>) -> Result<AgentAction, BadCommand> {
     let typed = typed.trim();
     if let Some(rest) = typed.strip_prefix("press ") {
         return Ok(AgentAction::Press(rest.trim().to_owned()));
@@ -62,12 +64,10 @@ pub fn parse(typed: &str) -> Result<AgentAction, BadCommand> {
     let Some(body) = typed.strip_prefix('/') else {
         return Err(bad(format!("can't understand {typed:?}"), Some("a slash command like \"/reply text:Thanks!\", or \"press park\", or \"pick HUMAN_AGENT\"".into())));
     };
-    let defs = definitions::all();
-    let commands: Vec<&Value> = defs
-        .as_array()
-        .expect("definitions are a list")
-        .iter()
-        .collect();
+    let Some(defs) = definitions.and_then(Value::as_array) else {
+        return Ok(AgentAction::Unchecked(typed.to_owned()));
+    };
+    let commands: Vec<&Value> = defs.iter().collect();
     let mut words = body.split(' ').filter(|w| !w.is_empty()).peekable();
     let name = words.next().unwrap_or_default();
     let Some(def) = commands.iter().find(|c| c["name"] == name) else {
@@ -175,6 +175,24 @@ pub fn interaction_data(command: &str, sub: Option<&str>, options: &[(String, Va
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A slice of the bot's definitions, enough for these tests.
+    fn definitions() -> Value {
+        let text =
+            |name: &str, required: bool| json!({"type": 3, "name": name, "required": required});
+        json!([
+            {"name": "reply", "options": [text("text", false), {"type": 5, "name": "split"}, text("customer", false)]},
+            {"name": "tag", "options": [text("text", false), text("tag", false)]},
+            {"name": "claim", "options": [text("customer", false)]},
+            {"name": "snippet", "options": [
+                {"type": 1, "name": "add", "options": [text("name", true), text("text", true)]},
+                {"type": 1, "name": "list"}]},
+        ])
+    }
+
+    fn parse(typed: &str) -> Result<AgentAction, BadCommand> {
+        super::parse(typed, Some(&definitions()))
+    }
 
     #[test]
     fn commands_as_typed() {

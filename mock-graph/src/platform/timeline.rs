@@ -1,0 +1,171 @@
+//! A scenario's customer side, replayed by the emulator on its own clock.
+//!
+//! Loaded with `--scenario FILE` or `POST /_mock/scenario`, a scenario's customers are
+//! created and their steps (messages, postbacks, reactions, referrals, reads, blocks,
+//! handovers, other apps' sends, faults) fire in order as the virtual clock passes
+//! them. Agents' steps and expectations are the scenario runner's business, not Meta's:
+//! they are skipped, and counted so the caller knows.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use jiff::Timestamp;
+use messenger::guard::PromoLexicon;
+use messenger::timefmt::parse_duration;
+use messenger::wire::{MessagingType, SendRequest};
+use scenario_format::{Action, Scenario};
+use serde::Serialize;
+
+use super::{AdminError, Faults, Platform};
+
+/// One scheduled customer-side event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scheduled {
+    /// When it fires.
+    pub at: Timestamp,
+    /// The customer's PSID.
+    pub psid: String,
+    /// What happens.
+    pub action: Action,
+}
+
+/// What loading a scenario did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Loaded {
+    /// The scenario's name.
+    pub name: String,
+    /// Its customers: scenario id → PSID.
+    pub customers: BTreeMap<String, String>,
+    /// Events scheduled.
+    pub scheduled: usize,
+    /// Steps skipped: agents' actions, Discord outages and restarts, which need a bot.
+    pub skipped: usize,
+}
+
+/// The scheduled events, in order.
+pub type Timeline = VecDeque<Scheduled>;
+
+impl Platform {
+    /// Starts over with `scenario`'s start, seed, rules and page, creates its
+    /// customers, and schedules its customer-side steps.
+    pub fn load_scenario(&mut self, scenario: &Scenario) -> Result<Loaded, AdminError> {
+        self.settings.start = scenario.start;
+        self.settings.seed = scenario.seed;
+        self.settings.rules = scenario.era;
+        self.settings.human_agent = scenario.human_agent;
+        if let Some(r) = scenario.rate_limit {
+            self.settings.rate_limit = r;
+        }
+        self.reset();
+        if let Some(words) = &scenario.judge {
+            self.judge = PromoLexicon::new(words);
+        }
+        let mut customers = BTreeMap::new();
+        for (id, name) in &scenario.customers {
+            customers.insert(id.clone(), self.add_customer(name.as_deref()));
+        }
+        let mut skipped = 0;
+        for step in &scenario.steps {
+            let psid = step
+                .customer
+                .as_ref()
+                .and_then(|c| customers.get(c))
+                .cloned();
+            match (&step.action, psid) {
+                (Action::Faults(_), _) => {}
+                (Action::Wait, _) => continue,
+                (Action::Agent { .. } | Action::DiscordOutage(_) | Action::Restart, _) => {
+                    skipped += 1;
+                    continue;
+                }
+                (_, None) => {
+                    skipped += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            self.timeline.push_back(Scheduled {
+                at: scenario.start + step.at,
+                psid: step
+                    .customer
+                    .as_ref()
+                    .and_then(|c| customers.get(c))
+                    .cloned()
+                    .unwrap_or_default(),
+                action: step.action.clone(),
+            });
+        }
+        let scheduled = self.timeline.len();
+        self.fire_due(self.now);
+        Ok(Loaded {
+            name: scenario.name.clone(),
+            customers,
+            scheduled,
+            skipped,
+        })
+    }
+
+    /// When the next scheduled event fires.
+    pub fn next_scheduled(&self) -> Option<Timestamp> {
+        self.timeline.front().map(|s| s.at)
+    }
+
+    /// Fires scheduled events up to `until`, each at its own instant.
+    pub(super) fn fire_due(&mut self, until: Timestamp) {
+        while self.timeline.front().is_some_and(|s| s.at <= until) {
+            let s = self.timeline.pop_front().expect("checked above");
+            self.now = self.now.max(s.at);
+            if let Err(e) = self.fire(&s) {
+                tracing::warn!(error = %e, "scheduled scenario step failed");
+            }
+        }
+    }
+
+    fn fire(&mut self, s: &Scheduled) -> Result<(), AdminError> {
+        let psid = s.psid.as_str();
+        match &s.action {
+            Action::Says(text) => self.customer_message(psid, text).map(drop),
+            Action::Postback(title) => self.customer_postback(psid, title, title).map(drop),
+            Action::Reaction(emoji) => {
+                let mid = self
+                    .customer(psid)
+                    .and_then(|c| c.messages.last())
+                    .map(|m| m.mid.clone())
+                    .unwrap_or_default();
+                self.customer_reaction(psid, &mid, emoji)
+            }
+            Action::Referral(r) => self.customer_referral(psid, r, "SHORTLINK"),
+            Action::Reads => self.customer_read(psid),
+            Action::Blocks(b) => self.set_blocked(psid, *b),
+            Action::Handover(b) => self.set_other_app_owns(psid, *b),
+            Action::OtherApp { text, tag } => {
+                let tag = tag.as_deref().and_then(|t| t.parse().ok());
+                let kind = if tag.is_some() {
+                    MessagingType::MessageTag
+                } else {
+                    MessagingType::Response
+                };
+                let _ = self.send_as_other_app(&SendRequest::text(psid, kind, tag, text.clone()));
+                Ok(())
+            }
+            Action::Faults(f) => {
+                let latency = f
+                    .latency
+                    .as_deref()
+                    .and_then(|l| parse_duration(l).ok())
+                    .unwrap_or_default();
+                self.faults = Faults {
+                    error_rate: f.graph_errors,
+                    rate_limit_burst: f.rate_limit_burst,
+                    latency_ms: latency.as_millis().max(0) as u64,
+                    drop_rate: f.drop,
+                    duplicate_rate: f.duplicate,
+                    reorder_rate: f.reorder,
+                };
+                Ok(())
+            }
+            Action::Wait | Action::Agent { .. } | Action::DiscordOutage(_) | Action::Restart => {
+                Ok(())
+            }
+        }
+    }
+}
