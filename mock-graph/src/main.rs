@@ -21,7 +21,9 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mock = mock_graph::start(cli.settings.clone()).await?;
     println!("mock-graph listening on http://{}", mock.addr);
-    println!("{}", cli.settings.describe());
+    // A scenario's start, seed and rules replace the flags': show what is in force.
+    let settings = mock.state.lock().settings.describe();
+    println!("{settings}");
     println!(
         "admin API: http://{}/_mock/ (see mock-graph/README.md)",
         mock.addr
