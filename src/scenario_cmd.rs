@@ -95,7 +95,7 @@ fn run_suite(args: &RunArgs) -> anyhow::Result<bool> {
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;

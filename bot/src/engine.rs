@@ -158,8 +158,6 @@ impl Engine {
                                 closes_at,
                                 claimed_by: thread.claimed_by,
                             });
-                            // The alert is a good moment to refresh "🟢 2h left".
-                            thread.label = None;
                         }
                     }
                 }

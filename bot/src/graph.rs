@@ -102,14 +102,20 @@ impl HttpGraph {
             .map_err(unavailable)?;
         let status = response.status();
         let bytes = response.bytes().await.map_err(unavailable)?;
-        if status.is_success() {
-            return serde_json::from_slice(&bytes)
-                .map_err(|e| GraphFailure::Unavailable(format!("unreadable answer: {e}")));
-        }
-        match serde_json::from_slice::<ErrorEnvelope>(&bytes) {
-            Ok(envelope) => Err(GraphFailure::Meta(envelope.error)),
-            Err(_) => Err(GraphFailure::Unavailable(format!("HTTP {status}"))),
-        }
+        decode(status.as_u16(), &bytes)
+    }
+}
+
+/// Reads a Graph answer: the value on success, Meta's error envelope otherwise, and
+/// anything else (a bare 5xx from a proxy) as unavailability.
+pub fn decode<T: serde::de::DeserializeOwned>(status: u16, body: &[u8]) -> Result<T, GraphFailure> {
+    if (200..300).contains(&status) {
+        return serde_json::from_slice(body)
+            .map_err(|e| GraphFailure::Unavailable(format!("unreadable answer: {e}")));
+    }
+    match serde_json::from_slice::<ErrorEnvelope>(body) {
+        Ok(envelope) => Err(GraphFailure::Meta(envelope.error)),
+        Err(_) => Err(GraphFailure::Unavailable(format!("HTTP {status}"))),
     }
 }
 

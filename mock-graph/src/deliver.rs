@@ -17,6 +17,9 @@ pub struct Deliverer {
     /// Whether there is a subscriber at all; without one, flushing is free.
     enabled: bool,
     client: reqwest::Client,
+    /// An in-process subscriber, if one was given: deliveries go to its router
+    /// directly, the same bytes and headers, without a socket. Clones share it.
+    in_process: Arc<Mutex<Option<axum::Router>>>,
     serial: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -29,8 +32,15 @@ impl Deliverer {
                 .timeout(TIMEOUT)
                 .build()
                 .expect("a client without custom TLS always builds"),
+            in_process: Arc::default(),
             serial: Arc::default(),
         }
+    }
+
+    /// From now on, delivers to `subscriber` in-process (its `POST /webhook`) instead of
+    /// over HTTP; the scenario runner uses this to replay weekends without sockets.
+    pub fn deliver_in_process(&self, subscriber: axum::Router) {
+        *self.in_process.lock().unwrap_or_else(|e| e.into_inner()) = Some(subscriber);
     }
 
     /// Delivers everything due now, retrying at once where Meta would.
@@ -69,6 +79,14 @@ impl Deliverer {
     }
 
     async fn post(&self, url: &str, d: &Delivery) -> bool {
+        let subscriber = self
+            .in_process
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(router) = subscriber {
+            return post_in_process(router, d).await;
+        }
         let result = self
             .client
             .post(url)
@@ -89,7 +107,27 @@ impl Deliverer {
             }
         }
     }
+}
 
+/// Posts a delivery to an in-process router, with Meta's headers and a timeout.
+async fn post_in_process(router: axum::Router, d: &Delivery) -> bool {
+    use tower::ServiceExt;
+    let request = axum::http::Request::post("/webhook")
+        .header(axum::http::header::CONTENT_TYPE, "application/json")
+        .header(HEADER, &d.signature)
+        .body(axum::body::Body::from(d.body.clone()))
+        .expect("a valid request");
+    match tokio::time::timeout(TIMEOUT, router.oneshot(request)).await {
+        Ok(Ok(r)) if r.status().is_success() => true,
+        Ok(Ok(r)) => {
+            tracing::warn!(status = %r.status(), attempt = d.attempts, "webhook refused");
+            false
+        }
+        _ => false,
+    }
+}
+
+impl Deliverer {
     /// The subscription handshake: GET the webhook URL with a challenge and check the
     /// echo.
     pub async fn verify(

@@ -3,10 +3,12 @@
 //!
 //! The format itself (reading, checking, generating customers) is the
 //! `scenario-format` crate, which mock-graph shares. Here:
-//! - [`world`]: mock-graph, the bot and the recording Discord, in-process.
+//! - [`world`]: mock-graph, the bot and the recording Discord, in-process; [`graph`]
+//!   is the bot's Graph API as mock-graph's router, without a socket.
 //! - [`run`], [`expect`], [`transcript`], [`report`]: running, checking, telling.
 
 pub mod expect;
+pub mod graph;
 pub mod report;
 pub mod run;
 pub mod transcript;

@@ -113,12 +113,12 @@ impl Transcript {
             };
             self.note(&format!("meta: {app}{what} {} {result}", quote(text)));
         }
-        let calls = w.discord.calls();
-        for c in &calls[self.calls_seen.min(calls.len())..] {
+        let calls = w.discord.calls_since(self.calls_seen);
+        self.calls_seen += calls.len();
+        for c in &calls {
             let line = describe(w, c);
             self.note(&format!("discord: {line}"));
         }
-        self.calls_seen = calls.len();
     }
 
     /// A finished transcript.

@@ -1,9 +1,10 @@
 //! One scenario's world, in-process: mock-graph as Meta, the bot's real pipeline with
 //! its SQLite store, the recording Discord, and one virtual clock they share.
 //!
-//! Meta's webhooks reach the bot over loopback, signed, exactly as in production; the
-//! bot calls mock-graph's Graph API over loopback too. Agents' commands go through the
-//! same pipeline as Discord interactions.
+//! Meta's webhooks reach the bot's `/webhook` signed, exactly as in production, and the
+//! bot's Graph calls reach mock-graph's handlers, both as HTTP requests handed to the
+//! routers in-process (no sockets: a weekend of traffic takes seconds). Agents'
+//! commands go through the same pipeline as Discord interactions.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -14,10 +15,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use bot::clock::{Clock, ManualClock};
 use bot::commands::{self, interaction, response};
-use bot::config::Secret;
 use bot::discord::recorder::Recorder;
 use bot::engine::Engine;
-use bot::graph::HttpGraph;
 use bot::settings::Settings;
 use bot::store::sqlite::SqliteStore;
 use bot::webhook::{router, WebhookConfig};
@@ -27,6 +26,8 @@ use mock_graph::http::AppState;
 use serde_json::{json, Value};
 
 use scenario_format::command::{interaction_data, AgentAction};
+
+use super::graph::InProcessGraph;
 use scenario_format::Scenario;
 
 /// The parent channel of the scenario's Discord.
@@ -35,6 +36,9 @@ pub const CHANNEL: u64 = 1_100_000_000_000_000_001;
 pub const AGENT_ROLE: u64 = 1_100_000_000_000_000_002;
 /// The team role.
 pub const TEAM_ROLE: u64 = 1_100_000_000_000_000_003;
+
+/// The webhook URL mock-graph is given; deliveries go to the bot's router in-process.
+const IN_PROCESS_WEBHOOK: &str = "http://bot.in-process/webhook";
 
 /// How long the bot waits for Meta in a scenario: a latency fault past it is a timeout.
 pub const GRAPH_TIMEOUT: Duration = Duration::from_millis(150);
@@ -56,7 +60,6 @@ pub struct World {
     /// The agents' last answers, as Discord's JSON.
     pub last_answer: HashMap<String, Value>,
     dir: PathBuf,
-    server: tokio::task::JoinHandle<()>,
     interactions: u64,
 }
 
@@ -71,11 +74,10 @@ impl World {
             let _ = std::fs::remove_file(format!("{}{ext}", db.display()));
         }
         let store = Arc::new(SqliteStore::open(&db)?);
-        let (url, server) = serve_webhook(store.clone()).await?;
 
         let mut settings = mock_graph::Settings::defaults();
-        settings.listen = "127.0.0.1:0".into();
-        settings.webhook_url = Some(url);
+        // Never dialled: deliveries go to the bot's router in-process.
+        settings.webhook_url = Some(IN_PROCESS_WEBHOOK.into());
         settings.seed = seed;
         settings.start = scenario.start;
         settings.rules = scenario.era;
@@ -83,11 +85,11 @@ impl World {
         if let Some(r) = scenario.rate_limit {
             settings.rate_limit = r;
         }
-        let mock = mock_graph::start(settings.clone()).await?;
-        let base = format!("http://{}", mock.addr);
+        let (mock_router, mock) = mock_graph::app(settings.clone());
+        mock.deliverer.deliver_in_process(webhook(store.clone()));
         let mut psids = BTreeMap::new();
         {
-            let mut p = mock.state.lock();
+            let mut p = mock.lock();
             if let Some(words) = &scenario.judge {
                 p.judge = PromoLexicon::new(words);
             }
@@ -104,25 +106,23 @@ impl World {
         let discord = Recorder::new();
         let engine = Engine {
             store,
-            graph: Arc::new(HttpGraph::with_timeout(
-                &base,
-                "v21.0",
-                Secret::new(settings.page_token.clone()),
-                GRAPH_TIMEOUT,
-            )),
+            graph: Arc::new(InProcessGraph {
+                router: mock_router,
+                token: settings.page_token.clone(),
+                timeout: GRAPH_TIMEOUT,
+            }),
             discord: Arc::new(discord.clone()),
             clock: Arc::new(clock.clone()),
             settings: Arc::new(s),
         };
         Ok(World {
-            mock: mock.state,
+            mock,
             discord,
             engine,
             clock,
             psids,
             last_answer: HashMap::new(),
             dir,
-            server,
             interactions: 0,
         })
     }
@@ -181,12 +181,14 @@ impl World {
 
     /// The bot crashes and a new one starts on the same database.
     pub async fn restart(&mut self) -> anyhow::Result<()> {
-        self.server.abort();
-        let _ = (&mut self.server).await;
+        // The old bot lets go of its database (it holds it exclusively) as a crashed
+        // process would; meanwhile Meta's deliveries find nobody (404) and are retried.
+        self.mock.deliverer.deliver_in_process(axum::Router::new());
+        self.engine.store = Arc::new(SqliteStore::in_memory()?);
         let store = Arc::new(SqliteStore::open(self.dir.join("tagdesk.db"))?);
-        let (url, server) = serve_webhook(store.clone()).await?;
-        self.mock.lock().settings.webhook_url = Some(url);
-        self.server = server;
+        self.mock
+            .deliverer
+            .deliver_in_process(webhook(store.clone()));
         self.engine.store = store;
         Ok(())
     }
@@ -263,7 +265,6 @@ impl World {
 
 impl Drop for World {
     fn drop(&mut self) {
-        self.server.abort();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -277,22 +278,15 @@ fn components(answer: &Value) -> Vec<Value> {
         .collect()
 }
 
-async fn serve_webhook(
-    store: Arc<SqliteStore>,
-) -> anyhow::Result<(String, tokio::task::JoinHandle<()>)> {
+/// The bot's `/webhook`, with the secrets mock-graph signs with.
+fn webhook(store: Arc<SqliteStore>) -> axum::Router {
     let defaults = mock_graph::Settings::defaults();
-    let app = router(
+    router(
         WebhookConfig {
             app_secret: defaults.app_secret,
             verify_token: defaults.verify_token,
             wake: None,
         },
         store,
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}/webhook", listener.local_addr()?);
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Ok((url, server))
+    )
 }

@@ -102,6 +102,12 @@ impl Recorder {
         self.state().calls.clone()
     }
 
+    /// Calls after the first `n`, without copying the rest.
+    pub fn calls_since(&self, n: usize) -> Vec<Call> {
+        let s = self.state();
+        s.calls[n.min(s.calls.len())..].to_vec()
+    }
+
     /// How many calls reached Discord (failed ones included).
     pub fn call_count(&self) -> usize {
         self.state().calls.len()

@@ -2,8 +2,11 @@
 //!
 //! One alert per window: before the 24-hour window closes, then before the human-agent
 //! window closes, each only if the team hasn't replied since the customer last acted.
-//! Alerts due together go out as one post in the parent channel, pinging the claimed
-//! agents or else the agent role: a weekend backlog pings once, not once per customer.
+//! Alerts go out in rounds, every quarter of an hour: an alert is due at the round
+//! before its window is `alert_before` from closing (so between that and a quarter hour
+//! more). Alerts of one round go out as one post in the parent channel, pinging the
+//! claimed agents or else the agent role: a weekend backlog pings once a round, not
+//! once per customer.
 
 use jiff::Timestamp;
 use messenger::rules::HUMAN_AGENT_WINDOW;
@@ -26,7 +29,7 @@ pub fn next(thread: &Thread, s: &Settings) -> Option<(Timestamp, AlertKind)> {
         .filter(|&opened| !answered(opened))
         .map(|opened| {
             (
-                opened + s.rules.standard_window - s.alert_before,
+                round(opened + s.rules.standard_window - s.alert_before),
                 AlertKind::Standard,
             )
         });
@@ -36,7 +39,7 @@ pub fn next(thread: &Thread, s: &Settings) -> Option<(Timestamp, AlertKind)> {
         .filter(|&m| s.human_agent && !answered(m))
         .map(|m| {
             (
-                m + HUMAN_AGENT_WINDOW - s.alert_before,
+                round(m + HUMAN_AGENT_WINDOW - s.alert_before),
                 AlertKind::HumanAgent,
             )
         });
@@ -45,6 +48,15 @@ pub fn next(thread: &Thread, s: &Settings) -> Option<(Timestamp, AlertKind)> {
         .flatten()
         .filter(|&(due, _)| after_last(due))
         .min_by_key(|&(due, _)| due)
+}
+
+/// The length of an alert round.
+pub const ROUND_SECS: i64 = 15 * 60;
+
+/// The start of the round `t` falls in.
+fn round(t: Timestamp) -> Timestamp {
+    let secs = t.as_second();
+    Timestamp::from_second(secs - secs.rem_euclid(ROUND_SECS)).unwrap_or(t)
 }
 
 /// When the window an alert is about closes, if it is still open at `now`.
@@ -154,6 +166,19 @@ mod tests {
         assert_eq!(
             next(&t, &s),
             Some((at("2026-11-29T08:00:00Z"), AlertKind::Standard))
+        );
+    }
+
+    #[test]
+    fn alerts_come_in_quarter_hour_rounds() {
+        let s = Settings::new(1, 2, Era::Meta2026);
+        let mut t = Thread::default();
+        t.state
+            .customer_acted(CustomerAction::Message, at("2026-11-20T09:07:30Z"));
+        // 2 hours before 09:07:30 the next day is 07:07:30: the 07:00 round.
+        assert_eq!(
+            next(&t, &s),
+            Some((at("2026-11-21T07:00:00Z"), AlertKind::Standard))
         );
     }
 

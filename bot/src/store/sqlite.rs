@@ -130,11 +130,18 @@ impl SqliteStore {
     }
 
     fn setup(conn: Connection) -> Result<Self, StoreError> {
+        // The database belongs to one bot: a second process on the same file would
+        // break the one-ticker rule and could post twice, so it is refused. Holding
+        // the lock also spares a lock syscall per transaction.
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // With WAL, NORMAL is durable across application crashes; only a power loss
         // can drop the last transactions.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "busy_timeout", 5000)?;
+        // Checkpoint less often: the hot pages (the outbox, threads) are rewritten
+        // many times between checkpoints, and each checkpoint copies them once.
+        conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
         let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         for (i, migration) in MIGRATIONS.iter().enumerate().skip(version) {
             conn.execute_batch(migration)?;
