@@ -33,6 +33,9 @@ pub struct Post {
     /// Roles this post may ping.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ping_roles: Vec<u64>,
+    /// A "Reply" button under the post, opening a reply form for this customer (PSID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
 }
 
 /// One embed: a customer message, a note, an alert line.

@@ -21,6 +21,12 @@ pub fn message_body(post: &Post, nonce: &str) -> Value {
     if !post.embeds.is_empty() {
         body["embeds"] = post.embeds.iter().map(embed).collect();
     }
+    if let Some(psid) = &post.reply_to {
+        // Opens a modal for a long reply; the custom_id carries the customer.
+        body["components"] = json!([{"type": 1, "components": [
+            {"type": 2, "style": 1, "label": "Reply", "custom_id": format!("reply:{psid}")}
+        ]}]);
+    }
     body
 }
 

@@ -443,7 +443,12 @@ impl Step<'_> {
                 self.changes.work_updates.push((open.id, work));
             }
             let due = now + s.coalesce;
-            let mut batch = posts::coalesce(lines).into_iter();
+            let mut batch: Vec<_> = posts::coalesce(lines);
+            // The last post of a batch carries the "Reply" button: one per burst.
+            if let Some(last) = batch.last_mut() {
+                last.reply_to = Some(psid.clone());
+            }
+            let mut batch = batch.into_iter();
             if thread.discord_thread.is_none() && !thread.opening {
                 let first = batch.next().unwrap_or_default();
                 thread.opening = true;

@@ -402,3 +402,24 @@ async fn permissions_snippets_claim_inbox_and_status() {
     let status = t.send(&t.command("status", json!([]), None)).await;
     insta::assert_snapshot!(content(&status));
 }
+
+#[tokio::test]
+async fn the_reply_button_opens_a_form_for_long_replies() {
+    let t = Team::new().await;
+    let (psid, _) = t.customer("Ada Lovelace").await;
+    let modal = t.send(&t.button(&format!("reply:{psid}"), &[])).await;
+    assert_eq!(modal["type"], 9, "a modal: {modal}");
+    assert_eq!(modal["data"]["custom_id"], format!("reply-modal:{psid}"));
+    assert_eq!(
+        modal["data"]["components"][0]["components"][0]["style"], 2,
+        "a paragraph input"
+    );
+
+    let mut submit = t.base(5, None, &[ROLE]);
+    let long = "We're sorry. ".repeat(40);
+    submit["data"] = json!({"custom_id": format!("reply-modal:{psid}"), "components": [
+        {"type": 1, "components": [{"type": 4, "custom_id": "text", "value": long}]}]});
+    let answer = t.send(&submit).await;
+    assert_eq!(content(&answer), "✅ Sent as RESPONSE.");
+    assert_eq!(t.sent().await[0]["request"]["message"]["text"], long.trim());
+}

@@ -91,6 +91,11 @@ async fn a_conversation_becomes_a_thread_whose_name_follows_the_window() {
         "a customer can't ping anyone"
     );
     assert_eq!(body["enforce_nonce"], true);
+    assert_eq!(
+        body["components"][0]["components"][0]["custom_id"],
+        format!("reply:{ada}"),
+        "a Reply button opens the reply form for this customer"
+    );
     assert!(body["nonce"].as_str().unwrap().len() <= 25);
     let (m, p, body) = &c[1];
     assert_eq!(

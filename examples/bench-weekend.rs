@@ -1,0 +1,58 @@
+//! The weekend backlog end to end, at scale: `scenarios/weekend-backlog.toml` with its
+//! generated crowd grown to 2,000 and then 10,000 customers, replayed through mock-graph,
+//! the bot's real pipeline with its SQLite store, and the recording Discord.
+//!
+//! `cargo run --release --example bench-weekend`
+//!
+//! Prints, per size, the wall time beside the virtual time it covers (virtual hours per
+//! wall second), and the Discord REST calls the bot made per inbound customer message.
+//! The scenario's own expectations are checked too, except those that count customers.
+
+use std::path::Path;
+
+use tagdesk::scenario::run;
+
+fn scenario(customers: u32) -> scenario_format::Scenario {
+    let path = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/weekend-backlog.toml"
+    ));
+    let text = std::fs::read_to_string(path).expect("the weekend scenario");
+    let mut doc: toml::Value = toml::from_str(&text).expect("valid TOML");
+    doc["generate"]["count"] = toml::Value::Integer(customers.into());
+    for step in doc["step"].as_array_mut().expect("steps") {
+        if let Some(expect) = step.get_mut("expect").and_then(toml::Value::as_table_mut) {
+            for counted in ["threads", "alerts"] {
+                expect.remove(counted);
+            }
+        }
+    }
+    let text = toml::to_string(&doc).expect("serializable");
+    scenario_format::load::parse(path, &text, Some(&bot::commands::definitions::all()))
+        .expect("a valid scenario")
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    println!("weekend backlog, Friday 18:00 to Monday 09:10, end to end, release build:");
+    for customers in [2_000, 10_000] {
+        let s = scenario(customers);
+        let report = rt.block_on(run::run(&s, s.seed, &mut || {}));
+        assert!(report.passed(), "{:?} {:?}", report.failures, report.error);
+        let wall = report.wall.as_secs_f64();
+        let virtual_hours = report.span.as_secs_f64() / 3600.0;
+        println!(
+            "  {customers:>6} customers, {:>6} messages: {wall:>6.2} s wall for {virtual_hours:.1} virtual hours ({:.0} virtual hours per wall second; goal under 10 s)",
+            report.customer_messages,
+            virtual_hours / wall,
+        );
+        println!(
+            "  {:>6} Discord REST calls: {:.2} per inbound message (goal 0.3 or fewer)",
+            report.discord_calls,
+            report.discord_calls as f64 / report.customer_messages as f64,
+        );
+    }
+}
