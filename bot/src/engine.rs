@@ -79,6 +79,7 @@ impl Engine {
                 .collect();
             psids.sort_unstable();
             psids.dedup();
+            let mut fresh = Vec::new();
             for psid in psids {
                 if let Some(t) = self.store.thread(psid)? {
                     loaded.threads.insert(psid.to_owned(), t);
@@ -90,10 +91,15 @@ impl Engine {
                 if !parked.is_empty() {
                     loaded.parked.insert(psid.to_owned(), parked);
                 }
-                let customer = self.customer(psid).await?;
+                let (customer, new) = self.customer(psid).await?;
+                if new {
+                    fresh.push(customer.clone());
+                }
                 loaded.customers.insert(psid.to_owned(), customer);
             }
-            let changes = process::process(&batch, loaded, now, &self.settings);
+            let mut changes = process::process(&batch, loaded, now, &self.settings);
+            // Only profiles fetched just now need storing.
+            changes.customers = fresh;
             self.store.commit(&changes)?;
             total += batch.len();
         }
@@ -102,13 +108,14 @@ impl Engine {
     /// A customer, with the profile fetched from the Graph API the first time. A
     /// failed fetch is retried on the customer's next event; the name falls back to
     /// one made from the PSID meanwhile.
-    async fn customer(&self, psid: &str) -> Result<Customer, StoreError> {
+    /// The second value says whether the record is new and must be stored.
+    async fn customer(&self, psid: &str) -> Result<(Customer, bool), StoreError> {
         if let Some(c) = self.store.customer(psid)? {
             if c.fetched {
-                return Ok(c);
+                return Ok((c, false));
             }
         }
-        Ok(match self.graph.profile(psid).await {
+        let fetched = match self.graph.profile(psid).await {
             Ok(p) => Customer {
                 psid: psid.to_owned(),
                 name: p.display_name(),
@@ -122,7 +129,8 @@ impl Engine {
                     ..Customer::default()
                 }
             }
-        })
+        };
+        Ok((fetched, true))
     }
 
     /// Renames threads whose window changed state and sends alerts that fell due.

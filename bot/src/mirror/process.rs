@@ -505,8 +505,6 @@ impl Step<'_> {
             self.changes.page = Some(self.page);
             self.changes.relabel_all = Some(now);
         }
-        self.changes.customers = self.customers.into_values().collect();
-        self.changes.customers.sort_by(|a, b| a.psid.cmp(&b.psid));
         self.changes
     }
 }

@@ -249,8 +249,13 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
     }
     {
         let mut q = tx.prepare_cached(&format!(
-            "INSERT OR REPLACE INTO threads ({THREAD_COLUMNS}) VALUES
-             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+            "INSERT INTO threads ({THREAD_COLUMNS}) VALUES
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+             ON CONFLICT (psid) DO UPDATE SET last_opened = ?2, last_customer = ?3,
+                 tagged_since = ?4, discord_thread = ?5, opening = ?6, claimed_by = ?7,
+                 closed = ?8, standby = ?9, last_team_reply = ?10, last_text = ?11,
+                 label = ?12, label_due = ?13, alerted_at = ?14, alerted_kind = ?15,
+                 alert_due = ?16"
         ))?;
         for t in &c.threads {
             q.execute(params![

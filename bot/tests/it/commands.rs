@@ -423,3 +423,34 @@ async fn the_reply_button_opens_a_form_for_long_replies() {
     assert_eq!(content(&answer), "✅ Sent as RESPONSE.");
     assert_eq!(t.sent().await[0]["request"]["message"]["text"], long.trim());
 }
+
+#[tokio::test]
+async fn while_restricted_tagged_replies_are_refused_with_the_restrictions_end() {
+    let t = Team::new().await;
+    let (psid, thread) = t.customer("Ada Lovelace").await;
+    t.h.advance("30h").await;
+    // Another app's promotion gets the page restricted.
+    t.h.admin(
+        "/_mock/other-app/sends",
+        json!({"psid": psid, "text": "Black Friday deal: 40% off", "tag": "HUMAN_AGENT"}),
+    )
+    .await;
+    t.h.tick().await;
+    let refused = t
+        .send(&t.command(
+            "reply",
+            json!([opt("text", "Your refund is on its way.")]),
+            Some(thread),
+        ))
+        .await;
+    insta::assert_json_snapshot!("reply-restricted", refused);
+    let status = t.send(&t.command("status", json!([]), None)).await;
+    insta::assert_snapshot!("status-restricted", content(&status));
+    assert!(
+        t.sent()
+            .await
+            .iter()
+            .all(|s| s["app_id"] != 1517776481860111u64),
+        "nothing of ours reached Meta"
+    );
+}
