@@ -16,8 +16,10 @@ use axum::Router;
 use messenger::signature::{self, HEADER};
 use messenger::wire::WebhookDelivery;
 
-use crate::intake;
-use crate::store::Store;
+use tokio::sync::oneshot;
+
+use crate::intake::{self, InboundEvent};
+use crate::store::{Ingested, Store};
 
 /// Deliveries larger than this are refused: Meta's batches are far smaller.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -34,7 +36,7 @@ pub struct WebhookConfig {
 
 struct WebhookState {
     config: WebhookConfig,
-    store: Arc<dyn Store>,
+    ingest: GroupCommit,
 }
 
 /// The `/webhook` routes.
@@ -42,7 +44,63 @@ pub fn router(config: WebhookConfig, store: Arc<dyn Store>) -> Router {
     Router::new()
         .route("/webhook", get(handshake).post(deliver))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(Arc::new(WebhookState { config, store }))
+        .with_state(Arc::new(WebhookState {
+            config,
+            ingest: GroupCommit::new(store),
+        }))
+}
+
+/// Deliveries waiting for the writer, with where to send each one's result.
+type Waiting = (Vec<InboundEvent>, oneshot::Sender<Result<Ingested, String>>);
+
+/// Group commit: deliveries arriving together are stored in one transaction by one
+/// writer thread, and each is answered only once that transaction has committed. Under
+/// load this turns many small commits into a few larger ones; alone, a delivery is
+/// committed at once.
+#[derive(Clone)]
+struct GroupCommit {
+    queue: std::sync::mpsc::Sender<Waiting>,
+}
+
+/// At most this many deliveries share a transaction.
+const GROUP: usize = 256;
+
+impl GroupCommit {
+    fn new(store: Arc<dyn Store>) -> Self {
+        let (queue, incoming) = std::sync::mpsc::channel::<Waiting>();
+        std::thread::Builder::new()
+            .name("webhook-writer".into())
+            .spawn(move || {
+                // Ends when the router, and with it every sender, is dropped.
+                while let Ok(first) = incoming.recv() {
+                    let mut group = vec![first];
+                    while group.len() < GROUP {
+                        match incoming.try_recv() {
+                            Ok(next) => group.push(next),
+                            Err(_) => break,
+                        }
+                    }
+                    let events: Vec<InboundEvent> = group
+                        .iter_mut()
+                        .flat_map(|(e, _)| std::mem::take(e))
+                        .collect();
+                    let result = store.ingest(&events).map_err(|e| e.to_string());
+                    for (_, reply) in group {
+                        let _ = reply.send(result.clone());
+                    }
+                }
+            })
+            .expect("a thread can be spawned");
+        GroupCommit { queue }
+    }
+
+    async fn ingest(&self, events: Vec<InboundEvent>) -> Result<Ingested, String> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send((events, reply))
+            .map_err(|_| "the writer stopped".to_owned())?;
+        answer.await.map_err(|_| "the writer stopped".to_owned())?
+    }
 }
 
 async fn handshake(
@@ -78,9 +136,8 @@ async fn deliver(
             vec![intake::unparsed(&body, header.unwrap_or_default())]
         }
     };
-    let store = state.store.clone();
-    match tokio::task::spawn_blocking(move || store.ingest(&events)).await {
-        Ok(Ok(ingested)) => {
+    match state.ingest.ingest(events).await {
+        Ok(ingested) => {
             tracing::debug!(
                 stored = ingested.stored,
                 duplicates = ingested.duplicates,
@@ -92,12 +149,8 @@ async fn deliver(
             StatusCode::OK.into_response()
         }
         // Not stored: a 500 makes Meta deliver again, so nothing is lost.
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "webhook could not be stored");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
         Err(e) => {
-            tracing::error!(error = %e, "webhook store task failed");
+            tracing::error!(error = %e, "webhook could not be stored");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }

@@ -67,7 +67,7 @@ impl World {
     /// Starts Meta, the bot and Discord for `scenario` under `seed`.
     pub async fn start(scenario: &Scenario, seed: u64) -> anyhow::Result<World> {
         let n = WORLDS.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("tagdesk-scenario-{}-{n}", std::process::id()));
+        let dir = scratch().join(format!("tagdesk-scenario-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let db = dir.join("tagdesk.db");
         for ext in ["", "-wal", "-shm"] {
@@ -276,6 +276,18 @@ fn components(answer: &Value) -> Vec<Value> {
         .flatten()
         .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
         .collect()
+}
+
+/// Where a world keeps its database: in memory-backed `/dev/shm` where there is one (a
+/// scenario's database is thrown away, and a weekend of commits shouldn't wait on a
+/// disk), else the temporary directory. It is a file either way, so a restart reopens it.
+fn scratch() -> PathBuf {
+    let shm = std::path::Path::new("/dev/shm");
+    if shm.is_dir() {
+        shm.to_owned()
+    } else {
+        std::env::temp_dir()
+    }
 }
 
 /// The bot's `/webhook`, with the secrets mock-graph signs with.

@@ -147,6 +147,9 @@ impl SqliteStore {
             conn.execute_batch(migration)?;
             conn.pragma_update(None, "user_version", i + 1)?;
         }
+        // Every statement the store runs stays prepared (rusqlite keeps 16 by default,
+        // fewer than the store has, and re-preparing costs more than running).
+        conn.set_prepared_statement_cache_capacity(64);
         Ok(SqliteStore {
             conn: Mutex::new(conn),
         })
@@ -163,6 +166,11 @@ impl SqliteStore {
             ..Changes::default()
         })
     }
+}
+
+/// Runs one statement, kept prepared.
+fn run(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
 }
 
 fn ms(t: Timestamp) -> i64 {
@@ -349,7 +357,8 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
                 mids,
                 watermark,
             } => {
-                tx.execute(
+                run(
+                    &tx,
                     "UPDATE messages SET state = 'delivered' WHERE psid = ?1
                      AND direction != 'in' AND state = 'sent' AND at <= ?2",
                     params![psid, ms(*watermark)],
@@ -362,7 +371,8 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
                 }
             }
             Receipt::Read { psid, watermark } => {
-                tx.execute(
+                run(
+                    &tx,
                     "UPDATE messages SET state = 'read' WHERE psid = ?1 AND direction != 'in'
                      AND state IN ('sent', 'delivered') AND at <= ?2",
                     params![psid, ms(*watermark)],
@@ -371,7 +381,8 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
         }
     }
     if let Some(page) = &c.page {
-        tx.execute(
+        run(
+            &tx,
             "INSERT INTO page (id, enforcement) VALUES (1, ?1)
              ON CONFLICT (id) DO UPDATE SET enforcement = ?1",
             [serde_json::to_string(&page.enforcement).map_err(corrupt)?],
@@ -381,12 +392,14 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
         let work = serde_json::to_string(&w.work).map_err(corrupt)?;
         match &w.key {
             // A pending item with the key is superseded; a done one stays done.
-            Some(key) => tx.execute(
+            Some(key) => run(
+                &tx,
                 "INSERT INTO outbox (key, lane, work, due) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (key) DO UPDATE SET work = ?3, due = ?4 WHERE state = 'pending'",
                 params![key, w.work.lane(), work, ms(w.due)],
             )?,
-            None => tx.execute(
+            None => run(
+                &tx,
                 "INSERT INTO outbox (lane, work, due) VALUES (?1, ?2, ?3)",
                 params![w.work.lane(), work, ms(w.due)],
             )?,
@@ -402,7 +415,8 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
         }
     }
     if let Some(at) = c.relabel_all {
-        tx.execute(
+        run(
+            &tx,
             "UPDATE threads SET label_due = ?1 WHERE closed = 0",
             [ms(at)],
         )?;
@@ -602,7 +616,8 @@ impl Store for SqliteStore {
     }
 
     fn snippet_put(&self, snippet: &Snippet) -> Result<(), StoreError> {
-        self.conn().execute(
+        run(
+            &self.conn(),
             "INSERT OR REPLACE INTO snippets (name, text, author) VALUES (?1, ?2, ?3)",
             params![snippet.name, snippet.text, snippet.author],
         )?;
@@ -708,7 +723,8 @@ impl Store for SqliteStore {
     }
 
     fn work_progress(&self, id: i64, progress: u64) -> Result<(), StoreError> {
-        self.conn().execute(
+        run(
+            &self.conn(),
             "UPDATE outbox SET progress = ?2 WHERE id = ?1",
             params![id, progress as i64],
         )?;
@@ -718,7 +734,8 @@ impl Store for SqliteStore {
     fn work_done(&self, id: i64, changes: &Changes) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        tx.execute(
+        run(
+            &tx,
             "UPDATE outbox SET state = 'done', key = NULL, error = NULL WHERE id = ?1",
             [id],
         )?;
@@ -728,7 +745,8 @@ impl Store for SqliteStore {
     }
 
     fn work_retry(&self, id: i64, due: Timestamp, error: &str) -> Result<(), StoreError> {
-        self.conn().execute(
+        run(
+            &self.conn(),
             "UPDATE outbox SET attempts = attempts + 1, due = ?2, error = ?3 WHERE id = ?1",
             params![id, ms(due), error],
         )?;
@@ -736,7 +754,8 @@ impl Store for SqliteStore {
     }
 
     fn work_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
-        self.conn().execute(
+        run(
+            &self.conn(),
             "UPDATE outbox SET attempts = attempts + 1, state = 'failed', key = NULL, error = ?2
              WHERE id = ?1",
             params![id, error],

@@ -287,6 +287,23 @@ async fn object(
     if id == p.settings.page_id {
         return Json(json!({"name": page_name, "id": id})).into_response();
     }
+    // A PSID first: profiles are what bots ask for most, and it is a keyed lookup.
+    if let Some(c) = p.customer(&id) {
+        let full = serde_json::to_value(&c.profile).unwrap_or_default();
+        let wanted = if fields.is_empty() {
+            vec!["first_name", "last_name", "profile_pic"]
+        } else {
+            fields
+        };
+        let mut out = Map::new();
+        for f in wanted {
+            if let Some(v) = full.get(f) {
+                out.insert(f.to_owned(), v.clone());
+            }
+        }
+        out.insert("id".into(), Value::String(id));
+        return Json(Value::Object(out)).into_response();
+    }
     if let Some(c) = p.customers().find(|c| c.conversation_id == id) {
         let name = c.profile.display_name();
         let want = |f: &str| fields.is_empty() || fields.contains(&f);
@@ -347,22 +364,6 @@ async fn object(
             };
             return Json(detail).into_response();
         }
-    }
-    if let Some(c) = p.customer(&id) {
-        let full = serde_json::to_value(&c.profile).unwrap_or_default();
-        let wanted = if fields.is_empty() {
-            vec!["first_name", "last_name", "profile_pic"]
-        } else {
-            fields
-        };
-        let mut out = Map::new();
-        for f in wanted {
-            if let Some(v) = full.get(f) {
-                out.insert(f.to_owned(), v.clone());
-            }
-        }
-        out.insert("id".into(), Value::String(id));
-        return Json(Value::Object(out)).into_response();
     }
     meta_error(
         &mut p,
