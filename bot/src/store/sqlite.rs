@@ -647,9 +647,8 @@ impl Store for SqliteStore {
     fn page(&self) -> Result<Page, StoreError> {
         let conn = self.conn();
         let json: Option<String> = conn
-            .query_row("SELECT enforcement FROM page WHERE id = 1", [], |r| {
-                r.get(0)
-            })
+            .prepare_cached("SELECT enforcement FROM page WHERE id = 1")?
+            .query_row([], |r| r.get(0))
             .optional()?;
         let enforcement = match json {
             Some(j) => serde_json::from_str(&j).map_err(corrupt)?,
@@ -764,25 +763,25 @@ impl Store for SqliteStore {
     }
 
     fn work_pending(&self) -> Result<u64, StoreError> {
-        let n: i64 = self.conn().query_row(
-            "SELECT COUNT(*) FROM outbox WHERE state = 'pending'",
-            [],
-            |r| r.get(0),
-        )?;
+        let n: i64 = self
+            .conn()
+            .prepare_cached("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")?
+            .query_row([], |r| r.get(0))?;
         Ok(n as u64)
     }
 
     fn next_due(&self) -> Result<Option<Timestamp>, StoreError> {
-        let v: Option<i64> = self.conn().query_row(
-            "SELECT MIN(t) FROM (
+        let v: Option<i64> = self
+            .conn()
+            .prepare_cached(
+                "SELECT MIN(t) FROM (
                 SELECT MIN(o.due) AS t FROM outbox o WHERE o.state = 'pending'
                   AND NOT EXISTS (SELECT 1 FROM outbox p
                                   WHERE p.state = 'pending' AND p.lane = o.lane AND p.id < o.id)
                 UNION ALL SELECT MIN(label_due) FROM threads
                 UNION ALL SELECT MIN(alert_due) FROM threads)",
-            [],
-            |r| r.get(0),
-        )?;
+            )?
+            .query_row([], |r| r.get(0))?;
         Ok(ts(v))
     }
 }
