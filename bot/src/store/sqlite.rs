@@ -358,7 +358,7 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
                 watermark,
             } => {
                 run(
-                    &tx,
+                    tx,
                     "UPDATE messages SET state = 'delivered' WHERE psid = ?1
                      AND direction != 'in' AND state = 'sent' AND at <= ?2",
                     params![psid, ms(*watermark)],
@@ -372,7 +372,7 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
             }
             Receipt::Read { psid, watermark } => {
                 run(
-                    &tx,
+                    tx,
                     "UPDATE messages SET state = 'read' WHERE psid = ?1 AND direction != 'in'
                      AND state IN ('sent', 'delivered') AND at <= ?2",
                     params![psid, ms(*watermark)],
@@ -382,7 +382,7 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
     }
     if let Some(page) = &c.page {
         run(
-            &tx,
+            tx,
             "INSERT INTO page (id, enforcement) VALUES (1, ?1)
              ON CONFLICT (id) DO UPDATE SET enforcement = ?1",
             [serde_json::to_string(&page.enforcement).map_err(corrupt)?],
@@ -393,13 +393,13 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
         match &w.key {
             // A pending item with the key is superseded; a done one stays done.
             Some(key) => run(
-                &tx,
+                tx,
                 "INSERT INTO outbox (key, lane, work, due) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (key) DO UPDATE SET work = ?3, due = ?4 WHERE state = 'pending'",
                 params![key, w.work.lane(), work, ms(w.due)],
             )?,
             None => run(
-                &tx,
+                tx,
                 "INSERT INTO outbox (lane, work, due) VALUES (?1, ?2, ?3)",
                 params![w.work.lane(), work, ms(w.due)],
             )?,
@@ -416,7 +416,7 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
     }
     if let Some(at) = c.relabel_all {
         run(
-            &tx,
+            tx,
             "UPDATE threads SET label_due = ?1 WHERE closed = 0",
             [ms(at)],
         )?;
@@ -734,7 +734,7 @@ impl Store for SqliteStore {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         run(
-            &tx,
+            tx,
             "UPDATE outbox SET state = 'done', key = NULL, error = NULL WHERE id = ?1",
             [id],
         )?;
