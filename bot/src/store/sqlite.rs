@@ -734,7 +734,7 @@ impl Store for SqliteStore {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         run(
-            tx,
+            &tx,
             "UPDATE outbox SET state = 'done', key = NULL, error = NULL WHERE id = ?1",
             [id],
         )?;
