@@ -29,9 +29,8 @@ impl EventHandler for Handler {
             Interaction::Modal(m) => (m.id, m.token.clone()),
             _ => return,
         };
-        let json = match serde_json::to_value(&i) {
-            Ok(v) => v,
-            Err(e) => return tracing::error!(%e, "interaction didn't serialize"),
+        let Some(json) = to_json(&i) else {
+            return tracing::error!("interaction didn't serialize");
         };
         let inv = match interaction::parse(&json) {
             Ok(inv) => inv,
@@ -47,6 +46,22 @@ impl EventHandler for Handler {
             tracing::error!(%e, interaction = %id, "interaction response failed");
         }
     }
+}
+
+/// The interaction as Discord's JSON. serenity leaves the `type` out when it writes an
+/// interaction back (the enum's variant carries it), so it is put back here.
+fn to_json(i: &Interaction) -> Option<serde_json::Value> {
+    let kind = match i {
+        Interaction::Ping(_) => 1,
+        Interaction::Command(_) => 2,
+        Interaction::Component(_) => 3,
+        Interaction::Autocomplete(_) => 4,
+        Interaction::Modal(_) => 5,
+        _ => return None,
+    };
+    let mut v = serde_json::to_value(i).ok()?;
+    v["type"] = kind.into();
+    Some(v)
 }
 
 /// Registers (overwrites) the guild's commands.
@@ -73,4 +88,59 @@ pub async fn run(
         .await?;
     client.start().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::Action;
+
+    /// What Discord sends over the gateway for `/reply text:Hello` in a thread, as
+    /// serenity parses it: serialized back, our parser must read the same interaction.
+    #[test]
+    fn a_gateway_interaction_reaches_the_same_pipeline() {
+        let raw = serde_json::json!({
+            "id": "1300000000000000123",
+            "application_id": "1300000000000000001",
+            "type": 2,
+            "data": {
+                "id": "1300000000000000077",
+                "name": "reply",
+                "type": 1,
+                "options": [{"name": "text", "type": 3, "value": "Hello"}]
+            },
+            "guild_id": "1300000000000000002",
+            "channel_id": "1300000000000000555",
+            "member": {
+                "user": {"id": "900001", "username": "grace", "global_name": "Grace", "discriminator": "0", "avatar": null},
+                "roles": ["77"],
+                "joined_at": "2026-01-01T00:00:00.000000+00:00",
+                "deaf": false,
+                "mute": false,
+                "flags": 0,
+                "permissions": "2147483647"
+            },
+            "token": "interaction-token",
+            "version": 1,
+            "app_permissions": "2147483647",
+            "locale": "en-US",
+            "guild_locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {},
+            "context": 0,
+            "attachment_size_limit": 10485760
+        });
+        let parsed: Interaction = serde_json::from_value(raw).expect("serenity reads it");
+        let again = to_json(&parsed).expect("serenity writes it");
+        let inv = interaction::parse(&again).expect("our parser reads it");
+        assert_eq!(inv.id, "1300000000000000123");
+        assert_eq!(inv.agent.id, 900001);
+        assert_eq!(inv.agent.roles, [77]);
+        assert_eq!(inv.channel_id, Some(1300000000000000555));
+        let Action::Command { name, options } = inv.action else {
+            panic!("a command: {again}");
+        };
+        assert_eq!(name, "reply");
+        assert_eq!(options["text"], "Hello");
+    }
 }

@@ -217,20 +217,7 @@ async fn steps(
                 }
                 Action::Faults(f) => {
                     t.line(now, &format!("faults: graph errors {}, 613 burst {}, latency {}, webhooks dropped {}, duplicated {}, reordered {}", f.graph_errors, f.rate_limit_burst, f.latency.as_deref().unwrap_or("0ms"), f.drop, f.duplicate, f.reorder));
-                    let latency = f
-                        .latency
-                        .as_deref()
-                        .map(messenger::timefmt::parse_duration)
-                        .transpose()?
-                        .unwrap_or_default();
-                    w.mock.lock().faults = Faults {
-                        error_rate: f.graph_errors,
-                        rate_limit_burst: f.rate_limit_burst,
-                        latency_ms: latency.as_millis().max(0) as u64,
-                        drop_rate: f.drop,
-                        duplicate_rate: f.duplicate,
-                        reorder_rate: f.reorder,
-                    };
+                    w.mock.lock().faults = Faults::from(f);
                 }
                 Action::DiscordOutage(on) => {
                     t.line(

@@ -32,17 +32,31 @@ fn private(text: impl Into<String>) -> Result<Response, StoreError> {
 const WHICH_CUSTOMER: &str =
     "Use this inside a customer's thread, or pick the customer with the `customer` option.";
 
+/// The conversation and the text a `/reply` or `/tag` is about, or the answer saying
+/// why there is none.
+fn thread_and_text(
+    ctx: &Ctx<'_>,
+    options: &HashMap<String, Value>,
+) -> Result<Result<(Thread, String), Response>, StoreError> {
+    let Some(thread) = ctx.thread(opt(options, "customer"))? else {
+        return private(WHICH_CUSTOMER).map(Err);
+    };
+    Ok(
+        match compose(ctx, opt(options, "text"), opt(options, "snippet"))? {
+            Ok(text) => Ok((thread, text)),
+            Err(e) => Err(Response::Message(Msg::private(e))),
+        },
+    )
+}
+
 /// `/reply text [snippet] [split] [customer]`.
 pub async fn reply_command(
     ctx: &Ctx<'_>,
     options: &HashMap<String, Value>,
 ) -> Result<Response, StoreError> {
-    let Some(thread) = ctx.thread(opt(options, "customer"))? else {
-        return private(WHICH_CUSTOMER);
-    };
-    let text = match compose(ctx, opt(options, "text"), opt(options, "snippet"))? {
-        Ok(t) => t,
-        Err(e) => return private(e),
+    let (thread, text) = match thread_and_text(ctx, options)? {
+        Ok(found) => found,
+        Err(answer) => return Ok(answer),
     };
     let split = options
         .get("split")
@@ -56,12 +70,9 @@ pub async fn tag_command(
     ctx: &Ctx<'_>,
     options: &HashMap<String, Value>,
 ) -> Result<Response, StoreError> {
-    let Some(thread) = ctx.thread(opt(options, "customer"))? else {
-        return private(WHICH_CUSTOMER);
-    };
-    let text = match compose(ctx, opt(options, "text"), opt(options, "snippet"))? {
-        Ok(t) => t,
-        Err(e) => return private(e),
+    let (thread, text) = match thread_and_text(ctx, options)? {
+        Ok(found) => found,
+        Err(answer) => return Ok(answer),
     };
     if let Err(e) = MessageText::parse(text.as_str()) {
         return private(too_long_words(&e, &text));

@@ -11,6 +11,8 @@ use messenger::signature::sign;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+use crate::harness::temp_db;
+
 const SECRET: &str = "mock-app-secret";
 
 fn config() -> WebhookConfig {
@@ -151,17 +153,6 @@ async fn deduplicated_by_mid_ordered_by_timestamp_unknown_acknowledged() {
     );
     store.mark_processed(&[pending[0].id]).unwrap();
     assert_eq!(store.pending(10).unwrap().len(), 2);
-}
-
-/// A unique database file for one test.
-fn temp_db(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("tagdesk-bot-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("tagdesk.db");
-    for ext in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
-    }
-    path
 }
 
 async fn serve_bot(

@@ -12,6 +12,7 @@ use jiff::Timestamp;
 use messenger::guard::PromoLexicon;
 use messenger::timefmt::parse_duration;
 use messenger::wire::{MessagingType, SendRequest};
+use scenario_format::format::FaultSection;
 use scenario_format::{Action, Scenario};
 use serde::Serialize;
 
@@ -39,6 +40,26 @@ pub struct Loaded {
     pub scheduled: usize,
     /// Steps skipped: agents' actions, Discord outages and restarts, which need a bot.
     pub skipped: usize,
+}
+
+impl From<&FaultSection> for Faults {
+    /// A scenario's `faults = {...}` as the emulator's faults. The loader has checked
+    /// the latency parses.
+    fn from(f: &FaultSection) -> Self {
+        let latency = f
+            .latency
+            .as_deref()
+            .and_then(|l| parse_duration(l).ok())
+            .unwrap_or_default();
+        Faults {
+            error_rate: f.graph_errors,
+            rate_limit_burst: f.rate_limit_burst,
+            latency_ms: latency.as_millis().max(0) as u64,
+            drop_rate: f.drop,
+            duplicate_rate: f.duplicate,
+            reorder_rate: f.reorder,
+        }
+    }
 }
 
 /// The scheduled events, in order.
@@ -148,19 +169,7 @@ impl Platform {
                 Ok(())
             }
             Action::Faults(f) => {
-                let latency = f
-                    .latency
-                    .as_deref()
-                    .and_then(|l| parse_duration(l).ok())
-                    .unwrap_or_default();
-                self.faults = Faults {
-                    error_rate: f.graph_errors,
-                    rate_limit_burst: f.rate_limit_burst,
-                    latency_ms: latency.as_millis().max(0) as u64,
-                    drop_rate: f.drop,
-                    duplicate_rate: f.duplicate,
-                    reorder_rate: f.reorder,
-                };
+                self.faults = Faults::from(f);
                 Ok(())
             }
             Action::Wait | Action::Agent { .. } | Action::DiscordOutage(_) | Action::Restart => {
