@@ -101,7 +101,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             if let Err(e) = engine.tick().await {
                 tracing::error!(%e, "tick failed; retrying");
             }
-            let _ = tokio::time::timeout(IDLE_TICK, wake.notified()).await;
+            // Sleep until a webhook arrives, the next work falls due, or the idle tick.
+            let wait = match engine.next_due() {
+                Ok(Some(due)) => {
+                    let left = due.duration_since(engine.clock.now());
+                    // Never spin: at least a short pause even if something is overdue.
+                    left.clamp(
+                        jiff::SignedDuration::from_millis(50),
+                        jiff::SignedDuration::try_from(IDLE_TICK).unwrap_or_default(),
+                    )
+                    .unsigned_abs()
+                }
+                _ => IDLE_TICK,
+            };
+            let _ = tokio::time::timeout(wait, wake.notified()).await;
         }
     });
     axum::serve(listener, app)

@@ -112,7 +112,7 @@ pub const THREAD_ALREADY_CREATED: i64 = 160004;
 
 /// A failed call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("Discord answered {status}: {message}")]
+#[error("{}", describe(self))]
 pub struct DiscordError {
     /// The HTTP status; 0 when Discord couldn't be reached.
     pub status: u16,
@@ -122,6 +122,13 @@ pub struct DiscordError {
     pub message: String,
     /// How long Discord asked us to wait (429).
     pub retry_after: Option<SignedDuration>,
+}
+
+fn describe(e: &DiscordError) -> String {
+    match e.status {
+        0 => format!("Discord unreachable: {}", e.message),
+        status => format!("Discord answered {status}: {}", e.message),
+    }
 }
 
 impl DiscordError {
