@@ -26,7 +26,12 @@ struct Team {
 impl Team {
     async fn new() -> Team {
         let discord = Recorder::new();
-        let h = Harness::new(Arc::new(discord.clone()), None).await;
+        Team::with(discord.clone(), Arc::new(discord)).await
+    }
+
+    /// A team whose bot talks to `api` as Discord (`discord` records nothing then).
+    async fn with(discord: Recorder, api: Arc<dyn bot::discord::DiscordApi>) -> Team {
+        let h = Harness::new(api, None).await;
         let key = SigningKey::from_bytes(&[7; 32]);
         let public = hex::encode(key.verifying_key().to_bytes());
         let app =
@@ -453,4 +458,51 @@ async fn while_restricted_tagged_replies_are_refused_with_the_restrictions_end()
             .all(|s| s["app_id"] != 1517776481860111u64),
         "nothing of ours reached Meta"
     );
+}
+
+#[tokio::test]
+async fn a_reply_over_http_interactions_reaches_meta_and_discords_rest_api() {
+    let server = crate::harness::discord().await;
+    let t = Team::with(Recorder::new(), crate::harness::serenity_client(&server)).await;
+    let psid = t.h.customer("Ada Lovelace").await;
+    t.h.say(&psid, "hello").await;
+    t.h.tick().await;
+    let thread =
+        t.h.engine
+            .store
+            .thread(&psid)
+            .unwrap()
+            .unwrap()
+            .discord_thread
+            .unwrap();
+    assert_eq!(thread, crate::harness::STARTER);
+
+    let answer = t
+        .send(&t.command(
+            "reply",
+            json!([opt("text", "Hi Ada, how can we help?")]),
+            Some(thread),
+        ))
+        .await;
+    assert_eq!(content(&answer), "✅ Sent as RESPONSE.");
+    let sent = t.sent().await;
+    assert_eq!(sent[0]["request"]["messaging_type"], "RESPONSE");
+    assert_eq!(
+        sent[0]["request"]["message"]["text"],
+        "Hi Ada, how can we help?"
+    );
+
+    // The thread shows it: one REST call, in the thread, as the agent.
+    t.h.tick().await;
+    let calls = crate::mirror_discord::calls(&server, 2).await;
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    let (verb, path, body) = &calls[0];
+    assert_eq!(
+        (verb.as_str(), path.as_str()),
+        ("POST", "/api/v10/channels/5001/messages")
+    );
+    assert_eq!(body["embeds"][0]["author"]["name"], "Grace");
+    assert_eq!(body["embeds"][0]["description"], "Hi Ada, how can we help?");
+    assert_eq!(body["embeds"][0]["footer"]["text"], "✅ sent as RESPONSE");
+    assert_eq!(body["allowed_mentions"]["parse"], json!([]));
 }

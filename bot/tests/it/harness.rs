@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use bot::clock::{Clock, ManualClock};
 use bot::config::Secret;
+use bot::discord::serenity_http::SerenityDiscord;
 use bot::discord::DiscordApi;
 use bot::engine::{Engine, Ticked};
 use bot::graph::HttpGraph;
@@ -15,6 +16,8 @@ use bot::webhook::{router, WebhookConfig};
 use messenger::Era;
 use mock_graph::MockGraph;
 use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// The parent channel conversations become threads under.
 pub const CHANNEL: u64 = 900;
@@ -134,4 +137,41 @@ impl Harness {
         let _ = self.server.await;
         self.mock
     }
+}
+
+/// The starter message (and thread) id the Discord stand-in answers with.
+pub const STARTER: u64 = 5001;
+
+/// wiremock as Discord's REST API: a channel post, a thread from it, posts in the
+/// thread, thread edits.
+pub async fn discord() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/api/v10/channels/{CHANNEL}/messages")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": STARTER.to_string()})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!(
+            "/api/v10/channels/{CHANNEL}/messages/{STARTER}/threads"
+        )))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": STARTER.to_string()})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/api/v10/channels/{STARTER}/messages")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "6001"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path(format!("/api/v10/channels/{STARTER}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": STARTER.to_string()})))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// serenity's `Http` pointed at the stand-in.
+pub fn serenity_client(server: &MockServer) -> Arc<SerenityDiscord> {
+    Arc::new(SerenityDiscord::new("Bot test-token", 1, &server.uri()))
 }

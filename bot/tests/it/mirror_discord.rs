@@ -1,50 +1,14 @@
 //! The mirror against serenity's `Http`, with wiremock as Discord's REST API: the exact
 //! calls a conversation costs, and an outage and rate limit that lose nothing.
 
-use std::sync::Arc;
-
-use bot::discord::serenity_http::SerenityDiscord;
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::harness::{Harness, CHANNEL, ROLE};
-
-const STARTER: u64 = 5001;
-
-async fn discord() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(format!("/api/v10/channels/{CHANNEL}/messages")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": STARTER.to_string()})))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(format!(
-            "/api/v10/channels/{CHANNEL}/messages/{STARTER}/threads"
-        )))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": STARTER.to_string()})))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(format!("/api/v10/channels/{STARTER}/messages")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "6001"})))
-        .mount(&server)
-        .await;
-    Mock::given(method("PATCH"))
-        .and(path(format!("/api/v10/channels/{STARTER}")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": STARTER.to_string()})))
-        .mount(&server)
-        .await;
-    server
-}
-
-fn client(server: &MockServer) -> Arc<SerenityDiscord> {
-    Arc::new(SerenityDiscord::new("Bot test-token", 1, &server.uri()))
-}
+use crate::harness::{discord, serenity_client as client, Harness, CHANNEL, ROLE, STARTER};
 
 /// The calls since `from`, as (method, path, body).
-async fn calls(server: &MockServer, from: usize) -> Vec<(String, String, Value)> {
+pub async fn calls(server: &MockServer, from: usize) -> Vec<(String, String, Value)> {
     let requests: Vec<Request> = server.received_requests().await.unwrap();
     requests[from..]
         .iter()
