@@ -127,6 +127,13 @@ impl Transcript {
     }
 }
 
+fn count(lines: usize) -> String {
+    match lines {
+        1 => "1 line".into(),
+        n => format!("{n} lines"),
+    }
+}
+
 fn describe(w: &World, c: &bot::discord::recorder::Call) -> String {
     if let Err(status) = c.outcome {
         return format!("✗ {} {} failed with {status}; will retry", c.method, c.path);
@@ -193,14 +200,14 @@ fn describe(w: &World, c: &bot::discord::recorder::Call) -> String {
             format!("notice in the channel: {}", lines.join(" · "))
         }
         Some(CHANNEL) => format!(
-            "new conversation in the channel ({} lines): {}",
-            lines.len(),
+            "new conversation in the channel ({}): {}",
+            count(lines.len()),
             lines.join(" · ")
         ),
         Some(id) => format!(
-            "in {}'s thread ({} lines): {}",
+            "in {}'s thread ({}): {}",
             who(id),
-            lines.len(),
+            count(lines.len()),
             lines.join(" · ")
         ),
         None => format!("{} {}", c.method, c.path),
