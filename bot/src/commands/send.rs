@@ -18,12 +18,17 @@ use crate::mirror::posts::{self, colour};
 use crate::outbox::sends::{self, how};
 use crate::outbox::Attempt;
 use crate::store::{
-    AlertKind, Changes, Direction, Draft, MessageRecord, NewWork, StoreError, Thread, Work,
+    AlertKind, Changes, Direction, Draft, MessageRecord, MessageUpdate, NewWork, StoreError,
+    Thread, Work,
 };
 
-/// How long a send waits in the outbox before its first retry; the first attempt is
-/// made at once, while the agent waits.
-const FIRST_RETRY: jiff::SignedDuration = jiff::SignedDuration::from_secs(30);
+/// How long a send waits in the outbox before the outbox tries it again: as long as a
+/// retry after a timeout waits for the echo of a send that went through.
+const FIRST_RETRY: jiff::SignedDuration = sends::ECHO_GRACE;
+
+/// How long the agent waits on Meta before the answer says "not sent yet": Discord
+/// drops an interaction not answered within 3 seconds. The outbox carries on after.
+const INTERACTIVE_BUDGET: std::time::Duration = std::time::Duration::from_millis(2_000);
 
 fn private(text: impl Into<String>) -> Result<Response, StoreError> {
     Ok(Response::Message(Msg::private(text)))
@@ -452,10 +457,24 @@ async fn dispatch(
         interaction_id,
         0,
         ctx.now,
-    )
-    .await?;
-    if let Attempt::Done(changes) = attempt {
-        store.commit(&changes)?;
+    );
+    match tokio::time::timeout(INTERACTIVE_BUDGET, attempt).await {
+        Ok(attempt) => {
+            if let Attempt::Done(changes) = attempt? {
+                store.commit(&changes)?;
+            }
+        }
+        // Meta is slow: the request may still go through, so the outbox waits for
+        // its echo before trying again.
+        Err(_) => store.commit(&Changes {
+            message_updates: vec![MessageUpdate {
+                interaction_id: interaction_id.to_owned(),
+                state: "retrying".into(),
+                error: Some("Meta is slow to answer".into()),
+                ..MessageUpdate::default()
+            }],
+            ..Changes::default()
+        })?,
     }
     Ok(store
         .message_by_interaction(interaction_id)?
