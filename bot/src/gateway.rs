@@ -95,11 +95,9 @@ mod tests {
     use super::*;
     use crate::commands::Action;
 
-    /// What Discord sends over the gateway for `/reply text:Hello` in a thread, as
-    /// serenity parses it: serialized back, our parser must read the same interaction.
-    #[test]
-    fn a_gateway_interaction_reaches_the_same_pipeline() {
-        let raw = serde_json::json!({
+    /// `/reply text:Hello` in a thread, as Discord sends it over the gateway.
+    fn raw_interaction() -> serde_json::Value {
+        serde_json::json!({
             "id": "1300000000000000123",
             "application_id": "1300000000000000001",
             "type": 2,
@@ -129,18 +127,85 @@ mod tests {
             "authorizing_integration_owners": {},
             "context": 0,
             "attachment_size_limit": 10485760
-        });
+        })
+    }
+
+    /// Read by serenity, written back, read by our parser: what the gateway transport does.
+    fn through_serenity(raw: serde_json::Value) -> crate::commands::Invocation {
         let parsed: Interaction = serde_json::from_value(raw).expect("serenity reads it");
         let again = to_json(&parsed).expect("serenity writes it");
-        let inv = interaction::parse(&again).expect("our parser reads it");
+        interaction::parse(&again).expect("our parser reads it")
+    }
+
+    #[test]
+    fn a_gateway_command_reaches_the_same_pipeline() {
+        let inv = through_serenity(raw_interaction());
         assert_eq!(inv.id, "1300000000000000123");
         assert_eq!(inv.agent.id, 900001);
         assert_eq!(inv.agent.roles, [77]);
         assert_eq!(inv.channel_id, Some(1300000000000000555));
         let Action::Command { name, options } = inv.action else {
-            panic!("a command: {again}");
+            panic!("a command");
         };
         assert_eq!(name, "reply");
         assert_eq!(options["text"], "Hello");
+    }
+
+    #[test]
+    fn a_gateway_autocomplete_reaches_the_same_pipeline() {
+        let mut raw = raw_interaction();
+        raw["type"] = 4.into();
+        raw["data"]["options"] = serde_json::json!([
+            {"name": "customer", "type": 3, "value": "Ad", "focused": true}
+        ]);
+        assert_eq!(
+            through_serenity(raw).action,
+            Action::Autocomplete {
+                name: "reply".into(),
+                focused: "customer".into(),
+                typed: "Ad".into()
+            }
+        );
+    }
+
+    #[test]
+    fn gateway_buttons_menus_and_modals_reach_the_same_pipeline() {
+        let mut raw = raw_interaction();
+        raw["type"] = 3.into();
+        raw["message"] = serde_json::json!({
+            "id": "1300000000000000999", "channel_id": "1300000000000000555",
+            "author": {"id": "1300000000000000001", "username": "tagdesk", "discriminator": "0", "avatar": null},
+            "content": "", "timestamp": "2026-11-20T09:00:00.000000+00:00", "edited_timestamp": null,
+            "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
+            "attachments": [], "embeds": [], "pinned": false, "type": 0
+        });
+        raw["data"] = serde_json::json!({"custom_id": "park:1001", "component_type": 2});
+        assert_eq!(
+            through_serenity(raw.clone()).action,
+            Action::Component {
+                custom_id: "park:1001".into(),
+                values: vec![]
+            }
+        );
+        raw["data"] = serde_json::json!({"custom_id": "tagpick:1001", "component_type": 3, "values": ["HUMAN_AGENT"]});
+        assert_eq!(
+            through_serenity(raw).action,
+            Action::Component {
+                custom_id: "tagpick:1001".into(),
+                values: vec!["HUMAN_AGENT".into()]
+            }
+        );
+
+        let mut modal = raw_interaction();
+        modal["type"] = 5.into();
+        modal["data"] = serde_json::json!({"custom_id": "reply-modal:U1", "components": [
+            {"type": 1, "components": [{"type": 4, "custom_id": "text", "value": "A long reply"}]}]});
+        assert_eq!(
+            through_serenity(modal).action,
+            Action::Modal {
+                custom_id: "reply-modal:U1".into(),
+                fields: [("text".to_owned(), "A long reply".to_owned())].into()
+            }
+        );
     }
 }
