@@ -156,7 +156,10 @@ impl Step<'_> {
             EventKind::Reaction(r) => {
                 let Some(psid) = customer_psid else { return };
                 let emoji = r.emoji.clone().or(r.reaction.clone()).unwrap_or_default();
-                let text = format!("{} {emoji} on a message", r.action);
+                let text = match r.action.as_str() {
+                    "unreact" => format!("took back the {emoji} reaction"),
+                    _ => format!("reacted {emoji} to a message"),
+                };
                 self.customer_acted(&psid, CustomerAction::Other, at, standby, None);
                 let key = format!("reaction:{}:{}:{}", r.mid, r.action, event.timestamp);
                 self.record_in(&psid, Some(key), "reaction", &text, &[], at, standby);
