@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::{opt, Ctx, Msg, Response};
 use crate::discord::Post;
 use crate::mirror::posts::{self, colour};
-use crate::store::{Changes, NewWork, Snippet, StoreError, Work};
+use crate::store::{Changes, NewWork, Snippet, StoreError, ThreadPatch, Work};
 
 fn private(text: impl Into<String>) -> Result<Response, StoreError> {
     Ok(Response::Message(Msg::private(text)))
@@ -21,10 +21,11 @@ pub fn claim_release_close(
     which: &str,
     customer: Option<&str>,
 ) -> Result<Response, StoreError> {
-    let Some(mut thread) = ctx.thread(customer)? else {
+    let Some(thread) = ctx.thread(customer)? else {
         return private("Use this inside a customer's thread, or pick the customer.");
     };
     let me = &ctx.inv.agent;
+    let patch;
     let (note, answer) = match which {
         "claim" => {
             if let Some(other) = thread.claimed_by.filter(|&id| id != me.id) {
@@ -32,23 +33,31 @@ pub fn claim_release_close(
                     "<@{other}> has claimed this conversation; ask them, or /release it first."
                 ));
             }
-            thread.claimed_by = Some(me.id);
+            patch = ThreadPatch::Claim {
+                psid: thread.psid.clone(),
+                by: Some(me.id),
+                if_unclaimed: false,
+            };
             (
                 format!("🙋 {} claimed this conversation.", me.name),
                 "Claimed.",
             )
         }
         "release" => {
-            thread.claimed_by = None;
+            patch = ThreadPatch::Claim {
+                psid: thread.psid.clone(),
+                by: None,
+                if_unclaimed: false,
+            };
             (
                 format!("👋 {} released this conversation.", me.name),
                 "Released.",
             )
         }
         _ => {
-            thread.closed = true;
-            thread.label_due = None;
-            thread.alert_due = None;
+            patch = ThreadPatch::Close {
+                psid: thread.psid.clone(),
+            };
             (
                 format!(
                     "✅ {} closed this conversation. The customer's next message reopens it.",
@@ -81,7 +90,7 @@ pub fn claim_release_close(
         });
     }
     ctx.engine.store.commit(&Changes {
-        threads: vec![thread],
+        patches: vec![patch],
         work,
         ..Changes::default()
     })?;

@@ -19,7 +19,7 @@ use crate::outbox::sends::{self, how};
 use crate::outbox::Attempt;
 use crate::store::{
     AlertKind, Changes, Direction, Draft, MessageRecord, MessageUpdate, NewWork, StoreError,
-    Thread, Work,
+    Thread, ThreadPatch, Work,
 };
 
 /// How long a send waits in the outbox before the outbox tries it again: as long as a
@@ -433,12 +433,14 @@ async fn dispatch(
     m.messaging_type = Some(send.messaging_type.as_str().into());
     m.tag = send.tag.map(|t| t.as_str().to_owned());
     m.decision = Some(format!("allowed as {}", describe(send)));
-    let mut thread = thread.clone();
-    // Replying claims an unclaimed conversation.
-    thread.claimed_by = thread.claimed_by.or(Some(ctx.inv.agent.id));
     store.commit(&Changes {
         messages: vec![m],
-        threads: vec![thread.clone()],
+        // Replying claims an unclaimed conversation.
+        patches: vec![ThreadPatch::Claim {
+            psid: thread.psid.clone(),
+            by: Some(ctx.inv.agent.id),
+            if_unclaimed: true,
+        }],
         work: vec![NewWork {
             key: None,
             work: Work::GraphSend {

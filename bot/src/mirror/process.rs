@@ -16,7 +16,7 @@ use crate::discord::Embed;
 use crate::settings::Settings;
 use crate::store::{
     Changes, Customer, Direction, MessageRecord, MessageUpdate, NewWork, Page, PendingEvent,
-    QueuedWork, Receipt, Thread, Work,
+    QueuedWork, Receipt, Thread, ThreadPatch, Work,
 };
 
 /// The `metadata` tagdesk puts on its own sends, so their echoes aren't mirrored twice.
@@ -279,6 +279,9 @@ impl Step<'_> {
     ) {
         let now = self.now;
         self.acted.insert(psid.to_owned());
+        self.changes.patches.push(ThreadPatch::CustomerActed {
+            psid: psid.to_owned(),
+        });
         let thread = self.thread(psid);
         thread.state.customer_acted(action, at);
         thread.standby = standby;
@@ -455,6 +458,9 @@ impl Step<'_> {
             if thread.discord_thread.is_none() && !thread.opening {
                 let first = batch.next().unwrap_or_default();
                 thread.opening = true;
+                self.changes
+                    .patches
+                    .push(ThreadPatch::Opening { psid: psid.clone() });
                 thread.label = Some(lbl.clone());
                 self.changes.work.push(NewWork {
                     key: Some(format!("open:{psid}")),

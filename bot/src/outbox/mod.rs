@@ -12,7 +12,7 @@ pub mod sends;
 use crate::discord::{DiscordApi, DiscordError, Effect, Performed};
 use crate::graph::GraphApi;
 use crate::settings::Settings;
-use crate::store::{Changes, QueuedWork, Store, StoreError, Work};
+use crate::store::{Changes, QueuedWork, Store, StoreError, ThreadPatch, Work};
 
 /// How long to wait before attempt `n + 1`: 1 s doubling to 5 minutes, or what
 /// Discord asked for if longer.
@@ -154,11 +154,10 @@ async fn discord_work(
                         .await;
                     match opened {
                         Ok(p) => {
-                            if let Some(mut t) = store.thread(psid)? {
-                                t.discord_thread = Some(id_of(p));
-                                t.opening = false;
-                                changes.threads.push(t);
-                            }
+                            changes.patches.push(ThreadPatch::Opened {
+                                psid: psid.clone(),
+                                discord_thread: id_of(p),
+                            });
                             Ok(changes)
                         }
                         Err(e) => Err(e),

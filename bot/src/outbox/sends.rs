@@ -19,6 +19,7 @@ use crate::mirror::alerts;
 use crate::mirror::posts::{self, colour};
 use crate::mirror::process::OUR_METADATA;
 use crate::settings::Settings;
+use crate::store::ThreadPatch;
 use crate::store::{Changes, MessageRecord, MessageUpdate, NewWork, Store, StoreError, Work};
 
 /// Attempts before a send that keeps failing transiently is given up.
@@ -117,10 +118,12 @@ fn sent(
         ..MessageUpdate::default()
     });
     let mut footer = format!("✅ sent as {}", how(msg));
-    if let Some(mut thread) = store.thread(&msg.psid)? {
-        thread.state.page_sent(msg.tag.is_some());
-        thread.last_team_reply = Some(now);
-        thread.alert_due = alerts::next(&thread, s).map(|(d, _)| d);
+    changes.patches.push(ThreadPatch::TeamReplied {
+        psid: msg.psid.clone(),
+        tagged: msg.tag.is_some(),
+        at: now,
+    });
+    if let Some(thread) = store.thread(&msg.psid)? {
         if msg.tag.as_deref() == Some("HUMAN_AGENT") {
             if let Some(closes) =
                 alerts::closes(&thread, crate::store::AlertKind::HumanAgent, now, s)
@@ -131,7 +134,6 @@ fn sent(
                 ));
             }
         }
-        changes.threads.push(thread);
     }
     changes.work.push(team_line(msg, footer, colour::TEAM, now));
     Ok(changes)

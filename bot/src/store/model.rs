@@ -317,6 +317,56 @@ pub enum Receipt {
     },
 }
 
+/// A change to a few fields of a conversation, applied in place. Commands and the
+/// outbox change threads only this way, so they never overwrite what the ticker wrote
+/// meanwhile (and it never overwrites theirs: whole-record writes leave these fields
+/// alone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ThreadPatch {
+    /// The customer acted: the tagged-message count restarts, and a closed
+    /// conversation reopens.
+    CustomerActed {
+        /// The customer.
+        psid: String,
+    },
+    /// Opening the Discord thread is queued.
+    Opening {
+        /// The customer.
+        psid: String,
+    },
+    /// The Discord thread exists.
+    Opened {
+        /// The customer.
+        psid: String,
+        /// Its id.
+        discord_thread: u64,
+    },
+    /// The team's message went out: one more tagged message if it was tagged, and no
+    /// alert is owed any more.
+    TeamReplied {
+        /// The customer.
+        psid: String,
+        /// Whether it was tagged.
+        tagged: bool,
+        /// When.
+        at: Timestamp,
+    },
+    /// Claimed by an agent, or released (`None`).
+    Claim {
+        /// The customer.
+        psid: String,
+        /// The agent.
+        by: Option<u64>,
+        /// Only if nobody has claimed it (replying claims an unclaimed conversation).
+        if_unclaimed: bool,
+    },
+    /// Closed by the team: no labels or alerts until the customer writes.
+    Close {
+        /// The customer.
+        psid: String,
+    },
+}
+
 /// Everything one processing step changes, committed atomically.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changes {
@@ -324,8 +374,12 @@ pub struct Changes {
     pub processed: Vec<i64>,
     /// Customers to insert or update.
     pub customers: Vec<Customer>,
-    /// Threads to insert or update (whole records).
+    /// Threads to insert or update (whole records, except the fields [`ThreadPatch`]es
+    /// own: the Discord thread, the claim, the team's last reply, the tagged count,
+    /// closed; those are written on insert only).
     pub threads: Vec<Thread>,
+    /// Field-level changes to threads, applied after the whole records.
+    pub patches: Vec<ThreadPatch>,
     /// Messages to insert; `id` is ignored.
     pub messages: Vec<MessageRecord>,
     /// Outgoing messages whose state changed.

@@ -8,7 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use super::{
     AlertKind, Changes, Customer, Direction, Draft, Ingested, MessageRecord, Page, PendingEvent,
-    QueuedWork, Receipt, Snippet, Store, StoreError, Thread, Work,
+    QueuedWork, Receipt, Snippet, Store, StoreError, Thread, ThreadPatch, Work,
 };
 use crate::intake::InboundEvent;
 use messenger::ThreadState;
@@ -168,6 +168,49 @@ impl SqliteStore {
     }
 }
 
+fn apply_patch(tx: &Transaction<'_>, patch: &ThreadPatch) -> rusqlite::Result<usize> {
+    match patch {
+        ThreadPatch::CustomerActed { psid } => run(
+            tx,
+            "UPDATE threads SET tagged_since = 0, closed = 0 WHERE psid = ?1",
+            [psid],
+        ),
+        ThreadPatch::Opening { psid } => {
+            run(tx, "UPDATE threads SET opening = 1 WHERE psid = ?1", [psid])
+        }
+        ThreadPatch::Opened {
+            psid,
+            discord_thread,
+        } => run(
+            tx,
+            "UPDATE threads SET discord_thread = ?2, opening = 0 WHERE psid = ?1",
+            params![psid, *discord_thread as i64],
+        ),
+        ThreadPatch::TeamReplied { psid, tagged, at } => run(
+            tx,
+            "UPDATE threads SET tagged_since = tagged_since + ?2,
+                 last_team_reply = MAX(COALESCE(last_team_reply, 0), ?3), alert_due = NULL
+             WHERE psid = ?1",
+            params![psid, u32::from(*tagged), ms(*at)],
+        ),
+        ThreadPatch::Claim {
+            psid,
+            by,
+            if_unclaimed,
+        } => run(
+            tx,
+            "UPDATE threads SET claimed_by = CASE WHEN ?3 THEN COALESCE(claimed_by, ?2) ELSE ?2 END
+             WHERE psid = ?1",
+            params![psid, by.map(|b| b as i64), if_unclaimed],
+        ),
+        ThreadPatch::Close { psid } => run(
+            tx,
+            "UPDATE threads SET closed = 1, label_due = NULL, alert_due = NULL WHERE psid = ?1",
+            [psid],
+        ),
+    }
+}
+
 /// Runs one statement, kept prepared.
 fn run(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
     conn.prepare_cached(sql)?.execute(params)
@@ -260,10 +303,8 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
             "INSERT INTO threads ({THREAD_COLUMNS}) VALUES
              (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
              ON CONFLICT (psid) DO UPDATE SET last_opened = ?2, last_customer = ?3,
-                 tagged_since = ?4, discord_thread = ?5, opening = ?6, claimed_by = ?7,
-                 closed = ?8, standby = ?9, last_team_reply = ?10, last_text = ?11,
-                 label = ?12, label_due = ?13, alerted_at = ?14, alerted_kind = ?15,
-                 alert_due = ?16"
+                 standby = ?9, last_text = ?11, label = ?12, label_due = ?13,
+                 alerted_at = ?14, alerted_kind = ?15, alert_due = ?16"
         ))?;
         for t in &c.threads {
             q.execute(params![
@@ -285,6 +326,9 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
                 t.alert_due.map(ms),
             ])?;
         }
+    }
+    for patch in &c.patches {
+        apply_patch(tx, patch)?;
     }
     {
         let mut q = tx.prepare_cached(

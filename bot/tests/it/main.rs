@@ -4,4 +4,5 @@ mod commands;
 mod harness;
 mod mirror_discord;
 mod mirror_recorder;
+mod store;
 mod webhook;

@@ -1,0 +1,94 @@
+//! The store under concurrent writers: the ticker writes whole thread records, commands
+//! and the outbox write field-level patches, and neither undoes the other.
+
+use bot::store::sqlite::SqliteStore;
+use bot::store::{Changes, Store, Thread, ThreadPatch};
+use jiff::Timestamp;
+use messenger::window::CustomerAction;
+
+fn at(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+#[test]
+fn a_stale_whole_record_never_undoes_a_patch() {
+    let store = SqliteStore::in_memory().unwrap();
+    let mut thread = Thread {
+        psid: "U1".into(),
+        ..Thread::default()
+    };
+    thread
+        .state
+        .customer_acted(CustomerAction::Message, at("2026-11-20T09:00:00Z"));
+    store
+        .commit(&Changes {
+            threads: vec![thread.clone()],
+            ..Changes::default()
+        })
+        .unwrap();
+
+    // The ticker loaded the thread (`thread`, now stale); meanwhile an agent's tagged
+    // reply went out and another agent claimed the conversation.
+    store
+        .commit(&Changes {
+            patches: vec![
+                ThreadPatch::TeamReplied {
+                    psid: "U1".into(),
+                    tagged: true,
+                    at: at("2026-11-21T10:00:00Z"),
+                },
+                ThreadPatch::Claim {
+                    psid: "U1".into(),
+                    by: Some(7),
+                    if_unclaimed: true,
+                },
+                ThreadPatch::Opened {
+                    psid: "U1".into(),
+                    discord_thread: 99,
+                },
+            ],
+            ..Changes::default()
+        })
+        .unwrap();
+    // The ticker writes its stale record back (a read receipt changed nothing).
+    thread.label = Some("🟡 human agent · 5d".into());
+    store
+        .commit(&Changes {
+            threads: vec![thread],
+            ..Changes::default()
+        })
+        .unwrap();
+
+    let now = store.thread("U1").unwrap().unwrap();
+    assert_eq!(
+        now.state.tagged_since_customer, 1,
+        "the tagged reply still counts"
+    );
+    assert_eq!(now.claimed_by, Some(7));
+    assert_eq!(now.discord_thread, Some(99));
+    assert_eq!(now.last_team_reply, Some(at("2026-11-21T10:00:00Z")));
+    assert_eq!(
+        now.label.as_deref(),
+        Some("🟡 human agent · 5d"),
+        "the ticker's own field"
+    );
+
+    // A second claim only if unclaimed leaves the first; the customer writing resets
+    // the count.
+    store
+        .commit(&Changes {
+            patches: vec![
+                ThreadPatch::Claim {
+                    psid: "U1".into(),
+                    by: Some(8),
+                    if_unclaimed: true,
+                },
+                ThreadPatch::CustomerActed { psid: "U1".into() },
+            ],
+            ..Changes::default()
+        })
+        .unwrap();
+    let now = store.thread("U1").unwrap().unwrap();
+    assert_eq!(now.claimed_by, Some(7));
+    assert_eq!(now.state.tagged_since_customer, 0);
+}
