@@ -459,6 +459,7 @@ async fn dispatch(
         interaction_id,
         0,
         ctx.now,
+        sends::Performer::Agent,
     );
     match tokio::time::timeout(INTERACTIVE_BUDGET, attempt).await {
         Ok(attempt) => {
@@ -473,6 +474,7 @@ async fn dispatch(
                 interaction_id: interaction_id.to_owned(),
                 state: "retrying".into(),
                 error: Some("Meta is slow to answer".into()),
+                if_state: Some("sending".into()),
                 ..MessageUpdate::default()
             }],
             ..Changes::default()
@@ -602,7 +604,7 @@ pub fn outcome(ctx: &Ctx<'_>, m: &MessageRecord) -> Response {
         }
         "failed" => format!("❌ Meta refused it: {}", m.error.as_deref().unwrap_or("no details")),
         "echoed" => "✅ Sent: Meta's echo confirms it; the thread shows how it went.".into(),
-        "queued" | "retrying" => format!(
+        "queued" | "retrying" | "sending" => format!(
             "⏳ Not sent yet: {}. tagdesk keeps trying and will post the outcome in the thread.",
             m.error.as_deref().unwrap_or("waiting for Meta")
         ),

@@ -349,6 +349,7 @@ impl Step<'_> {
                 interaction_id: interaction_id.clone(),
                 state: "queued".into(),
                 messaging_type: Some(MessagingType::Response.as_str().into()),
+                if_state: Some("parked".into()),
                 ..MessageUpdate::default()
             });
             self.changes.work.push(NewWork {

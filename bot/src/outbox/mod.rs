@@ -82,8 +82,17 @@ pub async fn drain(
                     psid,
                     interaction_id,
                 } => {
-                    sends::perform(store, graph, s, psid, interaction_id, item.attempts, now)
-                        .await?
+                    sends::perform(
+                        store,
+                        graph,
+                        s,
+                        psid,
+                        interaction_id,
+                        item.attempts,
+                        now,
+                        sends::Performer::Outbox,
+                    )
+                    .await?
                 }
                 _ => discord_work(store, discord, s, &item).await?.into(),
             };

@@ -33,6 +33,15 @@ pub fn metadata(interaction_id: &str) -> String {
     format!("{OUR_METADATA}:{interaction_id}")
 }
 
+/// Who is attempting a send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Performer {
+    /// The agent's interaction, waiting for the answer.
+    Agent,
+    /// The outbox, later.
+    Outbox,
+}
+
 /// One attempt at sending the message of `interaction_id`.
 pub async fn perform(
     store: &dyn Store,
@@ -42,21 +51,31 @@ pub async fn perform(
     interaction_id: &str,
     attempts: u32,
     now: Timestamp,
+    by: Performer,
 ) -> Result<Attempt, StoreError> {
     let Some(msg) = store.message_by_interaction(interaction_id)? else {
         return Ok(Attempt::Fail(format!(
             "no message for interaction {interaction_id}"
         )));
     };
-    match msg.state.as_str() {
-        "queued" | "retrying" => {}
+    // Claim the send first, so two performers (a retried interaction racing the first,
+    // or the agent's attempt and the outbox's) never both send it.
+    if msg.state == "echoed" {
         // Its echo came back while we waited for an answer: it went through.
-        "echoed" => {
-            let mid = msg.mid.clone();
-            return Ok(Attempt::Done(Box::new(sent(store, s, &msg, mid, now)?)));
+        if !store.claim_send(interaction_id, &["echoed"])? {
+            return Ok(Attempt::Done(Box::default()));
         }
-        // Settled already.
-        _ => return Ok(Attempt::Done(Box::default())),
+        let mid = msg.mid.clone();
+        return Ok(Attempt::Done(Box::new(sent(store, s, &msg, mid, now)?)));
+    }
+    let claimable: &[&str] = match by {
+        Performer::Agent => &["queued"],
+        // A send left "sending" by a crash is the outbox's to retry, after the grace.
+        Performer::Outbox => &["queued", "retrying", "sending"],
+    };
+    if !store.claim_send(interaction_id, claimable)? {
+        // Settled already, or someone else is sending it now.
+        return Ok(Attempt::Done(Box::default()));
     }
     let messaging_type = msg
         .messaging_type
@@ -86,6 +105,7 @@ pub async fn perform(
                     interaction_id: interaction_id.to_owned(),
                     state: "retrying".into(),
                     error: Some(f.to_string()),
+                    if_state: Some("sending".into()),
                     ..MessageUpdate::default()
                 }],
                 ..Changes::default()
@@ -175,6 +195,7 @@ fn failed(
         interaction_id: msg.interaction_id.clone().unwrap_or_default(),
         state: "failed".into(),
         error: Some(words.clone()),
+        if_state: Some("sending".into()),
         ..MessageUpdate::default()
     });
     changes.work.push(team_line(

@@ -75,6 +75,10 @@ pub trait Store: Send + Sync + 'static {
     /// One message by the interaction that sent it.
     fn message_by_interaction(&self, id: &str) -> Result<Option<MessageRecord>, StoreError>;
 
+    /// Marks a send as being sent, if its state is one of `from`; whether it was.
+    /// Exactly one of several concurrent callers gets `true`.
+    fn claim_send(&self, interaction_id: &str, from: &[&str]) -> Result<bool, StoreError>;
+
     /// A conversation's parked replies, oldest first.
     fn parked(&self, psid: &str) -> Result<Vec<MessageRecord>, StoreError>;
 

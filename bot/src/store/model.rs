@@ -178,6 +178,9 @@ pub struct MessageUpdate {
     pub messaging_type: Option<String>,
     /// When it was sent.
     pub at: Option<Timestamp>,
+    /// Apply only if the message is still in this state (a failure must not overwrite
+    /// an echo that proved the send went through).
+    pub if_state: Option<String>,
 }
 
 /// A reply an agent wrote that is waiting on a decision (a confirmation, a tag choice,

@@ -363,7 +363,7 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
         let mut q = tx.prepare_cached(
             "UPDATE messages SET state = ?2, mid = COALESCE(?3, mid), error = ?4,
                  messaging_type = COALESCE(?5, messaging_type), at = COALESCE(?6, at)
-             WHERE interaction_id = ?1",
+             WHERE interaction_id = ?1 AND (?7 IS NULL OR state = ?7)",
         )?;
         for u in &c.message_updates {
             q.execute(params![
@@ -372,14 +372,15 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
                 u.mid,
                 u.error,
                 u.messaging_type,
-                u.at.map(ms)
+                u.at.map(ms),
+                u.if_state
             ])?;
         }
     }
     {
         let mut q = tx.prepare_cached(
             "UPDATE messages SET state = 'echoed', mid = ?2
-             WHERE interaction_id = ?1 AND state IN ('queued', 'retrying')",
+             WHERE interaction_id = ?1 AND state IN ('queued', 'retrying', 'sending')",
         )?;
         for (interaction_id, mid) in &c.echo_confirms {
             q.execute(params![interaction_id, mid])?;
@@ -595,6 +596,16 @@ impl Store for SqliteStore {
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE interaction_id = ?1"
         ))?;
         Ok(q.query_row([id], message_from).optional()?)
+    }
+
+    fn claim_send(&self, interaction_id: &str, from: &[&str]) -> Result<bool, StoreError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached(
+            "UPDATE messages SET state = 'sending'
+             WHERE interaction_id = ?1 AND state IN (SELECT value FROM json_each(?2))",
+        )?;
+        let from = serde_json::to_string(from).map_err(corrupt)?;
+        Ok(q.execute(params![interaction_id, from])? == 1)
     }
 
     fn parked(&self, psid: &str) -> Result<Vec<MessageRecord>, StoreError> {

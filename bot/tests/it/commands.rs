@@ -506,3 +506,18 @@ async fn a_reply_over_http_interactions_reaches_meta_and_discords_rest_api() {
     assert_eq!(body["embeds"][0]["footer"]["text"], "✅ sent as RESPONSE");
     assert_eq!(body["allowed_mentions"]["parse"], json!([]));
 }
+
+#[tokio::test]
+async fn the_same_interaction_twice_at_once_sends_once() {
+    let t = Team::new().await;
+    let (_, thread) = t.customer("Ada Lovelace").await;
+    let reply = t.command("reply", json!([opt("text", "Once only.")]), Some(thread));
+    let (a, b) = tokio::join!(t.send(&reply), t.send(&reply));
+    assert!(
+        content(&a).starts_with('✅') || content(&b).starts_with('✅'),
+        "{a} {b}"
+    );
+    t.h.advance("2m").await;
+    t.h.tick().await;
+    assert_eq!(t.sent().await.len(), 1);
+}

@@ -92,3 +92,45 @@ fn a_stale_whole_record_never_undoes_a_patch() {
     assert_eq!(now.claimed_by, Some(7));
     assert_eq!(now.state.tagged_since_customer, 0);
 }
+
+#[test]
+fn only_one_performer_claims_a_send() {
+    use bot::store::{Direction, MessageRecord};
+    let store = SqliteStore::in_memory().unwrap();
+    let message = MessageRecord {
+        id: 0,
+        psid: "U1".into(),
+        direction: Direction::Out,
+        mid: None,
+        kind: "text".into(),
+        text: "hi".into(),
+        attachments: vec![],
+        at: at("2026-11-20T09:00:00Z"),
+        messaging_type: Some("RESPONSE".into()),
+        tag: None,
+        agent: Some("grace".into()),
+        decision: None,
+        state: "queued".into(),
+        error: None,
+        standby: false,
+        app_id: None,
+        interaction_id: Some("I1".into()),
+    };
+    store
+        .commit(&Changes {
+            messages: vec![message],
+            ..Changes::default()
+        })
+        .unwrap();
+    assert!(store.claim_send("I1", &["queued"]).unwrap());
+    assert!(
+        !store.claim_send("I1", &["queued"]).unwrap(),
+        "the second agent attempt"
+    );
+    assert!(
+        store
+            .claim_send("I1", &["queued", "retrying", "sending"])
+            .unwrap(),
+        "the outbox, after a crash"
+    );
+}
