@@ -455,7 +455,6 @@ async fn dispatch(
         &**store,
         &*engine.graph,
         &engine.settings,
-        &thread.psid,
         interaction_id,
         0,
         ctx.now,

@@ -78,15 +78,11 @@ pub async fn drain(
         let mut progressed = false;
         for item in due {
             let attempt = match &item.work {
-                Work::GraphSend {
-                    psid,
-                    interaction_id,
-                } => {
+                Work::GraphSend { interaction_id, .. } => {
                     sends::perform(
                         store,
                         graph,
                         s,
-                        psid,
                         interaction_id,
                         item.attempts,
                         now,

@@ -47,7 +47,6 @@ pub async fn perform(
     store: &dyn Store,
     graph: &dyn GraphApi,
     s: &Settings,
-    psid: &str,
     interaction_id: &str,
     attempts: u32,
     now: Timestamp,
@@ -83,7 +82,7 @@ pub async fn perform(
         .and_then(|m| serde_json::from_value(serde_json::Value::String(m.into())).ok())
         .unwrap_or(MessagingType::Response);
     let tag: Option<Tag> = msg.tag.as_deref().and_then(|t| t.parse().ok());
-    let mut request = SendRequest::text(psid, messaging_type, tag, msg.text.clone());
+    let mut request = SendRequest::text(msg.psid.clone(), messaging_type, tag, msg.text.clone());
     if let Some(m) = request.message.as_mut() {
         m.metadata = Some(metadata(interaction_id));
     }
