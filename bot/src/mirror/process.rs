@@ -15,8 +15,8 @@ use super::posts::{self, colour};
 use crate::discord::Embed;
 use crate::settings::Settings;
 use crate::store::{
-    Changes, Customer, Direction, MessageRecord, MessageUpdate, NewWork, Page, PendingEvent,
-    QueuedWork, Receipt, Thread, ThreadPatch, Work,
+    Changes, Customer, Direction, MessageRecord, MessageUpdate, NewWork, Page, PageOp,
+    PendingEvent, QueuedWork, Receipt, Thread, ThreadPatch, Work,
 };
 
 /// The `metadata` tagdesk puts on its own sends, so their echoes aren't mirrored twice.
@@ -395,10 +395,18 @@ impl Step<'_> {
         let text = match p.action {
             EnforcementAction::Warning => {
                 e.warn();
+                self.changes.page_ops.push(PageOp::Warn);
                 format!("⚠️ Meta warned the page: {reason}")
             }
             EnforcementAction::Block => {
-                let r = e.impose(level_named_in(&reason), reason.clone(), at);
+                let level = level_named_in(&reason);
+                self.changes.page_ops.push(PageOp::Impose {
+                    level,
+                    reason: reason.clone(),
+                    at,
+                    unless_active: false,
+                });
+                let r = e.impose(level, reason.clone(), at);
                 let until = r
                     .until
                     .map_or_else(|| "for good".to_owned(), |u| format!("until {u}"));
@@ -410,6 +418,7 @@ impl Step<'_> {
             }
             EnforcementAction::Unblock => {
                 e.lift(at);
+                self.changes.page_ops.push(PageOp::Lift { at });
                 "✅ Meta lifted the page's restriction.".to_owned()
             }
         };
@@ -512,7 +521,6 @@ impl Step<'_> {
             }
         }
         if self.page_changed {
-            self.changes.page = Some(self.page);
             self.changes.relabel_all = Some(now);
         }
         self.changes

@@ -8,7 +8,6 @@
 
 use jiff::{SignedDuration, Timestamp};
 use messenger::meta_error::MetaError;
-use messenger::restriction::Restriction;
 use messenger::wire::{MessagingType, SendRequest};
 use messenger::Tag;
 
@@ -19,8 +18,8 @@ use crate::mirror::alerts;
 use crate::mirror::posts::{self, colour};
 use crate::mirror::process::OUR_METADATA;
 use crate::settings::Settings;
-use crate::store::ThreadPatch;
 use crate::store::{Changes, MessageRecord, MessageUpdate, NewWork, Store, StoreError, Work};
+use crate::store::{PageOp, ThreadPatch};
 
 /// Attempts before a send that keeps failing transiently is given up.
 pub const MAX_ATTEMPTS: u32 = 8;
@@ -173,18 +172,15 @@ fn failed(
             let (what, next) = e.explain();
             let (code, sub) = e.code();
             let code = sub.map_or(code.to_string(), |sub| format!("{code}/{sub}"));
-            if e == MetaError::PageRestricted {
-                let mut page = store.page()?;
-                if page.enforcement.active(now).is_none() {
-                    let r: Restriction = page.enforcement.impose(
-                        None,
-                        "Meta refused a tagged message: the page is restricted".into(),
-                        now,
-                    );
-                    tracing::warn!(level = %r.level, "Meta reports a restriction we hadn't heard of");
-                    changes.page = Some(page);
-                    changes.relabel_all = Some(now);
-                }
+            if e == MetaError::PageRestricted && store.page()?.enforcement.active(now).is_none() {
+                tracing::warn!("Meta reports a restriction tagdesk hadn't heard of");
+                changes.page_ops.push(PageOp::Impose {
+                    level: None,
+                    reason: "Meta refused a tagged message: the page is restricted".into(),
+                    at: now,
+                    unless_active: true,
+                });
+                changes.relabel_all = Some(now);
             }
             format!("{what} ({code}). Next: {next}")
         }

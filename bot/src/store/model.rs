@@ -320,6 +320,52 @@ pub enum Receipt {
     },
 }
 
+/// A change to the page's enforcement record, applied inside the committing
+/// transaction to the record as it is then, so concurrent writers never undo each other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageOp {
+    /// Meta warned the page.
+    Warn,
+    /// Meta restricted the page.
+    Impose {
+        /// The rung, if Meta named it; else one above the highest so far.
+        level: Option<messenger::restriction::Level>,
+        /// Meta's reason.
+        reason: String,
+        /// When.
+        at: Timestamp,
+        /// Only if no restriction is known to be in force at `at` (a refusal that
+        /// reveals one).
+        unless_active: bool,
+    },
+    /// Meta lifted the restriction.
+    Lift {
+        /// When.
+        at: Timestamp,
+    },
+}
+
+impl PageOp {
+    /// Applies the change to `page`.
+    pub fn apply(&self, page: &mut Page) {
+        let e = &mut page.enforcement;
+        match self {
+            PageOp::Warn => e.warn(),
+            PageOp::Impose {
+                level,
+                reason,
+                at,
+                unless_active,
+            } => {
+                if !(*unless_active && e.active(*at).is_some()) {
+                    e.impose(*level, reason.clone(), *at);
+                }
+            }
+            PageOp::Lift { at } => e.lift(*at),
+        }
+    }
+}
+
 /// A change to a few fields of a conversation, applied in place. Commands and the
 /// outbox change threads only this way, so they never overwrite what the ticker wrote
 /// meanwhile (and it never overwrites theirs: whole-record writes leave these fields
@@ -395,8 +441,8 @@ pub struct Changes {
     pub drafts: Vec<Draft>,
     /// Receipts to apply to outgoing messages.
     pub receipts: Vec<Receipt>,
-    /// The page, if it changed.
-    pub page: Option<Page>,
+    /// Changes to the page's record, applied in order to the record as stored.
+    pub page_ops: Vec<PageOp>,
     /// Work to enqueue.
     pub work: Vec<NewWork>,
     /// Pending work to replace, by id (a post that absorbed newer messages); skipped

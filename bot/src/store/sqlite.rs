@@ -211,6 +211,18 @@ fn apply_patch(tx: &Transaction<'_>, patch: &ThreadPatch) -> rusqlite::Result<us
     }
 }
 
+fn read_page(conn: &Connection) -> Result<Page, StoreError> {
+    let json: Option<String> = conn
+        .prepare_cached("SELECT enforcement FROM page WHERE id = 1")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    let enforcement = match json {
+        Some(j) => serde_json::from_str(&j).map_err(corrupt)?,
+        None => Default::default(),
+    };
+    Ok(Page { enforcement })
+}
+
 /// Runs one statement, kept prepared.
 fn run(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
     conn.prepare_cached(sql)?.execute(params)
@@ -425,7 +437,13 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
             }
         }
     }
-    if let Some(page) = &c.page {
+    if !c.page_ops.is_empty() {
+        // Read, change and write the record inside this transaction: the exclusive
+        // write lock makes it atomic against every other writer.
+        let mut page = read_page(tx)?;
+        for op in &c.page_ops {
+            op.apply(&mut page);
+        }
         run(
             tx,
             "INSERT INTO page (id, enforcement) VALUES (1, ?1)
@@ -700,16 +718,7 @@ impl Store for SqliteStore {
     }
 
     fn page(&self) -> Result<Page, StoreError> {
-        let conn = self.conn();
-        let json: Option<String> = conn
-            .prepare_cached("SELECT enforcement FROM page WHERE id = 1")?
-            .query_row([], |r| r.get(0))
-            .optional()?;
-        let enforcement = match json {
-            Some(j) => serde_json::from_str(&j).map_err(corrupt)?,
-            None => Default::default(),
-        };
-        Ok(Page { enforcement })
+        read_page(&self.conn())
     }
 
     fn work_due(&self, now: Timestamp, limit: usize) -> Result<Vec<QueuedWork>, StoreError> {

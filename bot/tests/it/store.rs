@@ -134,3 +134,34 @@ fn only_one_performer_claims_a_send() {
         "the outbox, after a crash"
     );
 }
+
+#[test]
+fn page_changes_apply_to_the_record_as_stored() {
+    use bot::store::PageOp;
+    use messenger::restriction::Level;
+    let store = SqliteStore::in_memory().unwrap();
+    let block = |level, unless_active| PageOp::Impose {
+        level,
+        reason: "promotional content".into(),
+        at: at("2026-11-20T09:00:00Z"),
+        unless_active,
+    };
+    // Meta's notice names 3 days; a refusal that reveals "a restriction" while one is
+    // known changes nothing; a warning adds up.
+    for ops in [
+        vec![block(Some(Level::Days3), false)],
+        vec![block(None, true)],
+        vec![PageOp::Warn],
+    ] {
+        store
+            .commit(&Changes {
+                page_ops: ops,
+                ..Changes::default()
+            })
+            .unwrap();
+    }
+    let page = store.page().unwrap();
+    assert_eq!(page.enforcement.history.len(), 1);
+    assert_eq!(page.enforcement.history[0].level, Level::Days3);
+    assert_eq!(page.enforcement.warnings, 1);
+}
