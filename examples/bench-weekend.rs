@@ -33,10 +33,7 @@ fn scenario(customers: u32) -> scenario_format::Scenario {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = tagdesk::scenario::runtime().expect("runtime");
     println!("weekend backlog, Friday 18:00 to Monday 09:10, end to end, release build:");
     for customers in [2_000, 10_000] {
         let s = scenario(customers);

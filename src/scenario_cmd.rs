@@ -95,10 +95,7 @@ fn run_suite(args: &RunArgs) -> anyhow::Result<bool> {
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = tagdesk::scenario::runtime().context("starting the async runtime")?;
     let mut reports = Vec::new();
     for (i, seed) in runs {
         let s = &scenarios[i];

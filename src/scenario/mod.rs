@@ -18,6 +18,16 @@ use std::path::{Path, PathBuf};
 
 use scenario_format::{LoadError, Scenario};
 
+/// The runtime scenarios run on: one thread, with tokio's clock paused. Timers then
+/// elapse only when nothing else can run, instantly and in order, so a latency fault in
+/// mock-graph and the bot's Graph timeout race on virtual time, not the wall clock.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+}
+
 /// Reads a scenario file, checking agents' commands against the bot's own.
 pub fn load(path: &Path) -> Result<Scenario, LoadError> {
     scenario_format::load::load(path, Some(&bot::commands::definitions::all()))

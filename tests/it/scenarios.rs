@@ -9,10 +9,7 @@ use tagdesk::scenario::{self, run};
 fn run_file(path: &Path, seed: Option<u64>) -> run::Report {
     let s = scenario::load(path).unwrap();
     let seed = seed.unwrap_or(s.seed);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tagdesk::scenario::runtime().unwrap();
     rt.block_on(run::run(&s, seed, &mut || {}))
 }
 
