@@ -4,6 +4,7 @@ use bot::commands::{views, Action, Agent, Ctx, Invocation};
 use bot::mirror::posts::colour;
 use messenger::timefmt::parse_duration;
 use messenger::window::Window;
+use mock_graph::platform::Outcome;
 use serde_json::Value;
 
 use super::world::{World, CHANNEL};
@@ -85,11 +86,7 @@ pub fn check(
         let sends = p
             .sent
             .iter()
-            .filter(|r| {
-                serde_json::to_value(r)
-                    .map(|v| v.get("error").is_none())
-                    .unwrap_or(false)
-            })
+            .filter(|r| matches!(r.outcome, Outcome::Sent(_)))
             .count();
         let restriction = p
             .restriction()

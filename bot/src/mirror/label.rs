@@ -7,9 +7,6 @@
 use jiff::{SignedDuration, Timestamp};
 use messenger::restriction::Restriction;
 use messenger::window::Window;
-use messenger::Rules;
-
-use crate::store::Thread;
 
 /// Discord's limit on a channel name.
 const NAME_LIMIT: usize = 100;
@@ -61,11 +58,6 @@ pub fn next_change(window: &Window, restriction: Option<&Restriction>) -> Option
         (Some(w), Some(r)) => Some(w.min(r)),
         (w, r) => w.or(r),
     }
-}
-
-/// The window of a thread now.
-pub fn window_of(thread: &Thread, now: Timestamp, rules: &Rules, human_agent: bool) -> Window {
-    Window::at(&thread.state, now, rules, human_agent)
 }
 
 #[cfg(test)]

@@ -5,12 +5,12 @@ use std::collections::{BTreeMap, HashMap};
 use jiff::Timestamp;
 use messenger::restriction::Level;
 use messenger::timefmt::from_millis;
-use messenger::window::CustomerAction;
+use messenger::window::{CustomerAction, Window};
 use messenger::wire::webhook::{EnforcementAction, PolicyEnforcement};
 use messenger::wire::{EventKind, MessagingEvent, MessagingType};
 
 use super::alerts;
-use super::label::{self, window_of};
+use super::label;
 use super::posts::{self, colour};
 use crate::discord::Embed;
 use crate::settings::Settings;
@@ -436,14 +436,15 @@ impl Step<'_> {
         let now = self.now;
         let s = self.s;
         let entries = std::mem::take(&mut self.entries);
+        // The page's restriction colours labels; it is the same for every thread.
+        let restriction = self.page.enforcement.active(now).cloned();
         for (psid, lines) in entries {
             let customer = self.customer(&psid);
-            let restriction = self.page.enforcement.active(now).cloned();
             let thread = self
                 .threads
                 .get_mut(&psid)
                 .expect("entries come with a thread");
-            let window = window_of(thread, now, s.rules, s.human_agent);
+            let window = Window::at(&thread.state, now, s.rules, s.human_agent);
             let lbl = label::label(&window, restriction.is_some());
             // Lines join a post that hasn't gone out yet, as far as it has room. This is
             // safe because processing and the outbox run one after the other, never at
@@ -493,7 +494,6 @@ impl Step<'_> {
                 });
             }
         }
-        let restriction = self.page.enforcement.active(now).cloned();
         let mut psids: Vec<String> = self.threads.keys().cloned().collect();
         psids.sort();
         for psid in psids {
@@ -540,7 +540,7 @@ pub fn relabel(
         thread.label_due = None;
         return None;
     }
-    let window = window_of(thread, now, s.rules, s.human_agent);
+    let window = Window::at(&thread.state, now, s.rules, s.human_agent);
     let lbl = label::label(&window, restriction.is_some());
     thread.label_due = label::next_change(&window, restriction);
     if thread.label.as_deref() == Some(lbl.as_str()) {

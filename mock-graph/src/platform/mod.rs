@@ -26,7 +26,7 @@ use serde::Serialize;
 
 use crate::config::Settings;
 use crate::ids::Ids;
-pub use send::SentRecord;
+pub use send::{Outcome, SentRecord};
 use webhooks::Outbox;
 
 /// One person who writes to the page.
