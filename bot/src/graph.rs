@@ -5,8 +5,13 @@
 
 use std::time::Duration;
 
+use jiff::Timestamp;
 use messenger::meta_error::MetaError;
-use messenger::wire::{ErrorEnvelope, GraphError, SendRequest, SendResponse, UserProfile};
+use messenger::timefmt::parse_graph_time;
+use messenger::wire::{
+    Conversation, ConversationList, ErrorEnvelope, GraphError, MessageDetail, SendRequest,
+    SendResponse, UserProfile,
+};
 
 use crate::config::Secret;
 use crate::discord::BoxFuture;
@@ -37,7 +42,17 @@ impl GraphFailure {
         match self {
             GraphFailure::Unavailable(_) => true,
             GraphFailure::Meta(e) => {
-                e.is_transient == Some(true) || MetaError::classify(e).is_transient()
+                let known = MetaError::classify(e);
+                // A policy answer is final whatever else the envelope says: retrying a
+                // tag-spam warning is what turns it into a restriction.
+                let policy = matches!(
+                    known,
+                    MetaError::TagSpamWarning
+                        | MetaError::PageRestricted
+                        | MetaError::OutsideWindow
+                        | MetaError::Abusive
+                );
+                !policy && (e.is_transient == Some(true) || known.is_transient())
             }
         }
     }
@@ -53,6 +68,62 @@ pub trait GraphApi: Send + Sync + 'static {
         &'a self,
         request: &'a SendRequest,
     ) -> BoxFuture<'a, Result<SendResponse, GraphFailure>>;
+
+    /// `GET /{path}`, where `path` is relative to the version and may carry a query:
+    /// the reading endpoints (conversations, messages).
+    fn get<'a>(&'a self, path: &'a str) -> BoxFuture<'a, Result<serde_json::Value, GraphFailure>>;
+}
+
+/// Looks for a message the page sent to `psid` with exactly `text`, created at or
+/// after `since`, among the conversation's 20 most recent messages (all the
+/// Conversations API shows in detail): Meta's id if it is there.
+///
+/// This settles a send whose answer was lost (a timeout, a crash mid-call) without
+/// waiting for its echo, which Meta may deliver minutes late: found, it went through;
+/// not found, sending it again can't make a copy.
+pub async fn find_sent(
+    graph: &dyn GraphApi,
+    psid: &str,
+    text: &str,
+    since: Timestamp,
+) -> Result<Option<String>, GraphFailure> {
+    let list: ConversationList = read(
+        graph
+            .get(&format!(
+                "me/conversations?platform=messenger&user_id={psid}"
+            ))
+            .await?,
+    )?;
+    let Some(conversation) = list.data.first() else {
+        return Ok(None);
+    };
+    let convo: Conversation = read(
+        graph
+            .get(&format!("{}?fields=messages", conversation.id))
+            .await?,
+    )?;
+    // Graph times have whole seconds.
+    let since = since - jiff::SignedDuration::from_secs(1);
+    for m in convo.messages.map(|l| l.data).unwrap_or_default() {
+        if parse_graph_time(&m.created_time).is_some_and(|at| at < since) {
+            continue;
+        }
+        let detail: MessageDetail = read(
+            graph
+                .get(&format!("{}?fields=id,created_time,from,to,message", m.id))
+                .await?,
+        )?;
+        let from_page = detail.from.as_ref().is_some_and(|f| f.id != psid);
+        if from_page && detail.message.as_deref() == Some(text) {
+            return Ok(Some(detail.id));
+        }
+    }
+    Ok(None)
+}
+
+fn read<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, GraphFailure> {
+    serde_json::from_value(v)
+        .map_err(|e| GraphFailure::Unavailable(format!("unreadable answer: {e}")))
 }
 
 /// The Graph API over HTTP.
@@ -139,6 +210,13 @@ impl GraphApi for HttpGraph {
         Box::pin(async move {
             let url = format!("{}/me/messages", self.base);
             self.call(self.client.post(url).json(request)).await
+        })
+    }
+
+    fn get<'a>(&'a self, path: &'a str) -> BoxFuture<'a, Result<serde_json::Value, GraphFailure>> {
+        Box::pin(async move {
+            let url = format!("{}/{path}", self.base);
+            self.call(self.client.get(url)).await
         })
     }
 }

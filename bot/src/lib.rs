@@ -14,7 +14,8 @@
 //! - [`engine`]: one tick of the bot's logic; [`mirror`] is what it does with events,
 //!   [`outbox`] how its Discord work gets done.
 //! - [`discord`]: Discord effects, with serenity's `Http` and an in-process recorder.
-//! - [`graph`]: the Graph API client (profiles, the Send API).
+//! - [`graph`]: the Graph API client (profiles, the Send API, reading conversations).
+//! - [`policy`]: the policy on the store's state, at approval and before every attempt.
 //! - [`clock`], [`config`], [`settings`]: time, configuration, and what the logic reads.
 //! - [`server`]: the HTTP server and the loop that ticks the engine in production.
 
@@ -29,6 +30,7 @@ pub mod intake;
 pub mod interactions;
 pub mod mirror;
 pub mod outbox;
+pub mod policy;
 pub mod server;
 pub mod settings;
 pub mod store;

@@ -43,6 +43,11 @@ pub fn graph_time(t: Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%S+0000").to_string()
 }
 
+/// Reads Graph's time format back; `None` if it isn't one.
+pub fn parse_graph_time(s: &str) -> Option<Timestamp> {
+    Timestamp::strptime("%Y-%m-%dT%H:%M:%S%z", s).ok()
+}
+
 /// A duration rounded down to its two largest units: `6d 23h`, `23h 59m`, `4m 10s`;
 /// a zero second unit is left out of day counts (`7d`).
 pub fn human(d: SignedDuration) -> String {

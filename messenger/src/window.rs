@@ -17,6 +17,10 @@ pub struct ThreadState {
     pub last_customer_message: Option<Timestamp>,
     /// Tagged messages the page sent since the person last acted.
     pub tagged_since_customer: u32,
+    /// When the page's last tagged message went out, as far as the shell knows: a
+    /// customer action older than it (a late or redelivered webhook) doesn't restart
+    /// the count.
+    pub last_tagged: Option<Timestamp>,
 }
 
 /// A window-opening action by the person.
@@ -30,19 +34,33 @@ pub enum CustomerAction {
 
 impl ThreadState {
     /// Records an action by the person at `at`. Out-of-order events never move a window
-    /// backwards.
+    /// backwards, and an action older than the page's last tagged message (arriving
+    /// late) doesn't restart the tagged-message count: Meta counted that message after
+    /// it.
     pub fn customer_acted(&mut self, action: CustomerAction, at: Timestamp) {
         self.last_opened = self.last_opened.max(Some(at));
         if action == CustomerAction::Message {
             self.last_customer_message = self.last_customer_message.max(Some(at));
         }
-        self.tagged_since_customer = 0;
+        if self.last_tagged.is_none_or(|tagged| at > tagged) {
+            self.tagged_since_customer = 0;
+        }
     }
 
-    /// Records a message sent by the page; only tagged ones count towards tag spam.
+    /// Records a message sent by the page, in the order the page sent them (Meta's own
+    /// view); only tagged ones count towards tag spam.
     pub fn page_sent(&mut self, tagged: bool) {
         if tagged {
             self.tagged_since_customer += 1;
+        }
+    }
+
+    /// Records a message the page sent at `at`, seen by an observer whose events may
+    /// arrive out of order (the bot).
+    pub fn page_sent_at(&mut self, tagged: bool, at: Timestamp) {
+        if tagged {
+            self.tagged_since_customer += 1;
+            self.last_tagged = self.last_tagged.max(Some(at));
         }
     }
 }
@@ -124,6 +142,18 @@ mod tests {
         th.customer_acted(CustomerAction::Other, t("2026-11-20T11:00:00Z"));
         assert_eq!(th.last_opened, Some(t("2026-11-20T11:00:00Z")));
         assert_eq!(th.last_customer_message, Some(t("2026-11-20T10:00:00Z")));
+    }
+
+    #[test]
+    fn a_late_customer_action_does_not_restart_the_tag_count() {
+        let mut th = ThreadState::default();
+        th.customer_acted(CustomerAction::Message, t("2026-11-20T10:00:00Z"));
+        th.page_sent_at(true, t("2026-11-21T12:00:00Z"));
+        // The customer's reaction from before the tagged send arrives an hour late.
+        th.customer_acted(CustomerAction::Other, t("2026-11-21T11:00:00Z"));
+        assert_eq!(th.tagged_since_customer, 1);
+        th.customer_acted(CustomerAction::Message, t("2026-11-21T12:00:01Z"));
+        assert_eq!(th.tagged_since_customer, 0);
     }
 
     #[test]

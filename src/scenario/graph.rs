@@ -68,4 +68,14 @@ impl GraphApi for InProcessGraph {
             self.call(request).await
         })
     }
+
+    fn get<'a>(&'a self, path: &'a str) -> BoxFuture<'a, Result<serde_json::Value, GraphFailure>> {
+        Box::pin(async move {
+            let request = axum::http::Request::get(format!("/v21.0/{path}"))
+                .header("authorization", format!("Bearer {}", self.token))
+                .body(axum::body::Body::empty())
+                .expect("a valid request");
+            self.call(request).await
+        })
+    }
 }

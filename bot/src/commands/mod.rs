@@ -167,10 +167,20 @@ async fn dispatch(ctx: &Ctx<'_>) -> Result<Response, StoreError> {
                     title: "Reply".into(),
                     label: "Your reply".into(),
                 }),
-                "park" => send::park(ctx, arg),
-                "confirm" => send::confirm(ctx, arg).await,
-                "split" => send::split(ctx, arg).await,
-                "tagpick" => send::tag_picked(ctx, arg, values.first().map(String::as_str)).await,
+                "park" | "confirm" | "split" | "tagpick" => {
+                    let answer = match kind {
+                        "park" => send::park(ctx, arg),
+                        "confirm" => send::confirm(ctx, arg).await,
+                        "split" => send::split(ctx, arg).await,
+                        _ => send::tag_picked(ctx, arg, values.first().map(String::as_str)).await,
+                    };
+                    // The answer replaces the message that held the buttons, so they are
+                    // gone once pressed.
+                    answer.map(|r| match r {
+                        Response::Message(m) => Response::Update(m),
+                        other => other,
+                    })
+                }
                 _ => Ok(Response::Message(Msg::private("That button has expired."))),
             }
         }
@@ -181,7 +191,7 @@ async fn dispatch(ctx: &Ctx<'_>) -> Result<Response, StoreError> {
             match custom_id.split_once(':') {
                 Some(("reply-modal", psid)) => {
                     let text = fields.get("text").cloned().unwrap_or_default();
-                    send::reply_text(ctx, psid, &text, false).await
+                    send::reply_text(ctx, psid, &text, false, &ctx.inv.id).await
                 }
                 _ => Ok(Response::Message(Msg::private("That form has expired."))),
             }

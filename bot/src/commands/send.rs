@@ -1,14 +1,24 @@
 //! `/reply`, `/tag`, and the buttons that finish them: the policy runs here, before
 //! anything reaches Meta.
 //!
-//! Every send is keyed by the interaction that made it: a retried interaction finds its
-//! message and answers with its outcome instead of sending again.
+//! Every send is keyed: by the interaction that made it, or, for the buttons that
+//! finish a draft (Send anyway, Park, a tag from the menu, Split), by the draft. A
+//! retried interaction or a second press finds the message and answers with its
+//! outcome instead of sending again.
+//!
+//! An approved send reserves its place in the tagged-message count in the same commit
+//! that records it, on condition that the count is still the one the decision read;
+//! if another send got there first, the policy runs again. The send then goes through
+//! the customer's one ordered lane, which the agent's command works itself for up to
+//! two seconds before answering.
 
 use std::collections::HashMap;
 
+use std::sync::Mutex;
+
 use messenger::policy::{allowed_tags, Alternative, Context, Decision, Send, Warning};
 use messenger::text::{MessageText, TextError};
-use messenger::{decide, Intent, PageState, Request, Sender, Tag};
+use messenger::{decide, Intent, PageState, Tag};
 use serde_json::Value;
 
 use super::response::{button, select};
@@ -16,15 +26,12 @@ use super::{opt, Ctx, Msg, Response};
 use crate::discord::Post;
 use crate::mirror::posts::{self, colour};
 use crate::outbox::sends::{self, how};
-use crate::outbox::Attempt;
+use crate::outbox::{settle, Settled};
+use crate::policy::request_of;
 use crate::store::{
-    AlertKind, Changes, Direction, Draft, MessageRecord, MessageUpdate, NewWork, StoreError,
-    Thread, ThreadPatch, Work,
+    AlertKind, Asked, Changes, Direction, Draft, MessageRecord, MessageUpdate, NewWork,
+    Precondition, StoreError, Thread, ThreadPatch, Work,
 };
-
-/// How long a send waits in the outbox before the outbox tries it again: as long as a
-/// retry after a timeout waits for the echo of a send that went through.
-const FIRST_RETRY: jiff::SignedDuration = sends::ECHO_GRACE;
 
 /// How long the agent waits on Meta before the answer says "not sent yet": Discord
 /// drops an interaction not answered within 3 seconds. The outbox carries on after.
@@ -67,7 +74,7 @@ pub async fn reply_command(
         .get("split")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    reply_text(ctx, &thread.psid, &text, split).await
+    reply_text(ctx, &thread.psid, &text, split, &ctx.inv.id).await
 }
 
 /// `/tag [tag] text [snippet] [customer]`: without a tag, a menu of the tags allowed now.
@@ -84,13 +91,24 @@ pub async fn tag_command(
     }
     match opt(options, "tag") {
         Some(tag) => match tag.parse::<Tag>() {
-            Ok(tag) => decide_and_send(ctx, &thread, Request::Tag(tag), &text, false).await,
+            Ok(tag) => {
+                let asked = Asked::Tag {
+                    tag,
+                    confirmed_second: false,
+                };
+                decide_and_send(ctx, &thread.psid, asked, &text, &ctx.inv.id).await
+            }
             Err(e) => private(format!("🚫 {e}")),
         },
         None => {
             let s = &ctx.engine.settings;
             let page = page_state(ctx)?;
-            let intent = intent(Request::Reply, &text);
+            let intent = intent(
+                Asked::Reply {
+                    confirmed_second: false,
+                },
+                &text,
+            );
             let policy = Context {
                 rules: s.rules,
                 page: &page,
@@ -184,28 +202,33 @@ fn too_long_words(e: &TextError, text: &str) -> String {
     }
 }
 
-/// A reply to `psid`: checked, then sent as the windows allow.
+/// A reply to `psid`: checked, then sent as the windows allow. `key` names the send:
+/// the interaction, or the draft a button finishes.
 pub async fn reply_text(
     ctx: &Ctx<'_>,
     psid: &str,
     text: &str,
     split: bool,
+    key: &str,
 ) -> Result<Response, StoreError> {
     let store = &ctx.engine.store;
-    if let Some(done) = store.message_by_interaction(&ctx.inv.id)? {
+    if let Some(done) = store.message_by_interaction(key)? {
         return Ok(outcome(ctx, &done));
     }
-    if let Some(done) = store.message_by_interaction(&part_id(&ctx.inv.id, 1))? {
-        return Ok(outcome(ctx, &done));
+    if store.message_by_interaction(&part_id(key, 1))?.is_some() {
+        return split_outcome(ctx, key);
     }
-    let Some(thread) = store.thread(psid)? else {
+    if store.thread(psid)?.is_none() {
         return private("That customer has no conversation.");
-    };
+    }
     let text = text.trim();
+    let asked = Asked::Reply {
+        confirmed_second: false,
+    };
     match MessageText::parse(text) {
-        Ok(_) => decide_and_send(ctx, &thread, Request::Reply, text, false).await,
+        Ok(_) => decide_and_send(ctx, psid, asked, text, key).await,
         Err(TextError::Empty) => private("Nothing to send."),
-        Err(_) if split => send_split(ctx, &thread, text).await,
+        Err(_) if split => send_split(ctx, psid, text, key).await,
         Err(e) => {
             save_draft(ctx, psid, text, None)?;
             let msg = Msg::private(too_long_words(&e, text)).row(vec![button(
@@ -223,9 +246,18 @@ fn part_id(interaction: &str, n: usize) -> String {
 }
 
 /// A long reply in several messages. Only inside the 24-hour window: outside it every
-/// part would count as a tagged message in a row.
-async fn send_split(ctx: &Ctx<'_>, thread: &Thread, text: &str) -> Result<Response, StoreError> {
+/// part would count as a tagged message in a row. The parts go through the customer's
+/// lane in order, recorded and queued together.
+async fn send_split(
+    ctx: &Ctx<'_>,
+    psid: &str,
+    text: &str,
+    key: &str,
+) -> Result<Response, StoreError> {
     let s = &ctx.engine.settings;
+    let Some(thread) = ctx.engine.store.thread(psid)? else {
+        return private("That customer has no conversation.");
+    };
     let window = messenger::window::Window::at(&thread.state, ctx.now, s.rules, s.human_agent);
     if !window.is_standard() {
         return private(format!(
@@ -234,28 +266,67 @@ async fn send_split(ctx: &Ctx<'_>, thread: &Thread, text: &str) -> Result<Respon
         ));
     }
     let parts = MessageText::split(text).unwrap_or_default();
-    let n = parts.len();
-    let mut outcomes = Vec::new();
-    for (i, part) in parts.iter().enumerate() {
-        let id = part_id(&ctx.inv.id, i + 1);
-        let send = Send {
-            messaging_type: messenger::wire::MessagingType::Response,
-            tag: None,
-            window,
-            warnings: Vec::new(),
-        };
-        let m = dispatch(ctx, thread, part.as_str(), &send, &id).await?;
-        outcomes.push(m.state);
+    let send = Send {
+        messaging_type: messenger::wire::MessagingType::Response,
+        tag: None,
+        window,
+        warnings: Vec::new(),
+    };
+    let asked = Asked::Reply {
+        confirmed_second: false,
+    };
+    let keyed: Vec<(String, &str)> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| (part_id(key, i + 1), part.as_str()))
+        .collect();
+    match reserve(ctx, &thread, &send, asked, &keyed) {
+        Ok(()) => {}
+        // A double press: the first one's parts are on their way.
+        Err(StoreError::Conflict(_)) => return split_outcome(ctx, key),
+        Err(e) => return Err(e),
     }
-    let sent = outcomes.iter().filter(|s| *s == "sent").count();
-    private(format!(
-        "✅ Split into {n} messages; {sent} of {n} sent as RESPONSE, in order."
-    ))
+    let keys: Vec<String> = keyed.into_iter().map(|(k, _)| k).collect();
+    work_the_lane(ctx, psid, &keys).await?;
+    split_outcome(ctx, key)
 }
 
-fn intent(request: Request, text: &str) -> Intent<'_> {
+/// Where the parts of a split reply stand, in words that never claim more than is true.
+fn split_outcome(ctx: &Ctx<'_>, key: &str) -> Result<Response, StoreError> {
+    let store = &ctx.engine.store;
+    let mut states = Vec::new();
+    while let Some(m) = store.message_by_interaction(&part_id(key, states.len() + 1))? {
+        states.push(m.state);
+    }
+    let n = states.len();
+    let sent = states
+        .iter()
+        .filter(|st| matches!(st.as_str(), "sent" | "delivered" | "read"))
+        .count();
+    let stopped = states
+        .iter()
+        .filter(|st| matches!(st.as_str(), "failed" | "refused"))
+        .count();
+    let text = if sent == n {
+        format!("✅ Split into {n} messages; all {n} sent as RESPONSE, in order.")
+    } else if stopped > 0 {
+        format!(
+            "❌ Split into {n} messages; {sent} of {n} sent, {stopped} not sent: the thread \
+             says why."
+        )
+    } else {
+        format!(
+            "⏳ Split into {n} messages; {sent} of {n} sent, the rest queued in order. \
+             tagdesk keeps trying and posts each in the thread."
+        )
+    };
+    private(text)
+}
+
+fn intent(asked: Asked, text: &str) -> Intent<'_> {
+    let (request, sender) = request_of(asked);
     Intent {
-        sender: Sender::Human,
+        sender,
         request,
         text,
         template: false,
@@ -264,19 +335,14 @@ fn intent(request: Request, text: &str) -> Intent<'_> {
 
 /// The page as the policy sees it now.
 pub fn page_state(ctx: &Ctx<'_>) -> Result<PageState, StoreError> {
-    let page = ctx.engine.store.page()?;
-    Ok(PageState {
-        human_agent: ctx.engine.settings.human_agent,
-        news_page: false,
-        restriction: page.enforcement.active(ctx.now).cloned(),
-    })
+    crate::policy::page_state(&*ctx.engine.store, &ctx.engine.settings, ctx.now)
 }
 
-/// What the policy decides for `request` in `thread` now.
+/// What the policy decides for `asked` in `thread` now.
 pub fn decision(
     ctx: &Ctx<'_>,
     thread: &Thread,
-    request: Request,
+    asked: Asked,
     text: &str,
 ) -> Result<Decision, StoreError> {
     let s = &ctx.engine.settings;
@@ -288,92 +354,139 @@ pub fn decision(
     };
     Ok(decide(
         &thread.state,
-        &intent(request, text),
+        &intent(asked, text),
         ctx.now,
         &policy,
     ))
 }
 
+/// How many times a send decides again when other sends keep taking the place it
+/// read before it could reserve it.
+const RESERVE_TRIES: usize = 8;
+
+/// Decides, and sends what is allowed under `key`; a second call with the same key
+/// answers with the first one's outcome.
 async fn decide_and_send(
     ctx: &Ctx<'_>,
-    thread: &Thread,
-    request: Request,
+    psid: &str,
+    asked: Asked,
     text: &str,
-    confirmed: bool,
+    key: &str,
 ) -> Result<Response, StoreError> {
     let store = &ctx.engine.store;
-    if let Some(done) = store.message_by_interaction(&ctx.inv.id)? {
-        return Ok(outcome(ctx, &done));
-    }
-    match decision(ctx, thread, request, text)? {
-        Decision::Send(send) => {
-            let second = send.warnings.contains(&Warning::SecondConsecutiveTag);
-            if second && !confirmed {
-                save_draft(ctx, &thread.psid, text, send.tag)?;
-                let msg = Msg::private(format!(
-                    "⚠️ This would be the second tagged message in a row with no answer from \
-                     the customer: combine it with the previous one into one message if you \
-                     can. A third in a row is refused, and Meta may restrict the page.\n\
-                     It would go as {}.",
-                    describe(&send)
-                ))
-                .row(vec![
-                    button(&format!("confirm:{}", ctx.inv.id), "Send anyway", 4),
-                    button(&format!("park:{}", ctx.inv.id), "Park it", 2),
-                ]);
-                return Ok(Response::Message(msg));
-            }
-            let m = dispatch(ctx, thread, text, &send, &ctx.inv.id).await?;
-            let mut answer = outcome(ctx, &m);
-            if let (Response::Message(msg), Some(hint)) = (&mut answer, hint(&send)) {
-                msg.content.push_str(&format!("\nℹ️ {hint}"));
-            }
-            Ok(answer)
+    for _ in 0..RESERVE_TRIES {
+        if let Some(done) = store.message_by_interaction(key)? {
+            return Ok(outcome(ctx, &done));
         }
-        Decision::Refused(refusal) => {
-            let record = record(ctx, thread, text, "refused", &ctx.inv.id);
-            let record = MessageRecord {
-                decision: Some(refusal.to_string()),
-                messaging_type: None,
-                ..record
-            };
-            store.commit(&Changes {
-                messages: vec![record],
-                ..Changes::default()
-            })?;
-            save_draft(ctx, &thread.psid, text, None)?;
-            let mut components = Vec::new();
-            if refusal.instead.contains(&Alternative::Park) {
-                components.push(button(
-                    &format!("park:{}", ctx.inv.id),
-                    "Park it until they write",
-                    1,
-                ));
+        let Some(thread) = store.thread(psid)? else {
+            return private("That customer has no conversation.");
+        };
+        match decision(ctx, &thread, asked, text)? {
+            Decision::Send(send) => {
+                let confirmed = match asked {
+                    Asked::Reply { confirmed_second }
+                    | Asked::Tag {
+                        confirmed_second, ..
+                    } => confirmed_second,
+                    Asked::Parked => false,
+                };
+                let second = send.warnings.contains(&Warning::SecondConsecutiveTag);
+                if second && !confirmed {
+                    return second_tag_warning(ctx, psid, text, &send);
+                }
+                match reserve(ctx, &thread, &send, asked, &[(key.to_owned(), text)]) {
+                    Ok(()) => {}
+                    // Someone else changed the count first (or sent this very draft):
+                    // decide again on what is there now.
+                    Err(StoreError::Conflict(_)) => continue,
+                    Err(e) => return Err(e),
+                }
+                work_the_lane(ctx, psid, &[key.to_owned()]).await?;
+                let m = store.message_by_interaction(key)?.expect("reserved above");
+                let mut answer = outcome(ctx, &m);
+                if let (Response::Message(msg), Some(hint)) = (&mut answer, hint(&send)) {
+                    msg.content.push_str(&format!("\nℹ️ {hint}"));
+                }
+                return Ok(answer);
             }
-            let tags: Vec<(String, String, String)> = refusal
-                .instead
-                .iter()
-                .filter_map(|a| match a {
-                    Alternative::Tag(t, purpose) => Some((
-                        t.as_str().to_owned(),
-                        t.as_str().to_owned(),
-                        (*purpose).to_owned(),
-                    )),
-                    _ => None,
-                })
-                .collect();
-            let mut msg = Msg::private(format!("🚫 Not sent: {refusal}."));
-            msg = msg.row(components);
-            if !tags.is_empty() {
-                msg = msg.row(vec![select(
-                    &format!("tagpick:{}", ctx.inv.id),
-                    "Send with a tag instead",
-                    &tags,
-                )]);
-            }
-            Ok(Response::Message(msg))
+            Decision::Refused(refusal) => return refused(ctx, &thread, text, &refusal),
         }
     }
+    private("⏳ Other sends to this customer keep changing the count; try again in a moment.")
+}
+
+/// The second tagged message in a row: the agent must confirm, or park it.
+fn second_tag_warning(
+    ctx: &Ctx<'_>,
+    psid: &str,
+    text: &str,
+    send: &Send,
+) -> Result<Response, StoreError> {
+    save_draft(ctx, psid, text, send.tag)?;
+    let msg = Msg::private(format!(
+        "⚠️ This would be the second tagged message in a row with no answer from \
+         the customer: combine it with the previous one into one message if you \
+         can. A third in a row is refused, and Meta may restrict the page.\n\
+         It would go as {}.",
+        describe(send)
+    ))
+    .row(vec![
+        button(&format!("confirm:{}", ctx.inv.id), "Send anyway", 4),
+        button(&format!("park:{}", ctx.inv.id), "Park it", 2),
+    ]);
+    Ok(Response::Message(msg))
+}
+
+/// A refusal: recorded under this interaction (a draft stays open for another try),
+/// with the buttons for what is allowed instead.
+fn refused(
+    ctx: &Ctx<'_>,
+    thread: &Thread,
+    text: &str,
+    refusal: &messenger::policy::Refusal,
+) -> Result<Response, StoreError> {
+    let store = &ctx.engine.store;
+    let record = record(ctx, thread, text, "refused", &ctx.inv.id);
+    let record = MessageRecord {
+        decision: Some(refusal.to_string()),
+        messaging_type: None,
+        ..record
+    };
+    store.commit(&Changes {
+        messages: vec![record],
+        ..Changes::default()
+    })?;
+    save_draft(ctx, &thread.psid, text, None)?;
+    let mut components = Vec::new();
+    if refusal.instead.contains(&Alternative::Park) {
+        components.push(button(
+            &format!("park:{}", ctx.inv.id),
+            "Park it until they write",
+            1,
+        ));
+    }
+    let tags: Vec<(String, String, String)> = refusal
+        .instead
+        .iter()
+        .filter_map(|a| match a {
+            Alternative::Tag(t, purpose) => Some((
+                t.as_str().to_owned(),
+                t.as_str().to_owned(),
+                (*purpose).to_owned(),
+            )),
+            _ => None,
+        })
+        .collect();
+    let mut msg = Msg::private(format!("🚫 Not sent: {refusal}."));
+    msg = msg.row(components);
+    if !tags.is_empty() {
+        msg = msg.row(vec![select(
+            &format!("tagpick:{}", ctx.inv.id),
+            "Send with a tag instead",
+            &tags,
+        )]);
+    }
+    Ok(Response::Message(msg))
 }
 
 fn describe(send: &Send) -> String {
@@ -416,72 +529,114 @@ fn record(
         standby: false,
         app_id: None,
         interaction_id: Some(interaction_id.to_owned()),
+        asked: None,
     }
 }
 
-/// Records the send, queues it durably, and makes the first attempt at once.
-async fn dispatch(
+/// Records approved sends, reserves their places in the tagged-message count and
+/// queues them in the customer's lane, in one commit that holds only if the count is
+/// still the one `thread` was read with and none of the keys is taken. Otherwise
+/// [`StoreError::Conflict`], and nothing changed.
+fn reserve(
     ctx: &Ctx<'_>,
     thread: &Thread,
-    text: &str,
     send: &Send,
-    interaction_id: &str,
-) -> Result<MessageRecord, StoreError> {
-    let engine = ctx.engine;
-    let store = &engine.store;
-    let mut m = record(ctx, thread, text, "queued", interaction_id);
-    m.messaging_type = Some(send.messaging_type.as_str().into());
-    m.tag = send.tag.map(|t| t.as_str().to_owned());
-    m.decision = Some(format!("allowed as {}", describe(send)));
-    store.commit(&Changes {
-        messages: vec![m],
+    asked: Asked,
+    parts: &[(String, &str)],
+) -> Result<(), StoreError> {
+    let mut changes = Changes {
+        preconditions: vec![Precondition::TaggedCount {
+            psid: thread.psid.clone(),
+            is: thread.state.tagged_since_customer,
+        }],
         // Replying claims an unclaimed conversation.
         patches: vec![ThreadPatch::Claim {
             psid: thread.psid.clone(),
             by: Some(ctx.inv.agent.id),
             if_unclaimed: true,
         }],
-        work: vec![NewWork {
+        ..Changes::default()
+    };
+    for (key, text) in parts {
+        let mut m = record(ctx, thread, text, "queued", key);
+        m.messaging_type = Some(send.messaging_type.as_str().into());
+        m.tag = send.tag.map(|t| t.as_str().to_owned());
+        m.decision = Some(format!("allowed as {}", describe(send)));
+        m.asked = Some(asked);
+        changes.preconditions.push(Precondition::NoMessageFor {
+            interaction_id: key.clone(),
+        });
+        changes.messages.push(m);
+        changes.work.push(NewWork {
             key: None,
             work: Work::GraphSend {
                 psid: thread.psid.clone(),
-                interaction_id: interaction_id.to_owned(),
+                interaction_id: key.clone(),
             },
-            due: ctx.now + FIRST_RETRY,
-        }],
-        ..Changes::default()
-    })?;
-    let attempt = sends::perform(
-        &**store,
-        &*engine.graph,
-        &engine.settings,
-        interaction_id,
-        0,
-        ctx.now,
-        sends::Performer::Agent,
-    );
-    match tokio::time::timeout(INTERACTIVE_BUDGET, attempt).await {
-        Ok(attempt) => {
-            if let Attempt::Done(changes) = attempt? {
-                store.commit(&changes)?;
+            due: ctx.now,
+        });
+    }
+    ctx.engine.store.commit(&changes)
+}
+
+/// The agent's command works the customer's send lane, in order, until its own sends
+/// (`keys`) have been attempted, for at most [`INTERACTIVE_BUDGET`]: Discord drops an
+/// interaction not answered within 3 seconds. A send still out with Meta then is left
+/// to the outbox, which looks for it in the conversation before it sends again.
+async fn work_the_lane(ctx: &Ctx<'_>, psid: &str, keys: &[String]) -> Result<(), StoreError> {
+    let engine = ctx.engine;
+    let store = &*engine.store;
+    let lane = sends::lane(psid);
+    let (now, grace) = (ctx.now, sends::ECHO_GRACE);
+    // The work being attempted when the budget ran out.
+    let current: Mutex<Option<(i64, String)>> = Mutex::new(None);
+    let work = async {
+        while let Some(item) = store.lease_lane_head(&lane, now, now + grace)? {
+            let Work::GraphSend { interaction_id, .. } = &item.work else {
+                break;
+            };
+            *current.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((item.id, interaction_id.clone()));
+            let attempt = sends::perform(
+                store,
+                &*engine.graph,
+                &engine.settings,
+                interaction_id,
+                item.attempts,
+                now,
+            )
+            .await?;
+            current.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let settled = settle(store, &item, attempt, now)?;
+            if settled == Settled::Retried || keys.last() == Some(interaction_id) {
+                break;
             }
         }
-        // Meta is slow: the request may still go through, so the outbox waits for
-        // its echo before trying again.
-        Err(_) => store.commit(&Changes {
-            message_updates: vec![MessageUpdate {
-                interaction_id: interaction_id.to_owned(),
-                state: "retrying".into(),
-                error: Some("Meta is slow to answer".into()),
-                if_state: Some("sending".into()),
-                ..MessageUpdate::default()
-            }],
-            ..Changes::default()
-        })?,
+        Ok::<(), StoreError>(())
+    };
+    match tokio::time::timeout(INTERACTIVE_BUDGET, work).await {
+        Ok(done) => done,
+        Err(_) => {
+            // Meta is slow: the request may still go through, so it counts as sent
+            // until the outbox has looked.
+            let Some((id, interaction_id)) =
+                current.lock().unwrap_or_else(|e| e.into_inner()).take()
+            else {
+                return Ok(());
+            };
+            store.work_retry(id, now + grace, "Meta is slow to answer")?;
+            store.commit(&Changes {
+                message_updates: vec![MessageUpdate {
+                    interaction_id,
+                    state: "uncertain".into(),
+                    error: Some("Meta is slow to answer".into()),
+                    if_state: Some("sending".into()),
+                    ..MessageUpdate::default()
+                }],
+                ..Changes::default()
+            })
+        }
     }
-    Ok(store
-        .message_by_interaction(interaction_id)?
-        .expect("committed above"))
 }
 
 fn save_draft(ctx: &Ctx<'_>, psid: &str, text: &str, tag: Option<Tag>) -> Result<(), StoreError> {
@@ -507,17 +662,25 @@ fn load_draft(ctx: &Ctx<'_>, id: &str) -> Result<Option<(Draft, Thread)>, StoreE
 
 const EXPIRED: &str = "That draft is gone; write the reply again.";
 
+/// The key of whatever finishes a draft: its send or its parking. One key per draft,
+/// so of two presses (twice the same button, or Park then Send anyway) one acts.
+fn finishing(draft: &str) -> String {
+    format!("{draft}:done")
+}
+
 /// "Park it": the reply goes out as RESPONSE when the customer next writes.
 pub fn park(ctx: &Ctx<'_>, draft: &str) -> Result<Response, StoreError> {
     let store = &ctx.engine.store;
-    if let Some(done) = store.message_by_interaction(&ctx.inv.id)? {
+    let key = finishing(draft);
+    if let Some(done) = store.message_by_interaction(&key)? {
         return Ok(outcome(ctx, &done));
     }
     let Some((draft, thread)) = load_draft(ctx, draft)? else {
         return private(EXPIRED);
     };
-    let mut m = record(ctx, &thread, &draft.text, "parked", &ctx.inv.id);
+    let mut m = record(ctx, &thread, &draft.text, "parked", &key);
     m.decision = Some("parked until the customer writes".into());
+    m.asked = Some(Asked::Parked);
     let note = format!(
         "🅿️ {} parked a reply; it goes out as RESPONSE when the customer next writes.",
         ctx.inv.agent.name
@@ -529,8 +692,10 @@ pub fn park(ctx: &Ctx<'_>, draft: &str) -> Result<Response, StoreError> {
         ctx.now,
         colour::TEAM,
     );
-    let m2 = m.clone();
-    store.commit(&Changes {
+    let parked = store.commit(&Changes {
+        preconditions: vec![Precondition::NoMessageFor {
+            interaction_id: key.clone(),
+        }],
         messages: vec![m],
         work: vec![NewWork {
             key: None,
@@ -544,41 +709,57 @@ pub fn park(ctx: &Ctx<'_>, draft: &str) -> Result<Response, StoreError> {
             due: ctx.now,
         }],
         ..Changes::default()
-    })?;
-    Ok(outcome(ctx, &m2))
+    });
+    match parked {
+        Ok(()) | Err(StoreError::Conflict(_)) => {}
+        Err(e) => return Err(e),
+    }
+    let m = store.message_by_interaction(&key)?.expect("recorded");
+    Ok(outcome(ctx, &m))
 }
 
 /// "Send anyway" on a second consecutive tag.
-pub async fn confirm(ctx: &Ctx<'_>, draft: &str) -> Result<Response, StoreError> {
-    let Some((draft, thread)) = load_draft(ctx, draft)? else {
+pub async fn confirm(ctx: &Ctx<'_>, draft_id: &str) -> Result<Response, StoreError> {
+    let Some((draft, thread)) = load_draft(ctx, draft_id)? else {
         return private(EXPIRED);
     };
-    let request = match draft.tag.as_deref().and_then(|t| t.parse::<Tag>().ok()) {
-        Some(Tag::HumanAgent) | None => Request::Reply,
-        Some(t) => Request::Tag(t),
+    let asked = match draft.tag.as_deref().and_then(|t| t.parse::<Tag>().ok()) {
+        Some(Tag::HumanAgent) | None => Asked::Reply {
+            confirmed_second: true,
+        },
+        Some(tag) => Asked::Tag {
+            tag,
+            confirmed_second: true,
+        },
     };
-    decide_and_send(ctx, &thread, request, &draft.text, true).await
+    decide_and_send(ctx, &thread.psid, asked, &draft.text, &finishing(draft_id)).await
 }
 
 /// "Split and send" on a long reply.
-pub async fn split(ctx: &Ctx<'_>, draft: &str) -> Result<Response, StoreError> {
-    let Some((draft, thread)) = load_draft(ctx, draft)? else {
+pub async fn split(ctx: &Ctx<'_>, draft_id: &str) -> Result<Response, StoreError> {
+    let Some((draft, thread)) = load_draft(ctx, draft_id)? else {
         return private(EXPIRED);
     };
-    reply_text(ctx, &thread.psid, &draft.text, true).await
+    reply_text(ctx, &thread.psid, &draft.text, true, &finishing(draft_id)).await
 }
 
 /// A tag chosen from the menu.
 pub async fn tag_picked(
     ctx: &Ctx<'_>,
-    draft: &str,
+    draft_id: &str,
     tag: Option<&str>,
 ) -> Result<Response, StoreError> {
-    let Some((draft, thread)) = load_draft(ctx, draft)? else {
+    let Some((draft, thread)) = load_draft(ctx, draft_id)? else {
         return private(EXPIRED);
     };
     match tag.map(str::parse::<Tag>) {
-        Some(Ok(tag)) => decide_and_send(ctx, &thread, Request::Tag(tag), &draft.text, false).await,
+        Some(Ok(tag)) => {
+            let asked = Asked::Tag {
+                tag,
+                confirmed_second: false,
+            };
+            decide_and_send(ctx, &thread.psid, asked, &draft.text, &finishing(draft_id)).await
+        }
         _ => private("Pick a tag from the list."),
     }
 }
@@ -605,8 +786,18 @@ pub fn outcome(ctx: &Ctx<'_>, m: &MessageRecord) -> Response {
         "echoed" => "✅ Sent: Meta's echo confirms it; the thread shows how it went.".into(),
         "queued" | "retrying" | "sending" => format!(
             "⏳ Not sent yet: {}. tagdesk keeps trying and will post the outcome in the thread.",
-            m.error.as_deref().unwrap_or("waiting for Meta")
+            m.error
+                .as_deref()
+                .unwrap_or("it waits behind an earlier message to this customer")
         ),
+        "uncertain" => "⏳ Not confirmed yet: Meta didn't answer in time, so it may have gone \
+            out. tagdesk looks for it in the conversation before trying again, never sends it \
+            twice, and will post the outcome in the thread."
+            .into(),
+        // Approved, then stopped by the policy when its turn came.
+        "refused" if m.error.is_some() => {
+            format!("🚫 Not sent: {}.", m.error.as_deref().unwrap_or_default())
+        }
         "refused" => format!("🚫 Not sent: {}.", m.decision.as_deref().unwrap_or("refused")),
         "parked" => "🅿️ Parked: it goes out as RESPONSE when the customer next writes, and the thread will say so.".into(),
         other => format!("Its state: {other}."),

@@ -194,7 +194,14 @@ pub fn thread(ctx: &Ctx<'_>, customer: Option<&str>) -> Result<Response, StoreEr
         ));
     }
     let window = Window::at(&thread.state, ctx.now, s.rules, s.human_agent);
-    let now_as = match decision(ctx, &thread, Request::Reply, "")? {
+    let now_as = match decision(
+        ctx,
+        &thread,
+        crate::store::Asked::Reply {
+            confirmed_second: false,
+        },
+        "",
+    )? {
         Decision::Send(send) => match send.tag {
             Some(t) => format!("A reply now goes as MESSAGE_TAG {}.", t.as_str()),
             None => format!("A reply now goes as {}.", send.messaging_type.as_str()),

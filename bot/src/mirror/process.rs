@@ -226,9 +226,20 @@ impl Step<'_> {
                     standby,
                     app_id: m.app_id,
                     interaction_id: None,
+                    asked: None,
                 });
-                // Touch the thread so it exists, without reopening any window.
-                self.thread(&psid);
+                // Another sender on the page answered: that counts as a reply for the
+                // alerts, and outside the 24-hour window as a tagged message (Meta
+                // accepts nothing else there), whichever app sent it.
+                let (rules, human_agent) = (self.s.rules, self.s.human_agent);
+                let thread = self.thread(&psid);
+                let tagged = !Window::at(&thread.state, at, rules, human_agent).is_standard();
+                thread.state.page_sent_at(tagged, at);
+                self.changes.patches.push(ThreadPatch::TeamReplied {
+                    psid: psid.clone(),
+                    tagged,
+                    at,
+                });
                 let app = m
                     .app_id
                     .map(|id| format!(" · app {id}"))
@@ -281,6 +292,7 @@ impl Step<'_> {
         self.acted.insert(psid.to_owned());
         self.changes.patches.push(ThreadPatch::CustomerActed {
             psid: psid.to_owned(),
+            at,
         });
         let thread = self.thread(psid);
         thread.state.customer_acted(action, at);
@@ -336,6 +348,7 @@ impl Step<'_> {
             standby,
             app_id: None,
             interaction_id: None,
+            asked: None,
         });
     }
 

@@ -79,43 +79,66 @@ pub async fn drain(
         for item in due {
             let attempt = match &item.work {
                 Work::GraphSend { interaction_id, .. } => {
-                    sends::perform(
-                        store,
-                        graph,
-                        s,
-                        interaction_id,
-                        item.attempts,
-                        now,
-                        sends::Performer::Outbox,
-                    )
-                    .await?
+                    // An agent's command may be sending in this lane right now.
+                    if !store.lease_work(item.id, now, now + sends::ECHO_GRACE)? {
+                        continue;
+                    }
+                    sends::perform(store, graph, s, interaction_id, item.attempts, now).await?
                 }
                 _ => discord_work(store, discord, s, &item).await?.into(),
             };
-            match attempt {
-                Attempt::Done(changes) => {
-                    store.work_done(item.id, &changes)?;
-                    total.done += 1;
-                    progressed = true;
-                }
-                Attempt::Retry { error, after } => {
-                    let due = now + backoff(item.attempts, after);
-                    tracing::warn!(id = item.id, attempts = item.attempts + 1, %error, "work failed; will retry");
-                    store.work_retry(item.id, due, &error)?;
+            match settle(store, &item, attempt, now)? {
+                Settled::Done => total.done += 1,
+                Settled::Retried => {
                     total.retried += 1;
+                    continue;
                 }
-                Attempt::Fail(error) => {
-                    tracing::error!(id = item.id, %error, work = ?item.work, "work refused; giving up");
-                    store.work_failed(item.id, &error)?;
-                    total.failed += 1;
-                    progressed = true;
-                }
+                Settled::Failed => total.failed += 1,
             }
+            progressed = true;
         }
         if !progressed {
             return Ok(total);
         }
     }
+}
+
+/// How an attempt left its work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// Done, its changes committed.
+    Done,
+    /// To be tried again after a backoff.
+    Retried,
+    /// Given up.
+    Failed,
+}
+
+/// Records how an attempt at `item` ended: done with its changes, retried after a
+/// backoff, or given up.
+pub fn settle(
+    store: &dyn Store,
+    item: &QueuedWork,
+    attempt: Attempt,
+    now: Timestamp,
+) -> Result<Settled, StoreError> {
+    Ok(match attempt {
+        Attempt::Done(changes) => {
+            store.work_done(item.id, &changes)?;
+            Settled::Done
+        }
+        Attempt::Retry { error, after } => {
+            let due = now + backoff(item.attempts, after);
+            tracing::warn!(id = item.id, attempts = item.attempts + 1, %error, "work failed; will retry");
+            store.work_retry(item.id, due, &error)?;
+            Settled::Retried
+        }
+        Attempt::Fail(error) => {
+            tracing::error!(id = item.id, %error, work = ?item.work, "work refused; giving up");
+            store.work_failed(item.id, &error)?;
+            Settled::Failed
+        }
+    })
 }
 
 /// A nonce Discord deduplicates on: stable across retries and restarts, at most 25

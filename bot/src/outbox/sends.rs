@@ -8,15 +8,15 @@
 
 use jiff::{SignedDuration, Timestamp};
 use messenger::meta_error::MetaError;
-use messenger::wire::{MessagingType, SendRequest};
-use messenger::Tag;
+use messenger::wire::SendRequest;
 
 use super::Attempt;
 use crate::discord::Post;
-use crate::graph::{GraphApi, GraphFailure};
+use crate::graph::{find_sent, GraphApi, GraphFailure};
 use crate::mirror::alerts;
 use crate::mirror::posts::{self, colour};
 use crate::mirror::process::OUR_METADATA;
+use crate::policy::{redecide, Redecided};
 use crate::settings::Settings;
 use crate::store::{Changes, MessageRecord, MessageUpdate, NewWork, Store, StoreError, Work};
 use crate::store::{PageOp, ThreadPatch};
@@ -32,16 +32,22 @@ pub fn metadata(interaction_id: &str) -> String {
     format!("{OUR_METADATA}:{interaction_id}")
 }
 
-/// Who is attempting a send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Performer {
-    /// The agent's interaction, waiting for the answer.
-    Agent,
-    /// The outbox, later.
-    Outbox,
+/// The outbox lane a customer's sends go through, one at a time and in order: the
+/// agent's own command performs its send through it too.
+pub fn lane(psid: &str) -> String {
+    Work::GraphSend {
+        psid: psid.to_owned(),
+        interaction_id: String::new(),
+    }
+    .lane()
 }
 
 /// One attempt at sending the message of `interaction_id`.
+///
+/// In order: claim the send (so nobody else attempts it at once); if an earlier attempt
+/// may have reached Meta (its answer was lost), look for the message in the
+/// conversation before sending it again; run the policy again on the state as it is
+/// now; then send.
 pub async fn perform(
     store: &dyn Store,
     graph: &dyn GraphApi,
@@ -49,7 +55,6 @@ pub async fn perform(
     interaction_id: &str,
     attempts: u32,
     now: Timestamp,
-    by: Performer,
 ) -> Result<Attempt, StoreError> {
     let Some(msg) = store.message_by_interaction(interaction_id)? else {
         return Ok(Attempt::Fail(format!(
@@ -66,21 +71,40 @@ pub async fn perform(
         let mid = msg.mid.clone();
         return Ok(Attempt::Done(Box::new(sent(store, s, &msg, mid, now)?)));
     }
-    let claimable: &[&str] = match by {
-        Performer::Agent => &["queued"],
-        // A send left "sending" by a crash is the outbox's to retry, after the grace.
-        Performer::Outbox => &["queued", "retrying", "sending"],
-    };
+    // Whoever performs a send holds its work's lease, so a send left "sending" was
+    // left by a crash or an abandoned attempt: it is retried, after a look.
+    let claimable = &["queued", "retrying", "sending", "uncertain"];
     if !store.claim_send(interaction_id, claimable)? {
         // Settled already, or someone else is sending it now.
         return Ok(Attempt::Done(Box::default()));
     }
-    let messaging_type = msg
-        .messaging_type
-        .as_deref()
-        .and_then(|m| serde_json::from_value(serde_json::Value::String(m.into())).ok())
-        .unwrap_or(MessagingType::Response);
-    let tag: Option<Tag> = msg.tag.as_deref().and_then(|t| t.parse().ok());
+    if matches!(msg.state.as_str(), "sending" | "uncertain") {
+        // An earlier attempt may have gone through: its answer was lost, and its echo
+        // may come minutes late. Look before sending again.
+        match find_sent(graph, &msg.psid, &msg.text, msg.at).await {
+            Ok(Some(mid)) => {
+                return Ok(Attempt::Done(Box::new(sent(
+                    store,
+                    s,
+                    &msg,
+                    Some(mid),
+                    now,
+                )?)))
+            }
+            Ok(None) => {}
+            Err(f) => return retry(store, &msg, "uncertain", &f, Some(ECHO_GRACE)),
+        }
+    }
+    let (messaging_type, tag) = match redecide(store, s, &msg, now)? {
+        Redecided::Send {
+            messaging_type,
+            tag,
+        } => (messaging_type, tag),
+        Redecided::Stop(why) => return Ok(Attempt::Done(Box::new(stopped(&msg, why, now)))),
+    };
+    let mut msg = msg;
+    msg.messaging_type = Some(messaging_type.as_str().into());
+    msg.tag = tag.map(|t| t.as_str().to_owned());
     let mut request = SendRequest::text(msg.psid.clone(), messaging_type, tag, msg.text.clone());
     if let Some(m) = request.message.as_mut() {
         m.metadata = Some(metadata(interaction_id));
@@ -93,28 +117,63 @@ pub async fn perform(
             answer.message_id,
             now,
         )?))),
-        Err(f) if f.is_transient() && attempts + 1 < MAX_ATTEMPTS => {
-            let after = match &f {
-                GraphFailure::Unavailable(_) => Some(ECHO_GRACE),
-                GraphFailure::Meta(_) => Some(SignedDuration::from_secs(30)),
-            };
-            store.commit(&Changes {
-                message_updates: vec![MessageUpdate {
-                    interaction_id: interaction_id.to_owned(),
-                    state: "retrying".into(),
-                    error: Some(f.to_string()),
-                    if_state: Some("sending".into()),
-                    ..MessageUpdate::default()
-                }],
-                ..Changes::default()
-            })?;
-            Ok(Attempt::Retry {
-                error: f.to_string(),
-                after,
-            })
+        // No answer: Meta may have sent it. The next attempt looks first.
+        Err(f @ GraphFailure::Unavailable(_)) if attempts + 1 < MAX_ATTEMPTS => {
+            retry(store, &msg, "uncertain", &f, Some(ECHO_GRACE))
         }
+        Err(f) if f.is_transient() && attempts + 1 < MAX_ATTEMPTS => retry(
+            store,
+            &msg,
+            "retrying",
+            &f,
+            Some(SignedDuration::from_secs(30)),
+        ),
         Err(f) => Ok(Attempt::Done(Box::new(failed(store, s, &msg, &f, now)?))),
     }
+}
+
+/// Leaves a claimed send in `state` to be tried again.
+fn retry(
+    store: &dyn Store,
+    msg: &MessageRecord,
+    state: &str,
+    f: &GraphFailure,
+    after: Option<SignedDuration>,
+) -> Result<Attempt, StoreError> {
+    store.commit(&Changes {
+        message_updates: vec![MessageUpdate {
+            interaction_id: msg.interaction_id.clone().unwrap_or_default(),
+            state: state.into(),
+            error: Some(f.to_string()),
+            if_state: Some("sending".into()),
+            ..MessageUpdate::default()
+        }],
+        ..Changes::default()
+    })?;
+    Ok(Attempt::Retry {
+        error: f.to_string(),
+        after,
+    })
+}
+
+/// A send the policy stops when its turn comes: not made, its place in the count
+/// given back, and the thread says why.
+fn stopped(msg: &MessageRecord, why: String, now: Timestamp) -> Changes {
+    let mut changes = Changes::default();
+    changes.message_updates.push(MessageUpdate {
+        interaction_id: msg.interaction_id.clone().unwrap_or_default(),
+        state: "refused".into(),
+        error: Some(why.clone()),
+        if_state: Some("sending".into()),
+        ..MessageUpdate::default()
+    });
+    changes.work.push(team_line(
+        msg,
+        format!("🚫 not sent: {why}"),
+        colour::REFUSED,
+        now,
+    ));
+    changes
 }
 
 /// What a successful send changes: the message, the thread's tag count and last reply,
@@ -133,6 +192,8 @@ fn sent(
         state: "sent".into(),
         mid,
         at: Some(now),
+        messaging_type: msg.messaging_type.clone(),
+        retag: Some(msg.tag.clone()),
         ..MessageUpdate::default()
     });
     let mut footer = format!("✅ sent as {}", how(msg));
@@ -181,6 +242,15 @@ fn failed(
                     unless_active: true,
                 });
                 changes.relabel_all = Some(now);
+            }
+            if e == MetaError::TagSpamWarning {
+                // Meta counts at least two tagged messages in a row here and has warned
+                // the page: the next tagged message must be refused before it leaves.
+                changes.patches.push(ThreadPatch::TagSpamWarned {
+                    psid: msg.psid.clone(),
+                    at: now,
+                });
+                changes.page_ops.push(PageOp::Warn);
             }
             format!("{what} ({code}). Next: {next}")
         }

@@ -23,6 +23,9 @@ pub enum StoreError {
     /// A stored value didn't decode.
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
+    /// A commit's precondition no longer held: someone else changed the state first.
+    #[error("changed meanwhile: {0}")]
+    Conflict(String),
 }
 
 /// The result of storing one delivery's events.
@@ -79,6 +82,12 @@ pub trait Store: Send + Sync + 'static {
     /// Exactly one of several concurrent callers gets `true`.
     fn claim_send(&self, interaction_id: &str, from: &[&str]) -> Result<bool, StoreError>;
 
+    /// The tagged-message count a send decides against when its turn comes: tagged
+    /// messages sent since the customer last acted, plus the tagged sends approved
+    /// before message `before` (by id) and still in flight. Later reservations don't
+    /// count against an earlier send: they were approved knowing about it.
+    fn tagged_before(&self, psid: &str, before: i64) -> Result<u32, StoreError>;
+
     /// A conversation's parked replies, oldest first.
     fn parked(&self, psid: &str) -> Result<Vec<MessageRecord>, StoreError>;
 
@@ -113,6 +122,20 @@ pub trait Store: Send + Sync + 'static {
     /// The last pending post for a conversation that hasn't been attempted yet: new
     /// messages can join it instead of costing another Discord call.
     fn open_post(&self, psid: &str) -> Result<Option<QueuedWork>, StoreError>;
+
+    /// Leases the first pending work of `lane` until `until`, if it is due at `now` and
+    /// nobody holds a lease on it: whoever holds the lease performs it, so an agent's
+    /// command and the outbox never attempt the same send at once, and a lane's sends
+    /// go out in order. Done, retried or failed work loses its lease.
+    fn lease_lane_head(
+        &self,
+        lane: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<Option<QueuedWork>, StoreError>;
+
+    /// Leases one piece of work as [`Store::lease_lane_head`] does; whether it was.
+    fn lease_work(&self, id: i64, now: Timestamp, until: Timestamp) -> Result<bool, StoreError>;
 
     /// Records a step of multi-step work.
     fn work_progress(&self, id: i64, progress: u64) -> Result<(), StoreError>;

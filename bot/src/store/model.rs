@@ -31,6 +31,10 @@ impl Customer {
 }
 
 /// One Messenger conversation and its Discord thread.
+///
+/// As read from the store, `state.tagged_since_customer` counts the tagged messages
+/// sent since the customer last acted *and* those approved and still in flight (see
+/// [`IN_FLIGHT`]): a send reserves its place in the count when it is approved.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Thread {
     /// The customer.
@@ -149,8 +153,8 @@ pub struct MessageRecord {
     pub agent: Option<String>,
     /// What the guard decided, in words.
     pub decision: Option<String>,
-    /// `received`, `queued`, `retrying`, `echoed`, `sent`, `delivered`, `read`,
-    /// `refused`, `failed`, `parked`.
+    /// `received`, `queued`, `sending`, `retrying`, `uncertain` (sent to Meta, answer
+    /// lost), `echoed`, `sent`, `delivered`, `read`, `refused`, `failed`, `parked`.
     pub state: String,
     /// Meta's error, in words, for failed sends.
     pub error: Option<String>,
@@ -161,7 +165,35 @@ pub struct MessageRecord {
     /// The Discord interaction that sent it: a retried interaction finds it here and
     /// never sends twice.
     pub interaction_id: Option<String>,
+    /// What the agent asked for, so every later attempt decides again as they would.
+    pub asked: Option<Asked>,
 }
+
+/// What an agent asked for when a send was approved. Every attempt at the send runs
+/// the policy again with it, so a send approved before a restriction, a closing
+/// window or another tagged message never goes out on the strength of a stale answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Asked {
+    /// `/reply`: whatever the windows allow.
+    Reply {
+        /// The agent confirmed a second tagged message in a row.
+        confirmed_second: bool,
+    },
+    /// `/tag`, or a tag picked from a menu.
+    Tag {
+        /// The tag.
+        tag: messenger::Tag,
+        /// The agent confirmed a second tagged message in a row.
+        confirmed_second: bool,
+    },
+    /// A parked reply, released when the customer wrote: RESPONSE or nothing.
+    Parked,
+}
+
+/// The states of a send that hold a place in the tagged-message count: approved and
+/// not yet definitely sent or refused.
+pub const IN_FLIGHT: &[&str] = &["queued", "sending", "retrying", "uncertain", "echoed"];
 
 /// A change to an outgoing message, found by its interaction id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -176,6 +208,9 @@ pub struct MessageUpdate {
     pub error: Option<String>,
     /// The messaging type it finally went as (a parked reply goes as RESPONSE).
     pub messaging_type: Option<String>,
+    /// The tag it finally went as, when that changed (`Some(None)`: untagged; a send
+    /// approved as tagged goes as RESPONSE if the customer wrote meanwhile).
+    pub retag: Option<Option<String>>,
     /// When it was sent.
     pub at: Option<Timestamp>,
     /// Apply only if the message is still in this state (a failure must not overwrite
@@ -297,6 +332,8 @@ pub struct QueuedWork {
     pub progress: Option<u64>,
     /// Attempts so far.
     pub attempts: u32,
+    /// When it may run.
+    pub due: Timestamp,
 }
 
 /// Delivery and read receipts: the customer's device got, or read, messages.
@@ -377,6 +414,9 @@ pub enum ThreadPatch {
     CustomerActed {
         /// The customer.
         psid: String,
+        /// When, by the event's own timestamp: an action older than the page's last
+        /// tagged message doesn't restart the count.
+        at: Timestamp,
     },
     /// Opening the Discord thread is queued.
     Opening {
@@ -390,8 +430,9 @@ pub enum ThreadPatch {
         /// Its id.
         discord_thread: u64,
     },
-    /// The team's message went out: one more tagged message if it was tagged, and no
-    /// alert is owed any more.
+    /// The page's message went out (through tagdesk, or seen as an echo from another
+    /// app): one more tagged message if it was tagged, and no alert is owed any more
+    /// for customer messages before it.
     TeamReplied {
         /// The customer.
         psid: String,
@@ -414,11 +455,49 @@ pub enum ThreadPatch {
         /// The customer.
         psid: String,
     },
+    /// Meta warned about tagged messages to this customer (613/2018338): Meta counts
+    /// at least two in a row, so the next tagged message is refused until they write.
+    TagSpamWarned {
+        /// The customer.
+        psid: String,
+        /// When.
+        at: Timestamp,
+    },
+}
+
+/// A condition a commit needs, checked inside its transaction: if it doesn't hold, the
+/// commit changes nothing and fails with [`super::StoreError::Conflict`], and the
+/// caller decides again on fresh state (optimistic concurrency).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    /// The conversation's tagged-message count, reservations included, is exactly this:
+    /// two agents approved against the same count can't both reserve a place.
+    TaggedCount {
+        /// The customer.
+        psid: String,
+        /// The count the decision read.
+        is: u32,
+    },
+    /// No message is recorded under this key yet: a second press of the same button
+    /// sends nothing.
+    NoMessageFor {
+        /// The key.
+        interaction_id: String,
+    },
+    /// The conversation's claim is exactly this (`None`: unclaimed).
+    ClaimedBy {
+        /// The customer.
+        psid: String,
+        /// The agent.
+        is: Option<u64>,
+    },
 }
 
 /// Everything one processing step changes, committed atomically.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changes {
+    /// What must hold for any of this to apply.
+    pub preconditions: Vec<Precondition>,
     /// Inbound events now processed.
     pub processed: Vec<i64>,
     /// Customers to insert or update.

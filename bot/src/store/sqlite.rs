@@ -8,7 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use super::{
     AlertKind, Changes, Customer, Direction, Draft, Ingested, MessageRecord, Page, PendingEvent,
-    QueuedWork, Receipt, Snippet, Store, StoreError, Thread, ThreadPatch, Work,
+    Precondition, QueuedWork, Receipt, Snippet, Store, StoreError, Thread, ThreadPatch, Work,
 };
 use crate::intake::InboundEvent;
 use messenger::ThreadState;
@@ -110,6 +110,11 @@ CREATE TABLE snippets (
     author TEXT NOT NULL
 );
 "#,
+    r#"
+ALTER TABLE threads ADD COLUMN last_tagged INTEGER;
+ALTER TABLE messages ADD COLUMN asked TEXT;
+ALTER TABLE outbox ADD COLUMN leased_until INTEGER;
+"#,
 ];
 
 /// The SQLite store. One connection behind a mutex: SQLite serializes writers anyway,
@@ -170,10 +175,13 @@ impl SqliteStore {
 
 fn apply_patch(tx: &Transaction<'_>, patch: &ThreadPatch) -> rusqlite::Result<usize> {
     match patch {
-        ThreadPatch::CustomerActed { psid } => run(
+        ThreadPatch::CustomerActed { psid, at } => run(
             tx,
-            "UPDATE threads SET tagged_since = 0, closed = 0 WHERE psid = ?1",
-            [psid],
+            "UPDATE threads SET closed = 0,
+                 tagged_since = CASE WHEN last_tagged IS NULL OR last_tagged < ?2
+                                     THEN 0 ELSE tagged_since END
+             WHERE psid = ?1",
+            params![psid, ms(*at)],
         ),
         ThreadPatch::Opening { psid } => {
             run(tx, "UPDATE threads SET opening = 1 WHERE psid = ?1", [psid])
@@ -189,9 +197,20 @@ fn apply_patch(tx: &Transaction<'_>, patch: &ThreadPatch) -> rusqlite::Result<us
         ThreadPatch::TeamReplied { psid, tagged, at } => run(
             tx,
             "UPDATE threads SET tagged_since = tagged_since + ?2,
-                 last_team_reply = MAX(COALESCE(last_team_reply, 0), ?3), alert_due = NULL
+                 last_tagged = CASE WHEN ?2 THEN MAX(COALESCE(last_tagged, 0), ?3)
+                                    ELSE last_tagged END,
+                 last_team_reply = MAX(COALESCE(last_team_reply, 0), ?3),
+                 alert_due = CASE WHEN ?3 >= COALESCE(last_customer, 0) THEN NULL
+                                  ELSE alert_due END
              WHERE psid = ?1",
             params![psid, u32::from(*tagged), ms(*at)],
+        ),
+        ThreadPatch::TagSpamWarned { psid, at } => run(
+            tx,
+            "UPDATE threads SET tagged_since = MAX(tagged_since, 2),
+                 last_tagged = MAX(COALESCE(last_tagged, 0), ?2)
+             WHERE psid = ?1",
+            params![psid, ms(*at)],
         ),
         ThreadPatch::Claim {
             psid,
@@ -242,7 +261,22 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
 
 const THREAD_COLUMNS: &str = "psid, last_opened, last_customer, tagged_since, discord_thread,
     opening, claimed_by, closed, standby, last_team_reply, last_text, label, label_due,
-    alerted_at, alerted_kind, alert_due";
+    alerted_at, alerted_kind, alert_due, last_tagged";
+
+/// A thread as read: the tagged count includes the tagged sends still in flight (their
+/// reservations), so every decision counts them.
+const THREAD_SELECT: &str = "psid, last_opened, last_customer,
+    tagged_since + (SELECT COUNT(*) FROM messages m WHERE m.psid = threads.psid
+                    AND m.direction = 'out' AND m.tag IS NOT NULL
+                    AND m.state IN ('queued', 'sending', 'retrying', 'uncertain', 'echoed')),
+    discord_thread, opening, claimed_by, closed, standby, last_team_reply, last_text, label,
+    label_due, alerted_at, alerted_kind, alert_due, last_tagged";
+
+/// The tagged count as [`THREAD_SELECT`] reads it, for a precondition.
+const TAGGED_COUNT: &str = "SELECT tagged_since + (SELECT COUNT(*) FROM messages m
+        WHERE m.psid = threads.psid AND m.direction = 'out' AND m.tag IS NOT NULL
+          AND m.state IN ('queued', 'sending', 'retrying', 'uncertain', 'echoed'))
+    FROM threads WHERE psid = ?1";
 
 fn thread_from(r: &Row<'_>) -> rusqlite::Result<Thread> {
     let alerted_kind: Option<String> = r.get(14)?;
@@ -252,6 +286,7 @@ fn thread_from(r: &Row<'_>) -> rusqlite::Result<Thread> {
             last_opened: ts(r.get(1)?),
             last_customer_message: ts(r.get(2)?),
             tagged_since_customer: r.get(3)?,
+            last_tagged: ts(r.get(16)?),
         },
         discord_thread: r.get::<_, Option<i64>>(4)?.map(|v| v as u64),
         opening: r.get(5)?,
@@ -268,7 +303,7 @@ fn thread_from(r: &Row<'_>) -> rusqlite::Result<Thread> {
 }
 
 const MESSAGE_COLUMNS: &str = "id, psid, direction, mid, kind, text, attachments, at,
-    messaging_type, tag, agent, decision, state, error, standby, app_id, interaction_id";
+    messaging_type, tag, agent, decision, state, error, standby, app_id, interaction_id, asked";
 
 fn message_from(r: &Row<'_>) -> rusqlite::Result<MessageRecord> {
     let direction: String = r.get(2)?;
@@ -291,10 +326,46 @@ fn message_from(r: &Row<'_>) -> rusqlite::Result<MessageRecord> {
         standby: r.get(14)?,
         app_id: r.get::<_, Option<i64>>(15)?.map(|v| v as u64),
         interaction_id: r.get(16)?,
+        asked: r
+            .get::<_, Option<String>>(17)?
+            .and_then(|a| serde_json::from_str(&a).ok()),
     })
 }
 
+/// Fails with [`StoreError::Conflict`] unless `p` holds.
+fn check(tx: &Transaction<'_>, p: &Precondition) -> Result<(), StoreError> {
+    let holds = match p {
+        Precondition::TaggedCount { psid, is } => {
+            let n: Option<u32> = tx
+                .prepare_cached(TAGGED_COUNT)?
+                .query_row([psid], |r| r.get(0))
+                .optional()?;
+            n.unwrap_or(0) == *is
+        }
+        Precondition::NoMessageFor { interaction_id } => tx
+            .prepare_cached("SELECT 1 FROM messages WHERE interaction_id = ?1")?
+            .query_row([interaction_id], |_| Ok(()))
+            .optional()?
+            .is_none(),
+        Precondition::ClaimedBy { psid, is } => {
+            let by: Option<Option<i64>> = tx
+                .prepare_cached("SELECT claimed_by FROM threads WHERE psid = ?1")?
+                .query_row([psid], |r| r.get(0))
+                .optional()?;
+            by.flatten().map(|v| v as u64) == *is
+        }
+    };
+    if holds {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(format!("{p:?}")))
+    }
+}
+
 fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
+    for p in &c.preconditions {
+        check(tx, p)?;
+    }
     {
         let mut q = tx.prepare_cached("UPDATE inbound_events SET processed = 1 WHERE id = ?1")?;
         for id in &c.processed {
@@ -313,8 +384,12 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
     {
         let mut q = tx.prepare_cached(&format!(
             "INSERT INTO threads ({THREAD_COLUMNS}) VALUES
-             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
-             ON CONFLICT (psid) DO UPDATE SET last_opened = ?2, last_customer = ?3,
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+             ON CONFLICT (psid) DO UPDATE SET
+                 last_opened = CASE WHEN last_opened IS NULL OR ?2 > last_opened
+                                    THEN ?2 ELSE last_opened END,
+                 last_customer = CASE WHEN last_customer IS NULL OR ?3 > last_customer
+                                      THEN ?3 ELSE last_customer END,
                  standby = ?9, last_text = ?11, label = ?12, label_due = ?13,
                  alerted_at = ?14, alerted_kind = ?15, alert_due = ?16"
         ))?;
@@ -336,6 +411,7 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
                 t.alerted.map(|(at, _)| ms(at)),
                 t.alerted.map(|(_, k)| k.as_str()),
                 t.alert_due.map(ms),
+                t.state.last_tagged.map(ms),
             ])?;
         }
     }
@@ -346,8 +422,8 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
         let mut q = tx.prepare_cached(
             "INSERT INTO messages (psid, direction, mid, kind, text, attachments, at,
                  messaging_type, tag, agent, decision, state, error, standby, app_id,
-                 interaction_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                 interaction_id, asked)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
              ON CONFLICT DO NOTHING",
         )?;
         for m in &c.messages {
@@ -368,13 +444,18 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
                 m.standby,
                 m.app_id.map(|v| v as i64),
                 m.interaction_id,
+                m.asked
+                    .map(|a| serde_json::to_string(&a))
+                    .transpose()
+                    .map_err(corrupt)?,
             ])?;
         }
     }
     {
         let mut q = tx.prepare_cached(
             "UPDATE messages SET state = ?2, mid = COALESCE(?3, mid), error = ?4,
-                 messaging_type = COALESCE(?5, messaging_type), at = COALESCE(?6, at)
+                 messaging_type = COALESCE(?5, messaging_type), at = COALESCE(?6, at),
+                 tag = CASE WHEN ?8 THEN ?9 ELSE tag END
              WHERE interaction_id = ?1 AND (?7 IS NULL OR state = ?7)",
         )?;
         for u in &c.message_updates {
@@ -385,14 +466,16 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
                 u.error,
                 u.messaging_type,
                 u.at.map(ms),
-                u.if_state
+                u.if_state,
+                u.retag.is_some(),
+                u.retag.clone().flatten(),
             ])?;
         }
     }
     {
         let mut q = tx.prepare_cached(
             "UPDATE messages SET state = 'echoed', mid = ?2
-             WHERE interaction_id = ?1 AND state IN ('queued', 'retrying', 'sending')",
+             WHERE interaction_id = ?1 AND state IN ('queued', 'retrying', 'sending', 'uncertain')",
         )?;
         for (interaction_id, mid) in &c.echo_confirms {
             q.execute(params![interaction_id, mid])?;
@@ -575,7 +658,7 @@ impl Store for SqliteStore {
     fn thread(&self, psid: &str) -> Result<Option<Thread>, StoreError> {
         let conn = self.conn();
         let mut q = conn.prepare_cached(&format!(
-            "SELECT {THREAD_COLUMNS} FROM threads WHERE psid = ?1"
+            "SELECT {THREAD_SELECT} FROM threads WHERE psid = ?1"
         ))?;
         Ok(q.query_row([psid], thread_from).optional()?)
     }
@@ -583,7 +666,7 @@ impl Store for SqliteStore {
     fn threads(&self) -> Result<Vec<Thread>, StoreError> {
         let conn = self.conn();
         let mut q = conn.prepare_cached(&format!(
-            "SELECT {THREAD_COLUMNS} FROM threads ORDER BY psid"
+            "SELECT {THREAD_SELECT} FROM threads ORDER BY psid"
         ))?;
         let rows = q.query_map([], thread_from)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -592,8 +675,8 @@ impl Store for SqliteStore {
     fn threads_due(&self, now: Timestamp) -> Result<Vec<Thread>, StoreError> {
         let conn = self.conn();
         let mut q = conn.prepare_cached(&format!(
-            "SELECT {THREAD_COLUMNS} FROM threads WHERE label_due <= ?1
-             UNION SELECT {THREAD_COLUMNS} FROM threads WHERE alert_due <= ?1 ORDER BY psid"
+            "SELECT {THREAD_SELECT} FROM threads WHERE label_due <= ?1
+             UNION SELECT {THREAD_SELECT} FROM threads WHERE alert_due <= ?1 ORDER BY psid"
         ))?;
         let rows = q.query_map([ms(now)], thread_from)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -626,6 +709,21 @@ impl Store for SqliteStore {
         Ok(q.execute(params![interaction_id, from])? == 1)
     }
 
+    fn tagged_before(&self, psid: &str, before: i64) -> Result<u32, StoreError> {
+        let n: Option<u32> = self
+            .conn()
+            .prepare_cached(
+                "SELECT tagged_since + (SELECT COUNT(*) FROM messages m
+                     WHERE m.psid = threads.psid AND m.direction = 'out' AND m.tag IS NOT NULL
+                       AND m.id < ?2
+                       AND m.state IN ('queued', 'sending', 'retrying', 'uncertain', 'echoed'))
+                 FROM threads WHERE psid = ?1",
+            )?
+            .query_row(params![psid, before], |r| r.get(0))
+            .optional()?;
+        Ok(n.unwrap_or(0))
+    }
+
     fn parked(&self, psid: &str) -> Result<Vec<MessageRecord>, StoreError> {
         let conn = self.conn();
         let mut q = conn.prepare_cached(&format!(
@@ -650,7 +748,7 @@ impl Store for SqliteStore {
     fn thread_by_discord(&self, discord_thread: u64) -> Result<Option<Thread>, StoreError> {
         let conn = self.conn();
         let mut q = conn.prepare_cached(&format!(
-            "SELECT {THREAD_COLUMNS} FROM threads WHERE discord_thread = ?1"
+            "SELECT {THREAD_SELECT} FROM threads WHERE discord_thread = ?1"
         ))?;
         Ok(q.query_row([discord_thread as i64], thread_from)
             .optional()?)
@@ -724,8 +822,9 @@ impl Store for SqliteStore {
     fn work_due(&self, now: Timestamp, limit: usize) -> Result<Vec<QueuedWork>, StoreError> {
         let conn = self.conn();
         let mut q = conn.prepare_cached(
-            "SELECT o.id, o.work, o.progress, o.attempts FROM outbox o
+            "SELECT o.id, o.work, o.progress, o.attempts, o.due FROM outbox o
              WHERE o.state = 'pending' AND o.due <= ?1
+               AND (o.leased_until IS NULL OR o.leased_until <= ?1)
                AND NOT EXISTS (SELECT 1 FROM outbox p
                                WHERE p.state = 'pending' AND p.lane = o.lane AND p.id < o.id)
              ORDER BY o.id LIMIT ?2",
@@ -736,20 +835,54 @@ impl Store for SqliteStore {
                 r.get::<_, String>(1)?,
                 r.get::<_, Option<i64>>(2)?,
                 r.get::<_, u32>(3)?,
+                r.get::<_, i64>(4)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, work, progress, attempts) = row?;
-            let work: Work = serde_json::from_str(&work).map_err(corrupt)?;
-            out.push(QueuedWork {
-                id,
-                work,
-                progress: progress.map(|v| v as u64),
-                attempts,
-            });
+            out.push(queued(row?)?);
         }
         Ok(out)
+    }
+
+    fn lease_lane_head(
+        &self,
+        lane: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<Option<QueuedWork>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let head = tx
+            .prepare_cached(
+                "SELECT id, work, progress, attempts, due FROM outbox
+                 WHERE state = 'pending' AND lane = ?1 AND due <= ?2
+                   AND (leased_until IS NULL OR leased_until <= ?2)
+                   AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending'
+                                   AND p.lane = ?1 AND p.id < outbox.id)",
+            )?
+            .query_row(params![lane, ms(now)], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .optional()?;
+        let Some(row) = head else { return Ok(None) };
+        run(
+            &tx,
+            "UPDATE outbox SET leased_until = ?2 WHERE id = ?1",
+            params![row.0, ms(until)],
+        )?;
+        tx.commit()?;
+        queued(row).map(Some)
+    }
+
+    fn lease_work(&self, id: i64, now: Timestamp, until: Timestamp) -> Result<bool, StoreError> {
+        Ok(run(
+            &self.conn(),
+            "UPDATE outbox SET leased_until = ?3
+             WHERE id = ?1 AND state = 'pending' AND due <= ?2
+               AND (leased_until IS NULL OR leased_until <= ?2)",
+            params![id, ms(now), ms(until)],
+        )? == 1)
     }
 
     fn open_post(&self, psid: &str) -> Result<Option<QueuedWork>, StoreError> {
@@ -781,6 +914,7 @@ impl Store for SqliteStore {
                 work,
                 progress: None,
                 attempts,
+                due: Timestamp::default(),
             }),
         )
     }
@@ -799,7 +933,8 @@ impl Store for SqliteStore {
         let tx = conn.transaction()?;
         run(
             &tx,
-            "UPDATE outbox SET state = 'done', key = NULL, error = NULL WHERE id = ?1",
+            "UPDATE outbox SET state = 'done', key = NULL, error = NULL, leased_until = NULL
+             WHERE id = ?1",
             [id],
         )?;
         apply(&tx, changes)?;
@@ -810,7 +945,8 @@ impl Store for SqliteStore {
     fn work_retry(&self, id: i64, due: Timestamp, error: &str) -> Result<(), StoreError> {
         run(
             &self.conn(),
-            "UPDATE outbox SET attempts = attempts + 1, due = ?2, error = ?3 WHERE id = ?1",
+            "UPDATE outbox SET attempts = attempts + 1, due = ?2, error = ?3, leased_until = NULL
+             WHERE id = ?1",
             params![id, ms(due), error],
         )?;
         Ok(())
@@ -819,7 +955,8 @@ impl Store for SqliteStore {
     fn work_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
         run(
             &self.conn(),
-            "UPDATE outbox SET attempts = attempts + 1, state = 'failed', key = NULL, error = ?2
+            "UPDATE outbox SET attempts = attempts + 1, state = 'failed', key = NULL, error = ?2,
+                 leased_until = NULL
              WHERE id = ?1",
             params![id, error],
         )?;
@@ -839,7 +976,8 @@ impl Store for SqliteStore {
             .conn()
             .prepare_cached(
                 "SELECT MIN(t) FROM (
-                SELECT MIN(o.due) AS t FROM outbox o WHERE o.state = 'pending'
+                SELECT MIN(MAX(o.due, COALESCE(o.leased_until, 0))) AS t FROM outbox o
+                WHERE o.state = 'pending'
                   AND NOT EXISTS (SELECT 1 FROM outbox p
                                   WHERE p.state = 'pending' AND p.lane = o.lane AND p.id < o.id)
                 UNION ALL SELECT MIN(label_due) FROM threads
@@ -848,6 +986,18 @@ impl Store for SqliteStore {
             .query_row([], |r| r.get(0))?;
         Ok(ts(v))
     }
+}
+
+/// Queued work from its row: id, work, progress, attempts, due.
+fn queued(row: (i64, String, Option<i64>, u32, i64)) -> Result<QueuedWork, StoreError> {
+    let (id, work, progress, attempts, due) = row;
+    Ok(QueuedWork {
+        id,
+        work: serde_json::from_str(&work).map_err(corrupt)?,
+        progress: progress.map(|v| v as u64),
+        attempts,
+        due: ts(Some(due)).unwrap_or_default(),
+    })
 }
 
 /// Maps a stored kind back to the static name intake uses.
@@ -864,4 +1014,20 @@ fn intern(kind: &str) -> &'static str {
         "policy_enforcement",
     ];
     KINDS.into_iter().find(|k| *k == kind).unwrap_or("unknown")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reservations_count_every_in_flight_state() {
+        let listed = |sql: &str| {
+            super::super::IN_FLIGHT
+                .iter()
+                .all(|state| sql.contains(&format!("'{state}'")))
+        };
+        assert!(listed(THREAD_SELECT));
+        assert!(listed(TAGGED_COUNT));
+    }
 }

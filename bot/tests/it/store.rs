@@ -83,7 +83,10 @@ fn a_stale_whole_record_never_undoes_a_patch() {
                     by: Some(8),
                     if_unclaimed: true,
                 },
-                ThreadPatch::CustomerActed { psid: "U1".into() },
+                ThreadPatch::CustomerActed {
+                    psid: "U1".into(),
+                    at: at("2026-11-21T11:00:00Z"),
+                },
             ],
             ..Changes::default()
         })
@@ -115,6 +118,7 @@ fn only_one_performer_claims_a_send() {
         standby: false,
         app_id: None,
         interaction_id: Some("I1".into()),
+        asked: None,
     };
     store
         .commit(&Changes {
@@ -164,4 +168,174 @@ fn page_changes_apply_to_the_record_as_stored() {
     assert_eq!(page.enforcement.history.len(), 1);
     assert_eq!(page.enforcement.history[0].level, Level::Days3);
     assert_eq!(page.enforcement.warnings, 1);
+}
+
+/// A tagged send to U1, approved and queued under `key`.
+fn tagged_send(key: &str) -> bot::store::MessageRecord {
+    use bot::store::{Asked, Direction, MessageRecord};
+    MessageRecord {
+        id: 0,
+        psid: "U1".into(),
+        direction: Direction::Out,
+        mid: None,
+        kind: "text".into(),
+        text: format!("reply {key}"),
+        attachments: vec![],
+        at: at("2026-11-22T09:00:00Z"),
+        messaging_type: Some("MESSAGE_TAG".into()),
+        tag: Some("HUMAN_AGENT".into()),
+        agent: Some("grace".into()),
+        decision: None,
+        state: "queued".into(),
+        error: None,
+        standby: false,
+        app_id: None,
+        interaction_id: Some(key.into()),
+        asked: Some(Asked::Reply {
+            confirmed_second: false,
+        }),
+    }
+}
+
+fn customer_wrote(store: &SqliteStore, when: &str) {
+    let mut thread = Thread {
+        psid: "U1".into(),
+        ..Thread::default()
+    };
+    thread
+        .state
+        .customer_acted(CustomerAction::Message, at(when));
+    store
+        .commit(&Changes {
+            threads: vec![thread],
+            ..Changes::default()
+        })
+        .unwrap();
+}
+
+#[test]
+fn a_send_in_flight_holds_its_place_and_two_reservations_on_one_count_conflict() {
+    use bot::store::{Precondition, StoreError};
+    let store = SqliteStore::in_memory().unwrap();
+    customer_wrote(&store, "2026-11-20T09:00:00Z");
+    // Two agents decided against a count of 0; each reserves on that condition.
+    let reserve = |key: &str| {
+        store.commit(&Changes {
+            preconditions: vec![Precondition::TaggedCount {
+                psid: "U1".into(),
+                is: 0,
+            }],
+            messages: vec![tagged_send(key)],
+            ..Changes::default()
+        })
+    };
+    reserve("A").unwrap();
+    assert!(matches!(reserve("B"), Err(StoreError::Conflict(_))));
+    assert!(
+        store.message_by_interaction("B").unwrap().is_none(),
+        "nothing of B stored"
+    );
+    let t = store.thread("U1").unwrap().unwrap();
+    assert_eq!(t.state.tagged_since_customer, 1, "A's reservation counts");
+    // A definite failure gives the place back.
+    store
+        .commit(&Changes {
+            message_updates: vec![bot::store::MessageUpdate {
+                interaction_id: "A".into(),
+                state: "failed".into(),
+                ..Default::default()
+            }],
+            ..Changes::default()
+        })
+        .unwrap();
+    let t = store.thread("U1").unwrap().unwrap();
+    assert_eq!(t.state.tagged_since_customer, 0);
+}
+
+#[test]
+fn a_customer_action_older_than_the_last_tagged_send_keeps_the_count() {
+    let store = SqliteStore::in_memory().unwrap();
+    customer_wrote(&store, "2026-11-20T09:00:00Z");
+    let patch = |p| {
+        store
+            .commit(&Changes {
+                patches: vec![p],
+                ..Changes::default()
+            })
+            .unwrap()
+    };
+    patch(ThreadPatch::TeamReplied {
+        psid: "U1".into(),
+        tagged: true,
+        at: at("2026-11-21T12:00:00Z"),
+    });
+    // A message from before the tagged send, delivered an hour late.
+    patch(ThreadPatch::CustomerActed {
+        psid: "U1".into(),
+        at: at("2026-11-21T11:30:00Z"),
+    });
+    assert_eq!(
+        store
+            .thread("U1")
+            .unwrap()
+            .unwrap()
+            .state
+            .tagged_since_customer,
+        1
+    );
+    patch(ThreadPatch::CustomerActed {
+        psid: "U1".into(),
+        at: at("2026-11-21T12:00:01Z"),
+    });
+    assert_eq!(
+        store
+            .thread("U1")
+            .unwrap()
+            .unwrap()
+            .state
+            .tagged_since_customer,
+        0
+    );
+}
+
+#[test]
+fn one_performer_holds_a_lane_and_later_work_waits_behind_it() {
+    use bot::store::{NewWork, Work};
+    let store = SqliteStore::in_memory().unwrap();
+    let now = at("2026-11-22T09:00:00Z");
+    let send = |key: &str| NewWork {
+        key: None,
+        work: Work::GraphSend {
+            psid: "U1".into(),
+            interaction_id: key.into(),
+        },
+        due: now,
+    };
+    store
+        .commit(&Changes {
+            work: vec![send("A"), send("B")],
+            ..Changes::default()
+        })
+        .unwrap();
+    let lane = "graph:U1";
+    let until = now + jiff::SignedDuration::from_secs(60);
+    let head = store.lease_lane_head(lane, now, until).unwrap().unwrap();
+    assert!(
+        store.lease_lane_head(lane, now, until).unwrap().is_none(),
+        "the head is leased and B waits behind it"
+    );
+    assert!(!store.lease_work(head.id, now, until).unwrap());
+    assert!(
+        store.work_due(now, 10).unwrap().is_empty(),
+        "the outbox skips it"
+    );
+    store.work_done(head.id, &Changes::default()).unwrap();
+    let next = store.lease_lane_head(lane, now, until).unwrap().unwrap();
+    assert!(
+        matches!(next.work, Work::GraphSend { ref interaction_id, .. } if interaction_id == "B")
+    );
+    // A lease that expires (its holder crashed) frees the work.
+    assert!(store
+        .lease_work(next.id, until, until + jiff::SignedDuration::from_secs(60))
+        .unwrap());
 }

@@ -189,7 +189,9 @@ async fn conversations(
     if let Err(e) = authorize(&p, &version, &params, &headers) {
         return meta_error(&mut p, e);
     }
-    if page != p.settings.page_id || params.get("platform").map(String::as_str) != Some("messenger")
+    // `me` is the page the token belongs to, as on Graph.
+    let this_page = page == p.settings.page_id || page == "me";
+    if !this_page || params.get("platform").map(String::as_str) != Some("messenger")
     {
         return meta_error(
             &mut p,
