@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::{opt, Ctx, Msg, Response};
 use crate::discord::Post;
 use crate::mirror::posts::{self, colour};
-use crate::store::{Changes, NewWork, Snippet, StoreError, ThreadPatch, Work};
+use crate::store::{Changes, NewWork, Precondition, Snippet, StoreError, ThreadPatch, Work};
 
 fn private(text: impl Into<String>) -> Result<Response, StoreError> {
     Ok(Response::Message(Msg::private(text)))
@@ -26,6 +26,7 @@ pub fn claim_release_close(
     };
     let me = &ctx.inv.agent;
     let patch;
+    let mut precondition = None;
     let (note, answer) = match which {
         "claim" => {
             if let Some(other) = thread.claimed_by.filter(|&id| id != me.id) {
@@ -33,6 +34,12 @@ pub fn claim_release_close(
                     "<@{other}> has claimed this conversation; ask them, or /release it first."
                 ));
             }
+            // Compare-and-set: the claim holds only if the conversation is still as
+            // read (unclaimed, or ours); of two agents claiming at once, one wins.
+            precondition = Some(Precondition::ClaimedBy {
+                psid: thread.psid.clone(),
+                is: thread.claimed_by,
+            });
             patch = ThreadPatch::Claim {
                 psid: thread.psid.clone(),
                 by: Some(me.id),
@@ -89,12 +96,25 @@ pub fn claim_release_close(
             due: ctx.now,
         });
     }
-    ctx.engine.store.commit(&Changes {
+    let committed = ctx.engine.store.commit(&Changes {
+        preconditions: precondition.into_iter().collect(),
         patches: vec![patch],
         work,
         ..Changes::default()
-    })?;
-    private(answer)
+    });
+    match committed {
+        Ok(()) => private(answer),
+        Err(StoreError::Conflict(_)) => {
+            let now = ctx.engine.store.thread(&thread.psid)?;
+            match now.and_then(|t| t.claimed_by) {
+                Some(other) if other != me.id => private(format!(
+                    "<@{other}> claimed this conversation just before you; ask them, or /release it first."
+                )),
+                _ => private("The claim changed meanwhile; try again."),
+            }
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// `/snippet add|edit|remove|list`.

@@ -28,14 +28,26 @@ pub const FILTERS: [&str; 6] = [
     "expired",
 ];
 
-/// Sorting key: the standard window closing soonest first, then human-agent windows,
-/// then expired conversations (most recently expired first).
-fn urgency(w: &Window) -> (u8, i64) {
-    match w {
+/// Whether the customer is waiting for the team: they acted after the page's last
+/// reply (from tagdesk or, seen as an echo, from any other sender).
+pub fn awaiting_answer(t: &Thread) -> bool {
+    match (t.state.last_opened, t.last_team_reply) {
+        (Some(acted), Some(replied)) => acted > replied,
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
+/// Sorting key: conversations waiting for an answer first; within each group the
+/// standard window closing soonest, then human-agent windows, then expired
+/// conversations (most recently expired first).
+fn urgency(t: &Thread, w: &Window) -> (bool, u8, i64) {
+    let (kind, at) = match w {
         Window::Standard { closes_at, .. } => (0, closes_at.as_second()),
         Window::HumanAgent { closes_at, .. } => (1, closes_at.as_second()),
         Window::Expired { since } => (2, -since.map_or(0, |s| s.as_second())),
-    }
+    };
+    (!awaiting_answer(t), kind, at)
 }
 
 /// The open conversations matching `filter`, most urgent first, with their windows.
@@ -66,7 +78,7 @@ pub fn triage(ctx: &Ctx<'_>, filter: &str) -> Result<Vec<(Thread, Window)>, Stor
             _ => true,
         })
         .collect();
-    rows.sort_by_key(|(t, w)| (urgency(w), t.psid.clone()));
+    rows.sort_by_key(|(t, w)| (urgency(t, w), t.psid.clone()));
     Ok(rows)
 }
 

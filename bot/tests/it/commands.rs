@@ -521,3 +521,83 @@ async fn the_same_interaction_twice_at_once_sends_once() {
     t.h.tick().await;
     assert_eq!(t.sent().await.len(), 1);
 }
+
+/// A customer whose 24-hour window closed an hour ago (the human-agent window is open).
+async fn expired_customer(t: &Team) -> u64 {
+    let (_, thread) = t.customer("Ada Lovelace").await;
+    t.h.advance("25h").await;
+    thread
+}
+
+#[tokio::test]
+async fn two_agents_replying_at_the_same_instant_past_24_hours_send_one_tagged_message() {
+    let t = Team::new().await;
+    let thread = expired_customer(&t).await;
+    let a = t.command("reply", json!([opt("text", "We are on it.")]), Some(thread));
+    let b = t.command("reply", json!([opt("text", "Checking now.")]), Some(thread));
+    let (a, b) = tokio::join!(t.send(&a), t.send(&b));
+    let answers = [content(&a), content(&b)];
+    assert_eq!(
+        answers.iter().filter(|c| c.starts_with('✅')).count(),
+        1,
+        "{answers:?}"
+    );
+    assert_eq!(
+        answers.iter().filter(|c| c.starts_with('⚠')).count(),
+        1,
+        "the other is the second in a row: {answers:?}"
+    );
+    assert_eq!(t.sent().await.len(), 1);
+}
+
+#[tokio::test]
+async fn send_anyway_pressed_twice_at_once_sends_once_and_removes_the_buttons() {
+    let t = Team::new().await;
+    let thread = expired_customer(&t).await;
+    let first = t.command("reply", json!([opt("text", "First.")]), Some(thread));
+    assert!(content(&t.send(&first).await).starts_with('✅'));
+    let second = t.command("reply", json!([opt("text", "Second.")]), Some(thread));
+    let warned = t.send(&second).await;
+    assert!(content(&warned).starts_with('⚠'), "{warned}");
+    let confirm = warned["data"]["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let park = confirm.replace("confirm:", "park:");
+    let (press1, press2) = (t.button(&confirm, &[]), t.button(&confirm, &[]));
+    let (x, y) = tokio::join!(t.send(&press1), t.send(&press2));
+    for answer in [&x, &y] {
+        assert_eq!(
+            answer["type"], 7,
+            "the answer replaces the buttons: {answer}"
+        );
+        assert!(answer["data"]["components"]
+            .as_array()
+            .is_none_or(Vec::is_empty));
+    }
+    // Park after Send anyway: the draft is finished, nothing is parked.
+    let parked = t.send(&t.button(&park, &[])).await;
+    assert!(content(&parked).starts_with('✅'), "{parked}");
+    assert_eq!(t.sent().await.len(), 2, "first and second, once each");
+    let store = &t.h.engine.store;
+    let psid = store.thread_by_discord(thread).unwrap().unwrap().psid;
+    assert!(store.parked(&psid).unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_inbox_ranks_conversations_waiting_for_an_answer_first() {
+    let t = Team::new().await;
+    // Ada wrote first, so her window closes first, but she has her answer.
+    let (_, ada) = t.customer("Ada Lovelace").await;
+    t.h.advance("1h").await;
+    let (_, _) = t.customer("Grace Hopper").await;
+    let reply = t.command("reply", json!([opt("text", "Here you go.")]), Some(ada));
+    assert!(content(&t.send(&reply).await).starts_with('✅'));
+    let inbox = t.send(&t.command("inbox", json!([]), None)).await;
+    let text = inbox["data"]["embeds"][0]["description"].as_str().unwrap();
+    let (grace, ada) = (
+        text.find("Grace Hopper").unwrap(),
+        text.find("Ada Lovelace").unwrap(),
+    );
+    assert!(grace < ada, "{text}");
+}
