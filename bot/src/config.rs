@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use jiff::SignedDuration;
 use messenger::text::line_column;
-use messenger::Era;
+use messenger::RulesChoice;
 use serde::Deserialize;
 
 /// The environment variables that hold secrets.
@@ -176,9 +176,10 @@ pub struct MetaConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
-    /// The rules era: `meta-2026` or `legacy-2020`.
+    /// Which rules apply: `auto` (the calendar's: `legacy-2020` before 2026-04-27,
+    /// `meta-2026` after), or one era whatever the date.
     #[serde(default)]
-    pub rules: Era,
+    pub rules: RulesChoice,
     /// Whether the app has Meta's Human Agent feature.
     #[serde(default = "defaults::yes")]
     pub human_agent: bool,
@@ -193,7 +194,7 @@ pub struct PolicyConfig {
 impl Default for PolicyConfig {
     fn default() -> Self {
         PolicyConfig {
-            rules: Era::default(),
+            rules: RulesChoice::default(),
             human_agent: true,
             alert_before: defaults::alert_before(),
             promo_phrases: Vec::new(),
@@ -303,7 +304,7 @@ page_id = "104857600000001"
     fn minimal_file_gets_defaults() {
         let c = FileConfig::parse(Path::new("t.toml"), MINIMAL).unwrap();
         assert_eq!(c.meta.graph_base, "https://graph.facebook.com");
-        assert_eq!(c.policy.rules, Era::Meta2026);
+        assert_eq!(c.policy.rules, RulesChoice::Auto);
         assert_eq!(c.policy.alert_before, SignedDuration::from_hours(2));
     }
 

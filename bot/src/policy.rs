@@ -94,7 +94,7 @@ pub fn redecide(
         template: false,
     };
     let ctx = Context {
-        rules: s.rules,
+        rules: s.rules_at(now),
         page: &page,
         lexicon: &s.lexicon,
     };

@@ -80,6 +80,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         rules = %config.file.policy.rules.as_str(),
         "tagdesk bot started"
     );
+    if let Some(warning) = config.file.policy.rules.contradiction(engine.clock.now()) {
+        tracing::warn!("{warning}");
+    }
     let d = &config.file.discord;
     let token = config.secrets.discord_token.expose().to_owned();
     match d.transport {

@@ -2,8 +2,9 @@
 //! policy in force.
 
 use jiff::SignedDuration;
+use jiff::Timestamp;
 use messenger::guard::PromoLexicon;
-use messenger::{Era, Rules};
+use messenger::{Era, Rules, RulesChoice};
 
 use crate::config::FileConfig;
 
@@ -16,8 +17,8 @@ pub struct Settings {
     pub agent_role_id: u64,
     /// The role that may look (`/inbox`, `/thread`, `/status`, `/audit`).
     pub team_role_id: u64,
-    /// The rules era in force.
-    pub rules: &'static Rules,
+    /// Which rules apply: the calendar's, or a fixed era (replays).
+    pub rules: RulesChoice,
     /// Whether the app has the Human Agent feature.
     pub human_agent: bool,
     /// How long before a window closes the team is alerted.
@@ -30,6 +31,11 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The rules in force at `at`.
+    pub fn rules_at(&self, at: Timestamp) -> &'static Rules {
+        self.rules.at(at)
+    }
+
     /// Settings for `era` with every other value at its default; tests and the
     /// scenario runner start here.
     pub fn new(channel_id: u64, agent_role_id: u64, era: Era) -> Self {
@@ -37,7 +43,7 @@ impl Settings {
             channel_id,
             agent_role_id,
             team_role_id: agent_role_id,
-            rules: era.rules(),
+            rules: RulesChoice::Fixed(era),
             human_agent: true,
             alert_before: SignedDuration::from_hours(2),
             lexicon: PromoLexicon::default(),
@@ -53,7 +59,7 @@ impl Settings {
             channel_id: c.discord.channel_id,
             agent_role_id: c.discord.agent_role_id,
             team_role_id: c.discord.team_role_id.unwrap_or(c.discord.agent_role_id),
-            rules: c.policy.rules.rules(),
+            rules: c.policy.rules,
             human_agent: c.policy.human_agent,
             alert_before: c.policy.alert_before,
             lexicon,

@@ -28,6 +28,6 @@ pub mod window;
 pub mod wire;
 
 pub use policy::{decide, Decision, Intent, PageState, Request, Sender};
-pub use rules::{Era, Rules};
+pub use rules::{Era, Rules, RulesChoice};
 pub use tags::Tag;
 pub use window::ThreadState;

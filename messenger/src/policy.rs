@@ -164,8 +164,13 @@ pub enum Reason {
 pub enum Alternative {
     /// A plain reply, as RESPONSE.
     Reply,
-    /// This tag, for this purpose.
+    /// This tag, for this purpose (offered when the agent asked for another tag).
     Tag(Tag, &'static str),
+    /// A plain reply was refused, but some tag would be allowed if the message is for
+    /// its purpose: the agent must choose the purpose (with `/tag`), never be handed a
+    /// tag for a purpose they didn't state. The seed's warning against tags used
+    /// outside their purpose holds here too.
+    TagByPurpose,
     /// Keep the reply and send it when the customer next writes.
     Park,
     /// Try again when the restriction ends.
@@ -335,9 +340,16 @@ fn alternatives(
         Reason::PageRestricted { .. } | Reason::TagSpam { .. } | Reason::Promotional { .. }
     );
     if tag_specific {
-        for (tag, purpose) in allowed_tags(thread, intent, now, ctx) {
-            if intent.request != Request::Tag(tag) {
-                out.push(Alternative::Tag(tag, purpose));
+        let tags = allowed_tags(thread, intent, now, ctx);
+        if intent.request == Request::Reply {
+            if !tags.is_empty() {
+                out.push(Alternative::TagByPurpose);
+            }
+        } else {
+            for (tag, purpose) in tags {
+                if intent.request != Request::Tag(tag) {
+                    out.push(Alternative::Tag(tag, purpose));
+                }
             }
         }
     }
@@ -463,6 +475,9 @@ impl fmt::Display for Alternative {
         match self {
             Alternative::Reply => f.write_str("reply normally (RESPONSE)"),
             Alternative::Tag(tag, purpose) => write!(f, "tag {tag} ({purpose})"),
+            Alternative::TagByPurpose => f.write_str(
+                "if the message is for one of the rules' tag purposes, send it with /tag and choose that purpose (a tag used outside its purpose gets pages restricted)",
+            ),
             Alternative::Park => f.write_str("park the reply until the customer writes again"),
             Alternative::WaitUntil(t) => write!(f, "wait {}", until_words(Some(*t))),
             Alternative::Rewrite => f.write_str("rewrite without the promotional phrases"),

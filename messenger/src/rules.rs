@@ -4,7 +4,7 @@
 //! broke on 2026-04-27. Here an era is a table: adding one is a new `static`, and
 //! nothing else in the code base names a tag's window or status.
 
-use jiff::SignedDuration;
+use jiff::{SignedDuration, Timestamp};
 
 use crate::tags::Tag;
 
@@ -29,7 +29,7 @@ pub enum Era {
 
 /// A rules era name that isn't known.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown rules era {0:?}; known: meta-2026, legacy-2020")]
+#[error("unknown rules era {0:?}; known: auto, meta-2026, legacy-2020")]
 pub struct UnknownEra(pub String);
 
 impl Era {
@@ -50,6 +50,85 @@ impl Era {
             Era::Legacy2020 => &LEGACY_2020,
             Era::Meta2026 => &META_2026,
         }
+    }
+}
+
+/// The first instant of 2026-04-27 (UTC), when Meta retired three of the four classic
+/// tags: the `meta-2026` rules apply from here on, `legacy-2020` before.
+pub const RETIREMENT: Timestamp = Timestamp::constant(1_777_248_000, 0);
+
+impl Era {
+    /// The era whose rules Meta applied at `at`.
+    pub fn at(at: Timestamp) -> Era {
+        if at < RETIREMENT {
+            Era::Legacy2020
+        } else {
+            Era::Meta2026
+        }
+    }
+}
+
+/// Which rules apply: the calendar's (`auto`, the default), or one era whatever the
+/// date, for replaying old traffic under the rules of its time or testing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RulesChoice {
+    /// `legacy-2020` before 2026-04-27, `meta-2026` from then on.
+    #[default]
+    Auto,
+    /// This era at every instant.
+    Fixed(Era),
+}
+
+impl RulesChoice {
+    /// The era in force at `at`.
+    pub fn era_at(self, at: Timestamp) -> Era {
+        match self {
+            RulesChoice::Auto => Era::at(at),
+            RulesChoice::Fixed(era) => era,
+        }
+    }
+
+    /// The rules in force at `at`.
+    pub fn at(self, at: Timestamp) -> &'static Rules {
+        self.era_at(at).rules()
+    }
+
+    /// A fixed era that contradicts the calendar at `at`, in words: allowed (a replay),
+    /// but worth a warning.
+    pub fn contradiction(self, at: Timestamp) -> Option<String> {
+        match self {
+            RulesChoice::Fixed(era) if era != Era::at(at) => Some(format!(
+                "rules = \"{era}\" at {}, when Meta applied {}: fine for a replay, wrong for live traffic",
+                at.strftime("%Y-%m-%d"),
+                Era::at(at)
+            )),
+            _ => None,
+        }
+    }
+
+    /// The choice's name, as configured.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RulesChoice::Auto => "auto",
+            RulesChoice::Fixed(era) => era.as_str(),
+        }
+    }
+}
+
+impl std::str::FromStr for RulesChoice {
+    type Err = UnknownEra;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "auto" => Ok(RulesChoice::Auto),
+            other => other.parse().map(RulesChoice::Fixed),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RulesChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -237,6 +316,18 @@ impl Rules {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auto_follows_the_calendar_and_a_contradicting_era_is_named() {
+        let before: Timestamp = "2026-04-26T23:59:59Z".parse().unwrap();
+        assert_eq!(RulesChoice::Auto.era_at(before), Era::Legacy2020);
+        assert_eq!(RulesChoice::Auto.era_at(RETIREMENT), Era::Meta2026);
+        assert_eq!("auto".parse::<RulesChoice>(), Ok(RulesChoice::Auto));
+        let old = RulesChoice::Fixed(Era::Legacy2020);
+        assert!(old.contradiction(before).is_none());
+        let warning = old.contradiction(RETIREMENT).unwrap();
+        assert!(warning.contains("meta-2026"), "{warning}");
+    }
 
     #[test]
     fn eras_parse_and_own_their_tables() {

@@ -32,7 +32,7 @@ fn the_example_config_is_valid() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tagdesk.example.toml");
     let text = std::fs::read_to_string(path).unwrap();
     let c = bot::config::FileConfig::parse(std::path::Path::new(path), &text).unwrap();
-    assert_eq!(c.policy.rules, messenger::Era::Meta2026);
+    assert_eq!(c.policy.rules, messenger::RulesChoice::Auto);
 }
 
 #[test]

@@ -69,7 +69,8 @@ pub fn select(custom_id: &str, placeholder: &str, options: &[(String, String, St
     let options: Vec<Value> = options
         .iter()
         .map(|(label, value, description)| {
-            json!({"label": label, "value": value, "description": truncate(description, 100)})
+            // Discord allows 100 characters in each.
+            json!({"label": truncate(label, 100), "value": value, "description": truncate(description, 100)})
         })
         .collect();
     json!({"type": 3, "custom_id": custom_id, "placeholder": placeholder, "options": options})

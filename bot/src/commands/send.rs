@@ -110,13 +110,17 @@ pub async fn tag_command(
                 &text,
             );
             let policy = Context {
-                rules: s.rules,
+                rules: s.rules_at(ctx.now),
                 page: &page,
                 lexicon: &s.lexicon,
             };
             let tags = allowed_tags(&thread.state, &intent, ctx.now, &policy);
-            let window =
-                messenger::window::Window::at(&thread.state, ctx.now, s.rules, s.human_agent);
+            let window = messenger::window::Window::at(
+                &thread.state,
+                ctx.now,
+                s.rules_at(ctx.now),
+                s.human_agent,
+            );
             if window.is_standard() {
                 return private(
                     "🚫 No tag needed: the 24-hour window is open. Reply normally with /reply.",
@@ -126,7 +130,7 @@ pub async fn tag_command(
                 return private(format!(
                     "🚫 No tag the {} rules allow applies to this conversation now ({window}). \
                      Park the reply for when the customer writes.",
-                    s.rules.era
+                    s.rules_at(ctx.now).era
                 ));
             }
             save_draft(ctx, &thread.psid, &text, None)?;
@@ -142,7 +146,7 @@ pub async fn tag_command(
                 .collect();
             let msg = Msg::private(format!(
                 "Which tag? Only the tags the {} rules allow here, now, are listed.",
-                s.rules.era
+                s.rules_at(ctx.now).era
             ))
             .row(vec![select(
                 &format!("tagpick:{}", ctx.inv.id),
@@ -258,7 +262,8 @@ async fn send_split(
     let Some(thread) = ctx.engine.store.thread(psid)? else {
         return private("That customer has no conversation.");
     };
-    let window = messenger::window::Window::at(&thread.state, ctx.now, s.rules, s.human_agent);
+    let window =
+        messenger::window::Window::at(&thread.state, ctx.now, s.rules_at(ctx.now), s.human_agent);
     if !window.is_standard() {
         return private(format!(
             "🚫 Not split: outside the 24-hour window ({window}) each part would count as \
@@ -348,7 +353,7 @@ pub fn decision(
     let s = &ctx.engine.settings;
     let page = page_state(ctx)?;
     let policy = Context {
-        rules: s.rules,
+        rules: s.rules_at(ctx.now),
         page: &page,
         lexicon: &s.lexicon,
     };
@@ -484,6 +489,34 @@ fn refused(
             &format!("tagpick:{}", ctx.inv.id),
             "Send with a tag instead",
             &tags,
+        )]);
+    } else if refusal.instead.contains(&Alternative::TagByPurpose) {
+        // The agent states the purpose; the tag follows from it.
+        let s = &ctx.engine.settings;
+        let page = page_state(ctx)?;
+        let policy = Context {
+            rules: s.rules_at(ctx.now),
+            page: &page,
+            lexicon: &s.lexicon,
+        };
+        let asked = Asked::Reply {
+            confirmed_second: false,
+        };
+        let purposes: Vec<(String, String, String)> =
+            allowed_tags(&thread.state, &intent(asked, text), ctx.now, &policy)
+                .into_iter()
+                .map(|(t, purpose)| {
+                    (
+                        purpose.to_owned(),
+                        t.as_str().to_owned(),
+                        t.as_str().to_owned(),
+                    )
+                })
+                .collect();
+        msg = msg.row(vec![select(
+            &format!("tagpick:{}", ctx.inv.id),
+            "It is one of these purposes: send with its tag",
+            &purposes,
         )]);
     }
     Ok(Response::Message(msg))

@@ -61,7 +61,7 @@ pub fn triage(ctx: &Ctx<'_>, filter: &str) -> Result<Vec<(Thread, Window)>, Stor
         .into_iter()
         .filter(|t| !t.closed && t.state.last_opened.is_some())
         .map(|t| {
-            let w = Window::at(&t.state, ctx.now, s.rules, s.human_agent);
+            let w = Window::at(&t.state, ctx.now, s.rules_at(ctx.now), s.human_agent);
             (t, w)
         })
         .filter(|(t, w)| match filter {
@@ -205,7 +205,7 @@ pub fn thread(ctx: &Ctx<'_>, customer: Option<&str>) -> Result<Response, StoreEr
             m.text.chars().take(200).collect::<String>()
         ));
     }
-    let window = Window::at(&thread.state, ctx.now, s.rules, s.human_agent);
+    let window = Window::at(&thread.state, ctx.now, s.rules_at(ctx.now), s.human_agent);
     let now_as = match decision(
         ctx,
         &thread,
@@ -275,7 +275,7 @@ pub fn status(ctx: &Ctx<'_>) -> Result<Response, StoreError> {
         "{now_line}\n**Ladder:** 1d → 3d → 7d → 365d → permanent; highest rung reached: {rung}\n\
          **Warnings:** {}\n**History:**\n{history}\n**Rules:** {} · Human Agent feature: {}",
         e.warnings,
-        s.rules.era,
+        s.rules_at(ctx.now).era,
         if s.human_agent { "yes" } else { "no" }
     );
     Ok(Response::Message(Msg::private(text)))
@@ -345,7 +345,7 @@ pub fn autocomplete(
                     Some(t) => format!(
                         "{name} · {}",
                         label::label(
-                            &Window::at(&t.state, ctx.now, s.rules, s.human_agent),
+                            &Window::at(&t.state, ctx.now, s.rules_at(ctx.now), s.human_agent),
                             restricted
                         )
                     ),
@@ -364,7 +364,7 @@ pub fn autocomplete(
                 Some(t) => {
                     let page = crate::commands::send::page_state(ctx)?;
                     let policy = messenger::policy::Context {
-                        rules: s.rules,
+                        rules: s.rules_at(ctx.now),
                         page: &page,
                         lexicon: &s.lexicon,
                     };
@@ -376,7 +376,12 @@ pub fn autocomplete(
                     };
                     messenger::policy::allowed_tags(&t.state, &intent, ctx.now, &policy)
                 }
-                None => s.rules.tags.iter().map(|r| (r.tag, r.purpose)).collect(),
+                None => s
+                    .rules_at(ctx.now)
+                    .tags
+                    .iter()
+                    .map(|r| (r.tag, r.purpose))
+                    .collect(),
             };
             tags.into_iter()
                 .filter(|(t, _)| t.as_str().to_lowercase().contains(&typed))

@@ -29,7 +29,7 @@ pub fn next(thread: &Thread, s: &Settings) -> Option<(Timestamp, AlertKind)> {
         .filter(|&opened| !answered(opened))
         .map(|opened| {
             (
-                round(opened + s.rules.standard_window - s.alert_before),
+                round(opened + s.rules_at(opened).standard_window - s.alert_before),
                 AlertKind::Standard,
             )
         });
@@ -65,7 +65,7 @@ pub fn closes(thread: &Thread, kind: AlertKind, now: Timestamp, s: &Settings) ->
         AlertKind::Standard => thread
             .state
             .last_opened
-            .map(|t| t + s.rules.standard_window),
+            .map(|t| t + s.rules_at(t).standard_window),
         AlertKind::HumanAgent => thread
             .state
             .last_customer_message

@@ -231,7 +231,7 @@ impl Step<'_> {
                 // Another sender on the page answered: that counts as a reply for the
                 // alerts, and outside the 24-hour window as a tagged message (Meta
                 // accepts nothing else there), whichever app sent it.
-                let (rules, human_agent) = (self.s.rules, self.s.human_agent);
+                let (rules, human_agent) = (self.s.rules_at(at), self.s.human_agent);
                 let thread = self.thread(&psid);
                 let tagged = !Window::at(&thread.state, at, rules, human_agent).is_standard();
                 thread.state.page_sent_at(tagged, at);
@@ -457,7 +457,7 @@ impl Step<'_> {
                 .threads
                 .get_mut(&psid)
                 .expect("entries come with a thread");
-            let window = Window::at(&thread.state, now, s.rules, s.human_agent);
+            let window = Window::at(&thread.state, now, s.rules_at(now), s.human_agent);
             let lbl = label::label(&window, restriction.is_some());
             // Lines join a post that hasn't gone out yet, as far as it has room. This is
             // safe because processing and the outbox run one after the other, never at
@@ -553,7 +553,7 @@ pub fn relabel(
         thread.label_due = None;
         return None;
     }
-    let window = Window::at(&thread.state, now, s.rules, s.human_agent);
+    let window = Window::at(&thread.state, now, s.rules_at(now), s.human_agent);
     let lbl = label::label(&window, restriction.is_some());
     thread.label_due = label::next_change(&window, restriction);
     if thread.label.as_deref() == Some(lbl.as_str()) {

@@ -144,6 +144,20 @@ fn refusal_offers_what_is_allowed() {
     let Decision::Refused(r) = d else {
         panic!("refused")
     };
+    // A plain reply is never handed a tag for a purpose the agent hasn't stated.
+    assert_eq!(r.instead.first(), Some(&Alternative::TagByPurpose));
+    assert!(!r.instead.iter().any(|a| matches!(a, Alternative::Tag(..))));
+    assert_eq!(r.instead.last(), Some(&Alternative::Park));
+    // Asking for a tag that doesn't apply does offer the others, by purpose.
+    let d = decide(
+        &th,
+        &human(Request::Tag(Tag::NonPromotionalSubscription), "hi"),
+        t("2026-12-01T10:00:00Z"),
+        &ctx(&LEGACY_2020, &p, &lx),
+    );
+    let Decision::Refused(r) = d else {
+        panic!("refused")
+    };
     assert_eq!(
         r.instead.first(),
         Some(&Alternative::Tag(
@@ -151,7 +165,6 @@ fn refusal_offers_what_is_allowed() {
             LEGACY_2020.tag(Tag::ConfirmedEventUpdate).unwrap().purpose
         ))
     );
-    assert_eq!(r.instead.last(), Some(&Alternative::Park));
     let d = decide(
         &th,
         &human(Request::Reply, "hi"),
