@@ -128,10 +128,10 @@ async fn deliver(
     let events = match serde_json::from_slice::<WebhookDelivery>(&body) {
         Ok(delivery) => intake::events(&delivery),
         Err(e) => {
-            // Signed by Meta but unreadable to us: retrying won't help, so keep the raw
-            // body for a person to look at, and acknowledge.
-            tracing::error!(error = %e, "signed webhook delivery could not be parsed; kept as unparsed");
-            vec![intake::unparsed(&body, header.unwrap_or_default())]
+            // Signed by Meta but partly unreadable to us: retrying won't help, so keep
+            // what parses, keep the rest raw for a person to look at, and acknowledge.
+            tracing::error!(error = %e, "signed webhook delivery could not be parsed whole; salvaging it event by event");
+            intake::salvage(&body, header.unwrap_or_default())
         }
     };
     match state.ingest.ingest(events).await {

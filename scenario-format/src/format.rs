@@ -121,8 +121,14 @@ fn default_messages() -> [u32; 2] {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
-    /// When, from the start: `"0s"`, `"24h"`, `"7d 1s"`.
-    pub at: Spanned<String>,
+    /// When, from the start: `"0s"`, `"24h"`, `"7d 1s"`. A concurrent step may leave it
+    /// out (it happens when the step before it does); every other step needs it.
+    #[serde(default)]
+    pub at: Option<Spanned<String>>,
+    /// The step happens at the same virtual instant as the step before it, and at once
+    /// with it: consecutive concurrent steps form a group with the step before them.
+    #[serde(default)]
+    pub concurrent: bool,
     /// The customer it concerns.
     #[serde(default)]
     pub customer: Option<Spanned<String>>,
@@ -196,29 +202,41 @@ pub struct FaultSection {
     /// Probability a batch's events arrive reversed.
     #[serde(default)]
     pub reorder: f64,
+    /// The echo of a message this app sends through the Send API is delivered this long
+    /// after the send, on the virtual clock, e.g. `"5m"` (other events are on time).
+    #[serde(default)]
+    pub echo_lag: Option<String>,
+    /// Every webhook delivery is delivered once more this long later, after later
+    /// events, e.g. `"1h"`; with `drop`, a lost delivery's only retry comes this late.
+    #[serde(default)]
+    pub late_redelivery: Option<String>,
 }
 
 /// `expect = {...}`: what must hold after a step.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
-    /// The agent's last action: `sent`, `refused`, `warned`, `parked`, `failed`,
-    /// `pending`, `denied`, `done`.
+    /// The answer to the agent's action: `sent`, `partial`, `refused`, `warned`,
+    /// `parked`, `failed`, `pending`, `denied`, `error`, `done`.
     pub outcome: Option<String>,
     /// Words the answer to the agent contains.
     pub says: Option<String>,
-    /// The last Send API call's `messaging_type`.
+    /// The `messaging_type` of every Send API call this step caused.
     pub messaging_type: Option<String>,
-    /// The last Send API call's tag (`none` for none).
+    /// The tag of every Send API call this step caused (`none` for none).
     pub tag: Option<String>,
-    /// The last Send API call's error, `code` or `code/subcode` (`none` for success).
+    /// Meta's answer to every Send API call this step caused: `code` or
+    /// `code/subcode`, `none` for success.
     pub meta_error: Option<String>,
     /// Meta's restriction of the page: `none`, `1d`, `3d`, `7d`, `365d`, `permanent`.
     pub restriction: Option<String>,
     /// When it ends, from the start: `"4d"`.
     pub restriction_ends: Option<String>,
-    /// Meta's warnings to the page.
+    /// Meta's warnings to the page so far.
     pub warnings: Option<u32>,
+    /// The worst restriction Meta ever imposed on the page in this run, in force or
+    /// over: `none`, `1d`, `3d`, `7d`, `365d`, `permanent`.
+    pub worst_restriction: Option<String>,
     /// The restriction as the bot knows it.
     pub bot_restriction: Option<String>,
     /// The customer's window: `standard`, `human_agent`, `expired`.
@@ -233,10 +251,13 @@ pub struct Expect {
     pub alerts: Option<usize>,
     /// Send API calls Meta accepted, in all.
     pub sends: Option<usize>,
+    /// Copies Meta accepted of a message of this app it had already accepted.
+    pub duplicates: Option<usize>,
     /// Replies parked and not yet sent.
     pub parked: Option<usize>,
     /// The customer at the top of `/inbox`.
     pub inbox_first: Option<String>,
-    /// Every customer message is in the bot's store once and in Discord once.
+    /// Every customer message is in the bot's store once and in Discord once (only
+    /// `true` means something).
     pub nothing_lost: Option<bool>,
 }

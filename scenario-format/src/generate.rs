@@ -115,6 +115,7 @@ pub fn expand(
             let order: u32 = rng.random_range(10_000..99_999);
             steps.push(TimedStep {
                 at: t,
+                concurrent: false,
                 line: 0,
                 customer: Some(id.clone()),
                 action: Action::Says(template.replace("{order}", &order.to_string())),

@@ -89,6 +89,9 @@ pub enum Action {
 pub struct TimedStep {
     /// When, from the start.
     pub at: SignedDuration,
+    /// Happens at once with the step before it (same `at`): a run of concurrent steps
+    /// is a group with the step before them.
+    pub concurrent: bool,
     /// The line it is on (0 for generated steps).
     pub line: usize,
     /// The customer it concerns.
@@ -244,23 +247,13 @@ pub fn parse(
         steps.extend(gen_steps);
     }
     let known: Vec<&str> = customers.iter().map(|(id, _)| id.as_str()).collect();
-    let mut last = SignedDuration::ZERO;
+    let mut previous: Option<SignedDuration> = None;
     let mut explicit = Vec::new();
     for step in &file.step {
         let offset = step.span().start;
         let s = step.get_ref();
-        let at = cx.duration(&s.at, "time")?;
-        if at < last {
-            return Err(cx.err(
-                s.at.span().start,
-                format!(
-                    "step at {:?} comes before the step above it",
-                    s.at.get_ref()
-                ),
-                Some("steps are in time order".into()),
-            ));
-        }
-        last = at;
+        let at = step_time(&cx, s, offset, previous)?;
+        previous = Some(at);
         let customer = match &s.customer {
             Some(c) if !known.contains(&c.get_ref().as_str()) => {
                 return Err(cx.err(
@@ -298,13 +291,15 @@ pub fn parse(
         let (line, _) = line_column(text, offset);
         explicit.push(TimedStep {
             at,
+            concurrent: s.concurrent,
             line,
             customer,
             action,
             expect,
         });
     }
-    // Generated traffic first at equal times, then the file's steps, each in order.
+    // Generated traffic first at equal times, then the file's steps, each in order: a
+    // concurrent group stays together, since its steps share one time.
     steps.extend(explicit);
     steps.sort_by_key(|s| s.at);
     Ok(Scenario {
@@ -322,6 +317,59 @@ pub fn parse(
         customers,
         steps,
     })
+}
+
+/// When a step happens: its own `at`, in time order, or, for a concurrent step, the
+/// time of the step before it (which its `at`, if given, must repeat).
+fn step_time(
+    cx: &Ctx<'_>,
+    s: &Step,
+    offset: usize,
+    previous: Option<SignedDuration>,
+) -> Result<SignedDuration, LoadError> {
+    let given =
+        s.at.as_ref()
+            .map(|at| cx.duration(at, "time").map(|d| (d, at)))
+            .transpose()?;
+    if s.concurrent {
+        let Some(leader) = previous else {
+            return Err(cx.err(
+                offset,
+                "a concurrent step happens at once with the step before it, and this one is first",
+                Some("remove `concurrent`, or put the step after the one it happens with".into()),
+            ));
+        };
+        return match given {
+            Some((at, spanned)) if at != leader => Err(cx.err(
+                spanned.span().start,
+                format!(
+                    "a concurrent step happens at the same instant as the step before it ({}), not at {:?}",
+                    messenger::timefmt::human(leader),
+                    spanned.get_ref()
+                ),
+                Some("leave `at` out of a concurrent step, or give the same time as the step before".into()),
+            )),
+            _ => Ok(leader),
+        };
+    }
+    let Some((at, spanned)) = given else {
+        return Err(cx.err(
+            offset,
+            "this step needs `at`",
+            Some("when it happens, from the start: at = \"30s\"; or `concurrent = true` to happen at once with the step before".into()),
+        ));
+    };
+    if previous.is_some_and(|p| at < p) {
+        return Err(cx.err(
+            spanned.span().start,
+            format!(
+                "step at {:?} comes before the step above it",
+                spanned.get_ref()
+            ),
+            Some("steps are in time order".into()),
+        ));
+    }
+    Ok(at)
 }
 
 fn hint_list(what: &str, known: &[&str]) -> String {
@@ -376,29 +424,7 @@ fn action(
         ));
     }
     if let Some(f) = &s.faults {
-        if let Some(l) = &f.latency {
-            parse_duration(l).map_err(|e| {
-                cx.err(
-                    offset,
-                    format!("bad latency {l:?}: {e}"),
-                    Some("like \"300ms\"".into()),
-                )
-            })?;
-        }
-        for (name, p) in [
-            ("graph_errors", f.graph_errors),
-            ("drop", f.drop),
-            ("duplicate", f.duplicate),
-            ("reorder", f.reorder),
-        ] {
-            if !(0.0..=1.0).contains(&p) {
-                return Err(cx.err(
-                    offset,
-                    format!("faults.{name} = {p} is not a probability"),
-                    Some("between 0 and 1".into()),
-                ));
-            }
-        }
+        check_faults(cx, f, offset)?;
         found.push(Action::Faults(f.clone()));
     }
     if let Some(b) = s.discord_outage {
@@ -446,8 +472,53 @@ fn action(
     }
 }
 
-const OUTCOMES: [&str; 8] = [
-    "sent", "refused", "warned", "parked", "failed", "pending", "denied", "done",
+/// A `faults = {...}` table's durations parse and aren't negative, and its
+/// probabilities are probabilities.
+fn check_faults(cx: &Ctx<'_>, f: &FaultSection, offset: usize) -> Result<(), LoadError> {
+    for (name, value, like) in [
+        ("latency", &f.latency, "\"400ms\""),
+        ("echo_lag", &f.echo_lag, "\"5m\""),
+        ("late_redelivery", &f.late_redelivery, "\"1h\""),
+    ] {
+        let Some(text) = value else { continue };
+        match parse_duration(text) {
+            Ok(d) if !d.is_negative() => {}
+            Ok(_) => {
+                return Err(cx.err(
+                    offset,
+                    format!("faults.{name} = {text:?} is negative"),
+                    Some(format!("a duration like {like}, or \"0s\" for none")),
+                ))
+            }
+            Err(e) => {
+                return Err(cx.err(
+                    offset,
+                    format!("bad {name} {text:?}: {e}"),
+                    Some(format!("like {like}")),
+                ))
+            }
+        }
+    }
+    for (name, p) in [
+        ("graph_errors", f.graph_errors),
+        ("drop", f.drop),
+        ("duplicate", f.duplicate),
+        ("reorder", f.reorder),
+    ] {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(cx.err(
+                offset,
+                format!("faults.{name} = {p} is not a probability"),
+                Some("between 0 and 1".into()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+const OUTCOMES: [&str; 10] = [
+    "sent", "partial", "refused", "warned", "parked", "failed", "pending", "denied", "error",
+    "done",
 ];
 const WINDOWS: [&str; 3] = ["standard", "human_agent", "expired"];
 const LEVELS: [&str; 6] = ["none", "1d", "3d", "7d", "365d", "permanent"];
@@ -497,6 +568,14 @@ fn check_expect(
     one_of("window", &x.window, &WINDOWS)?;
     one_of("restriction", &x.restriction, &LEVELS)?;
     one_of("bot_restriction", &x.bot_restriction, &LEVELS)?;
+    one_of("worst_restriction", &x.worst_restriction, &LEVELS)?;
+    if x.nothing_lost == Some(false) {
+        return Err(cx.err(
+            at,
+            "`expect.nothing_lost = false` checks nothing: a lost message can't be expected",
+            Some("write `nothing_lost = true`, or leave it out".into()),
+        ));
+    }
     if let Some(d) = &x.restriction_ends {
         parse_duration(d).map_err(|err| {
             cx.err(
@@ -507,4 +586,146 @@ fn check_expect(
         })?;
     }
     Ok(x.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = r#"
+name = "t"
+description = "A test."
+
+[agents.grace]
+[agents.alan]
+
+[customers.ada]
+"#;
+
+    fn load(steps: &str) -> Result<Scenario, LoadError> {
+        parse(Path::new("t.toml"), &format!("{HEAD}{steps}"), None)
+    }
+
+    fn refused(steps: &str) -> LoadError {
+        load(steps).expect_err("refused")
+    }
+
+    #[test]
+    fn a_concurrent_step_shares_the_time_of_the_step_before() {
+        let s = load(
+            r#"
+[[step]]
+at = "26h"
+customer = "ada"
+agent = "grace"
+does = "/reply One"
+
+[[step]]
+concurrent = true
+customer = "ada"
+agent = "alan"
+does = "/reply Two"
+
+[[step]]
+at = "26h"
+concurrent = true
+customer = "ada"
+agent = "grace"
+does = "press confirm"
+"#,
+        )
+        .unwrap();
+        let times: Vec<_> = s.steps.iter().map(|s| (s.at, s.concurrent)).collect();
+        let at = SignedDuration::from_hours(26);
+        assert_eq!(times, [(at, false), (at, true), (at, true)]);
+    }
+
+    #[test]
+    fn a_concurrent_step_at_another_time_is_refused() {
+        let e = refused(
+            r#"
+[[step]]
+at = "26h"
+customer = "ada"
+agent = "grace"
+does = "/reply One"
+
+[[step]]
+at = "26h 1m"
+concurrent = true
+customer = "ada"
+agent = "alan"
+does = "/reply Two"
+"#,
+        );
+        assert_eq!((e.line, e.column), (17, 6), "{e}");
+        assert!(
+            e.message
+                .contains("same instant as the step before it (1d 2h), not at \"26h 1m\""),
+            "{e}"
+        );
+        assert!(e.hint.unwrap().contains("leave `at` out"));
+    }
+
+    #[test]
+    fn a_first_concurrent_step_and_a_step_without_time_are_refused() {
+        let e = refused("[[step]]\nconcurrent = true\ncustomer = \"ada\"\nsays = \"hi\"\n");
+        assert!(e.message.contains("this one is first"), "{e}");
+        let e = refused(
+            "[[step]]\nat = \"0s\"\ncustomer = \"ada\"\nsays = \"hi\"\n\n[[step]]\ncustomer = \"ada\"\nsays = \"again\"\n",
+        );
+        assert_eq!(e.line, 14, "{e}");
+        assert_eq!(e.message, "this step needs `at`");
+    }
+
+    #[test]
+    fn nothing_lost_false_is_refused() {
+        let e = refused("[[step]]\nat = \"1h\"\nexpect = { nothing_lost = false }\n");
+        assert!(
+            e.message.contains("nothing_lost = false` checks nothing"),
+            "{e}"
+        );
+        assert!(load("[[step]]\nat = \"1h\"\nexpect = { nothing_lost = true }\n").is_ok());
+    }
+
+    #[test]
+    fn new_expectations_are_checked() {
+        let s = load(
+            "[[step]]\nat = \"1h\"\nexpect = { duplicates = 0, worst_restriction = \"1d\", warnings = 1 }\n",
+        )
+        .unwrap();
+        let x = s.steps[0].expect.as_ref().unwrap();
+        assert_eq!(x.duplicates, Some(0));
+        assert_eq!(x.worst_restriction.as_deref(), Some("1d"));
+        let e = refused("[[step]]\nat = \"1h\"\nexpect = { worst_restriction = \"2d\" }\n");
+        assert!(
+            e.message
+                .contains("`expect.worst_restriction` can't be \"2d\""),
+            "{e}"
+        );
+        let e = refused(
+            "[[step]]\nat = \"1h\"\ncustomer = \"ada\"\nagent = \"grace\"\ndoes = \"/status\"\nexpect = { outcome = \"oops\" }\n",
+        );
+        assert!(e.hint.unwrap().contains("partial") && e.message.contains("oops"));
+    }
+
+    #[test]
+    fn echo_lag_and_late_redelivery_are_faults() {
+        let s = load(
+            "[[step]]\nat = \"0s\"\nfaults = { latency = \"400ms\", echo_lag = \"5m\", late_redelivery = \"1h\", drop = 1.0 }\n",
+        )
+        .unwrap();
+        let Action::Faults(f) = &s.steps[0].action else {
+            panic!("{:?}", s.steps[0].action)
+        };
+        assert_eq!(f.echo_lag.as_deref(), Some("5m"));
+        assert_eq!(f.late_redelivery.as_deref(), Some("1h"));
+        assert_eq!(f.drop, 1.0);
+        let e = refused("[[step]]\nat = \"0s\"\nfaults = { echo_lag = \"later\" }\n");
+        assert!(e.message.starts_with("bad echo_lag \"later\""), "{e}");
+        let e = refused("[[step]]\nat = \"0s\"\nfaults = { late_redelivery = \"-1h\" }\n");
+        assert!(e.message.contains("is negative"), "{e}");
+        let e = refused("[[step]]\nat = \"0s\"\nfaults = { echo_delay = \"5m\" }\n");
+        assert!(e.message.contains("unknown field `echo_delay`"), "{e}");
+    }
 }

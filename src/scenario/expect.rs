@@ -1,10 +1,13 @@
 //! Checking a step's expectations against the world.
 
+use std::collections::{HashMap, HashSet};
+
 use bot::commands::{views, Action, Agent, Ctx, Invocation};
 use bot::mirror::posts::colour;
+use jiff::SignedDuration;
 use messenger::timefmt::parse_duration;
 use messenger::window::Window;
-use mock_graph::platform::Outcome;
+use mock_graph::platform::{Outcome, RequestRecord, SentRecord};
 use serde_json::Value;
 
 use super::world::{World, CHANNEL};
@@ -21,9 +24,27 @@ pub struct Miss {
     pub actual: String,
 }
 
-/// How an answer to an agent reads: `sent`, `refused`, ...
+/// The answer tagdesk gives when a command fails inside (the store, a bug):
+/// `commands::handle`'s apology.
+const INTERNAL_ERROR: &str = "⚠️ tagdesk couldn't do that";
+
+/// How an answer to an agent reads, one word per kind of answer, from the leading emoji
+/// and wording `bot/src/commands` gives each: `sent` (✅), `partial` ("1 of 2 sent":
+/// some parts went, whatever the emoji), `refused` (🚫), `warned` (⚠️, a second
+/// tagged message to confirm), `error` (⚠️ tagdesk couldn't do that), `parked` (🅿️),
+/// `failed` (❌ Meta refused), `pending` (⏳), `denied` (🔒), and `done` for anything
+/// else (a view, a confirmation in words).
 pub fn outcome_of(answer: &Value) -> &'static str {
-    let content = answer["data"]["content"].as_str().unwrap_or_default();
+    let content = answer["data"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .trim();
+    if content.starts_with(INTERNAL_ERROR) {
+        return "error";
+    }
+    if partly_sent(content) {
+        return "partial";
+    }
     match content.chars().next() {
         Some('✅') => "sent",
         Some('🚫') => "refused",
@@ -34,6 +55,19 @@ pub fn outcome_of(answer: &Value) -> &'static str {
         Some('🔒') => "denied",
         _ => "done",
     }
+}
+
+/// Whether an answer says "N of M sent" with N short of M but not nothing: a split
+/// reply only partly sent.
+fn partly_sent(content: &str) -> bool {
+    let words: Vec<&str> = content
+        .split(|c: char| c.is_whitespace() || c == ',' || c == ';')
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.windows(4).any(|w| {
+        let (n, of, m, sent) = (w[0].parse::<u32>(), w[1], w[2].parse::<u32>(), w[3]);
+        matches!((n, m), (Ok(n), Ok(m)) if of == "of" && sent.starts_with("sent") && 0 < n && n < m)
+    })
 }
 
 /// The text of an answer: content and embed descriptions.
@@ -49,100 +83,84 @@ pub fn answer_text(answer: &Value) -> String {
     t
 }
 
-/// Checks `x` after a step about `customer`, whose agent (if any) got `answer`.
+/// What a step did, for the expectations that read it rather than the world.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Effects<'a> {
+    /// The answer to the step's agent; `None` when the step isn't an agent's, or when
+    /// their press found no button (a failure of its own, so nothing to check).
+    pub answer: Option<&'a Value>,
+    /// The Send API calls the step caused: its group's, from the group's start until it
+    /// settled, less the calls another agent's action in the group made.
+    pub calls: &'a [SentRecord],
+}
+
+/// Checks `x` after a step about `customer` that had `effects`.
 pub fn check(
     w: &World,
     x: &Expect,
     customer: Option<&str>,
-    answer: Option<&Value>,
+    effects: Effects<'_>,
 ) -> anyhow::Result<Vec<Miss>> {
     let mut misses = Vec::new();
-    let mut cmp = |field: &'static str, expected: String, actual: String| {
+    let mut cmp = |field: &'static str, expected: &str, actual: String| {
         if expected != actual {
             misses.push(Miss {
                 field,
-                expected,
+                expected: expected.to_owned(),
                 actual,
             });
         }
     };
-    let null = Value::Null;
-    let answer = answer.unwrap_or(&null);
-    if let Some(o) = &x.outcome {
-        cmp("outcome", o.clone(), outcome_of(answer).to_owned());
-    }
-    if let Some(s) = &x.says {
-        let text = answer_text(answer);
-        if !text.contains(s.as_str()) {
-            cmp("says", format!("…{s}…"), text);
+    if let Some(answer) = effects.answer {
+        if let Some(o) = &x.outcome {
+            cmp("outcome", o, outcome_of(answer).to_owned());
+        }
+        if let Some(s) = &x.says {
+            let text = answer_text(answer);
+            if !text.contains(s.as_str()) {
+                cmp("says", &format!("…{s}…"), text);
+            }
         }
     }
-    let (last, sends, warnings, restriction) = {
-        let p = w.mock.lock();
-        let last = p
-            .sent
-            .last()
-            .map(|r| serde_json::to_value(r).unwrap_or(Value::Null));
-        let sends = p
-            .sent
-            .iter()
-            .filter(|r| matches!(r.outcome, Outcome::Sent(_)))
-            .count();
-        let restriction = p
-            .restriction()
-            .filter(|r| r.active_at(p.now()))
-            .map(|r| (r.level.to_string(), r.until));
-        (last, sends, p.enforcement.warnings, restriction)
-    };
-    let last = last.unwrap_or(Value::Null);
+    let calls: Vec<Value> = effects
+        .calls
+        .iter()
+        .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
+        .collect();
     if let Some(m) = &x.messaging_type {
-        cmp(
-            "messaging_type",
-            m.clone(),
-            last["request"]["messaging_type"]
-                .as_str()
-                .unwrap_or("none")
-                .to_owned(),
-        );
+        cmp("messaging_type", m, every_call(&calls, messaging_type));
     }
     if let Some(t) = &x.tag {
-        cmp(
-            "tag",
-            t.clone(),
-            last["request"]["tag"].as_str().unwrap_or("none").to_owned(),
-        );
+        cmp("tag", t, every_call(&calls, tag));
     }
     if let Some(e) = &x.meta_error {
-        let err = &last["error"];
-        let actual = match (err["code"].as_u64(), err["error_subcode"].as_u64()) {
-            (Some(c), Some(s)) => format!("{c}/{s}"),
-            (Some(c), None) => c.to_string(),
-            _ => "none".into(),
-        };
-        cmp("meta_error", e.clone(), actual);
+        cmp("meta_error", e, every_call(&calls, meta_error));
     }
+    let page = PageRecord::of(w);
     if let Some(r) = &x.restriction {
-        cmp(
-            "restriction",
-            r.clone(),
-            restriction
-                .as_ref()
-                .map_or("none".into(), |(l, _)| l.clone()),
-        );
+        let actual = page
+            .restriction
+            .as_ref()
+            .map_or("none".into(), |(l, _)| l.clone());
+        cmp("restriction", r, actual);
     }
     if let Some(d) = &x.restriction_ends {
         let start = w.mock.lock().settings.start;
         let expected = parse_duration(d)
             .map(|d| (start + d).to_string())
             .unwrap_or_default();
-        let actual = restriction
+        let actual = page
+            .restriction
             .as_ref()
             .and_then(|(_, u)| *u)
             .map_or("none".into(), |u| u.to_string());
-        cmp("restriction_ends", expected, actual);
+        cmp("restriction_ends", &expected, actual);
+    }
+    if let Some(r) = &x.worst_restriction {
+        cmp("worst_restriction", r, page.worst.clone());
     }
     if let Some(n) = x.warnings {
-        cmp("warnings", n.to_string(), warnings.to_string());
+        cmp("warnings", &n.to_string(), page.warnings.to_string());
     }
     if let Some(r) = &x.bot_restriction {
         let page = w.engine.store.page()?;
@@ -150,15 +168,28 @@ pub fn check(
             .enforcement
             .active(w.now())
             .map_or("none".into(), |r| r.level.to_string());
-        cmp("bot_restriction", r.clone(), actual);
+        cmp("bot_restriction", r, actual);
     }
     if let Some(n) = x.sends {
-        cmp("sends", n.to_string(), sends.to_string());
+        cmp("sends", &n.to_string(), page.sends.to_string());
+    }
+    if let Some(n) = x.duplicates {
+        let (count, which) = {
+            let p = w.mock.lock();
+            duplicates(&p.sent, p.settings.app_id)
+        };
+        let actual = match which.first() {
+            Some(first) if count > 0 => format!("{count} ({first})"),
+            _ => count.to_string(),
+        };
+        if n != count {
+            cmp("duplicates", &n.to_string(), actual);
+        }
     }
     if let Some(n) = x.threads {
         cmp(
             "threads",
-            n.to_string(),
+            &n.to_string(),
             w.discord.threads().len().to_string(),
         );
     }
@@ -176,14 +207,14 @@ pub fn check(
                     .count()
             })
             .sum();
-        cmp("alerts", n.to_string(), alerts.to_string());
+        cmp("alerts", &n.to_string(), alerts.to_string());
     }
     if let Some(n) = x.parked {
         let mut parked = 0;
         for psid in w.psids.values() {
             parked += w.engine.store.parked(psid)?.len();
         }
-        cmp("parked", n.to_string(), parked.to_string());
+        cmp("parked", &n.to_string(), parked.to_string());
     }
     let psid = customer.and_then(|c| w.psids.get(c));
     let thread = match psid {
@@ -195,13 +226,13 @@ pub fn check(
         let s = &w.engine.settings;
         let actual = match thread
             .as_ref()
-            .map(|t| Window::at(&t.state, w.now(), s.rules, s.human_agent))
+            .map(|t| Window::at(&t.state, w.now(), s.rules_at(w.now()), s.human_agent))
         {
             Some(Window::Standard { .. }) => "standard",
             Some(Window::HumanAgent { .. }) => "human_agent",
             Some(Window::Expired { .. }) | None => "expired",
         };
-        cmp("window", win.clone(), actual.into());
+        cmp("window", win, actual.into());
     }
     if let Some(l) = &x.label {
         let name = discord_thread
@@ -209,7 +240,7 @@ pub fn check(
             .map(|t| t.name)
             .unwrap_or_else(|| "(no thread)".into());
         if !name.starts_with(l.as_str()) {
-            cmp("label", format!("{l}…"), name);
+            cmp("label", &format!("{l}…"), name);
         }
     }
     if let Some(n) = x.thread_posts {
@@ -220,67 +251,205 @@ pub fn check(
                 .filter(|m| m.channel == id || m.id == id)
                 .count()
         });
-        cmp("thread_posts", n.to_string(), actual.to_string());
+        cmp("thread_posts", &n.to_string(), actual.to_string());
     }
     if let Some(first) = &x.inbox_first {
-        let inv = Invocation {
-            id: "expect".into(),
-            token: String::new(),
-            agent: Agent {
-                id: 0,
-                name: "qa".into(),
-                roles: vec![],
-            },
-            channel_id: None,
-            action: Action::Ping,
-        };
-        let ctx = Ctx {
-            engine: &w.engine,
-            inv: &inv,
-            now: w.now(),
-        };
-        let rows = views::triage(&ctx, "all")?;
-        let actual = rows
-            .first()
-            .and_then(|(t, _)| {
-                w.psids
-                    .iter()
-                    .find(|(_, p)| **p == t.psid)
-                    .map(|(id, _)| id.clone())
-            })
-            .unwrap_or_else(|| "(empty)".into());
-        cmp("inbox_first", first.clone(), actual);
+        cmp("inbox_first", first, inbox_first(w)?);
     }
     if x.nothing_lost == Some(true) {
-        let (lost, twice) = nothing_lost(w)?;
         cmp(
             "nothing_lost",
-            "0 lost, 0 twice".into(),
-            format!("{lost} lost, {twice} twice"),
+            "0 lost, 0 twice",
+            nothing_lost(w)?.to_string(),
         );
     }
     Ok(misses)
 }
 
-/// Customer messages Meta holds that the bot's store or Discord lacks, and ones they
-/// hold more than once.
-pub fn nothing_lost(w: &World) -> anyhow::Result<(usize, usize)> {
-    let (mut lost, mut twice) = (0, 0);
-    let mut expected_posts = 0;
+/// Meta's record of the page and its sends, read under one lock.
+struct PageRecord {
+    /// The restriction in force: its level and end.
+    restriction: Option<(String, Option<jiff::Timestamp>)>,
+    /// The worst level ever imposed, or `none`.
+    worst: String,
+    warnings: u32,
+    /// Send API calls accepted, in all.
+    sends: usize,
+}
+
+impl PageRecord {
+    fn of(w: &World) -> PageRecord {
+        let p = w.mock.lock();
+        PageRecord {
+            restriction: p
+                .restriction()
+                .filter(|r| r.active_at(p.now()))
+                .map(|r| (r.level.to_string(), r.until)),
+            worst: p
+                .enforcement
+                .rung()
+                .map_or("none".into(), |l| l.as_str().to_owned()),
+            warnings: p.enforcement.warnings,
+            sends: p
+                .sent
+                .iter()
+                .filter(|r| matches!(r.outcome, Outcome::Sent(_)))
+                .count(),
+        }
+    }
+}
+
+/// What the calls say in one field, when they all say the same; otherwise each
+/// different value in order, comma-separated, which no expectation equals.
+fn every_call(calls: &[Value], field: fn(&Value) -> String) -> String {
+    if calls.is_empty() {
+        return "no Send API call (this step caused none)".into();
+    }
+    let mut values: Vec<String> = Vec::new();
+    for v in calls.iter().map(field) {
+        if !values.contains(&v) {
+            values.push(v);
+        }
+    }
+    values.join(", ")
+}
+
+fn messaging_type(call: &Value) -> String {
+    call["request"]["messaging_type"]
+        .as_str()
+        .unwrap_or("none")
+        .to_owned()
+}
+
+fn tag(call: &Value) -> String {
+    call["request"]["tag"].as_str().unwrap_or("none").to_owned()
+}
+
+fn meta_error(call: &Value) -> String {
+    let err = &call["error"];
+    match (err["code"].as_u64(), err["error_subcode"].as_u64()) {
+        (Some(c), Some(s)) => format!("{c}/{s}"),
+        (Some(c), None) => c.to_string(),
+        _ => "none".into(),
+    }
+}
+
+/// How long apart two accepted calls without `metadata`, to one person with one text,
+/// may be to count as one message sent twice.
+pub const DUPLICATE_WITHIN: SignedDuration = SignedDuration::from_mins(10);
+
+/// Copies Meta accepted of a message of app `app_id` it had already accepted, and a
+/// description of each: an accepted call with the same `metadata` (tagdesk's send,
+/// naming its interaction) as an earlier accepted call, or, for calls without
+/// metadata, the same recipient and text as an accepted call at most
+/// [`DUPLICATE_WITHIN`] before it. Other apps' sends aren't tagdesk's and don't count.
+pub fn duplicates(sent: &[SentRecord], app_id: u64) -> (usize, Vec<String>) {
+    let mut by_metadata: HashSet<&str> = HashSet::new();
+    let mut by_text: HashMap<(&str, &str), jiff::Timestamp> = HashMap::new();
+    let mut copies = Vec::new();
+    for r in sent {
+        let (Outcome::Sent(_), RequestRecord::Parsed(req)) = (&r.outcome, &r.request) else {
+            continue;
+        };
+        let Some(message) = req.message.as_ref().filter(|_| r.app_id == app_id) else {
+            continue;
+        };
+        let text = message.text.as_deref().unwrap_or_default();
+        let copy = match &message.metadata {
+            Some(m) => !by_metadata.insert(m.as_str()),
+            None => {
+                let key = (req.recipient.id.as_deref().unwrap_or_default(), text);
+                let earlier = by_text.insert(key, r.at);
+                earlier.is_some_and(|e| r.at.duration_since(e) <= DUPLICATE_WITHIN)
+            }
+        };
+        if copy {
+            let short: String = text.chars().take(40).collect();
+            copies.push(format!(
+                "“{short}” again at {}",
+                r.at.strftime("%a %H:%M:%S")
+            ));
+        }
+    }
+    (copies.len(), copies)
+}
+
+/// The customer at the top of `/inbox`, as the team sees it now.
+fn inbox_first(w: &World) -> anyhow::Result<String> {
+    let inv = Invocation {
+        id: "expect".into(),
+        token: String::new(),
+        agent: Agent {
+            id: 0,
+            name: "qa".into(),
+            roles: vec![],
+        },
+        channel_id: None,
+        action: Action::Ping,
+    };
+    let ctx = Ctx {
+        engine: &w.engine,
+        inv: &inv,
+        now: w.now(),
+    };
+    let rows = views::triage(&ctx, "all")?;
+    Ok(rows
+        .first()
+        .and_then(|(t, _)| {
+            w.psids
+                .iter()
+                .find(|(_, p)| **p == t.psid)
+                .map(|(id, _)| id.clone())
+        })
+        .unwrap_or_else(|| "(empty)".into()))
+}
+
+/// Customer messages that aren't exactly once in the bot's store and exactly once in
+/// Discord, each described.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Missing from the store or from Discord.
+    pub lost: Vec<String>,
+    /// There more than once.
+    pub twice: Vec<String>,
+}
+
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} lost, {} twice", self.lost.len(), self.twice.len())?;
+        let shown: Vec<&str> = self
+            .lost
+            .iter()
+            .chain(&self.twice)
+            .take(3)
+            .map(String::as_str)
+            .collect();
+        if !shown.is_empty() {
+            write!(f, ": {}", shown.join("; "))?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks every customer text message Meta holds, one by one: in the bot's store once
+/// (by Meta's message id), and in Discord once (a customer entry in their thread with
+/// its text and time). A message lost and another duplicated never cancel out.
+pub fn nothing_lost(w: &World) -> anyhow::Result<Tally> {
+    let posted = customer_entries(w)?;
+    let mut tally = Tally::default();
     for psid in w.psids.values() {
-        let meta: Vec<String> = {
+        let meta: Vec<(String, String, String)> = {
             let p = w.mock.lock();
             p.customer(psid)
                 .map(|c| {
                     c.messages
                         .iter()
-                        .filter(|m| m.from_customer && m.text.is_some())
-                        .map(|m| m.mid.clone())
+                        .filter(|m| m.from_customer)
+                        .filter_map(|m| Some((m.mid.clone(), m.text.clone()?, m.at.to_string())))
                         .collect()
                 })
                 .unwrap_or_default()
         };
-        expected_posts += meta.len();
         let stored: Vec<String> = w
             .engine
             .store
@@ -289,30 +458,177 @@ pub fn nothing_lost(w: &World) -> anyhow::Result<(usize, usize)> {
             .filter(|m| m.kind == "text" && m.direction == bot::store::Direction::In)
             .filter_map(|m| m.mid)
             .collect();
-        for mid in &meta {
-            match stored.iter().filter(|s| *s == mid).count() {
-                0 => lost += 1,
-                1 => {}
-                _ => twice += 1,
+        for (mid, text, at) in meta {
+            let short: String = text.chars().take(40).collect();
+            let in_store = stored.iter().filter(|s| **s == mid).count();
+            let key = (psid.clone(), shown(&text), at);
+            let in_discord = posted.get(&key).copied().unwrap_or(0);
+            for (place, n) in [("the store", in_store), ("Discord", in_discord)] {
+                match n {
+                    0 => tally.lost.push(format!("“{short}” not in {place}")),
+                    1 => {}
+                    n => tally.twice.push(format!("“{short}” {n} times in {place}")),
+                }
             }
         }
     }
-    let posted: usize = w
-        .discord
-        .messages()
-        .iter()
-        .flat_map(|m| m.body["embeds"].as_array().cloned().unwrap_or_default())
-        .filter(|e| {
-            e["color"] == colour::CUSTOMER
+    Ok(tally)
+}
+
+/// A customer message's text as its Discord entry shows it.
+fn shown(text: &str) -> String {
+    if text.is_empty() {
+        "*(no text)*".into()
+    } else {
+        text.chars().take(4096).collect()
+    }
+}
+
+/// Customer entries in Discord, counted by (PSID, text, time): a thread's posts and its
+/// starter message in the channel both belong to the thread's customer.
+fn customer_entries(w: &World) -> anyhow::Result<HashMap<(String, String, String), usize>> {
+    let mut psid_of: HashMap<u64, Option<String>> = HashMap::new();
+    let mut counts = HashMap::new();
+    for m in w.discord.messages() {
+        let mut psid = None;
+        for id in [m.channel, m.id] {
+            if psid.is_none() {
+                psid = match psid_of.get(&id) {
+                    Some(p) => p.clone(),
+                    None => {
+                        let p = w.engine.store.thread_by_discord(id)?.map(|t| t.psid);
+                        psid_of.insert(id, p.clone());
+                        p
+                    }
+                };
+            }
+        }
+        let Some(psid) = psid else { continue };
+        for e in m.body["embeds"].as_array().into_iter().flatten() {
+            let customers = e["color"] == colour::CUSTOMER
                 && e["footer"]["text"]
                     .as_str()
-                    .is_none_or(|f| f.starts_with("standby"))
-        })
-        .count();
-    if posted < expected_posts {
-        lost += expected_posts - posted;
-    } else {
-        twice += posted - expected_posts;
+                    .is_none_or(|f| f.starts_with("standby"));
+            if !customers {
+                continue;
+            }
+            let key = (
+                psid.clone(),
+                e["description"].as_str().unwrap_or_default().to_owned(),
+                e["timestamp"].as_str().unwrap_or_default().to_owned(),
+            );
+            *counts.entry(key).or_insert(0) += 1;
+        }
     }
-    Ok((lost, twice))
+    Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use messenger::wire::{MessagingType, SendRequest, SendResponse};
+    use serde_json::json;
+
+    fn answer(content: &str) -> Value {
+        json!({"type": 4, "data": {"content": content}})
+    }
+
+    #[test]
+    fn every_kind_of_answer_has_its_word() {
+        let cases = [
+            ("✅ Sent as HUMAN_AGENT.", "sent"),
+            (
+                "✅ Split into 2 messages; all 2 sent as RESPONSE, in order.",
+                "sent",
+            ),
+            (
+                "⏳ Split into 2 messages; 1 of 2 sent, the rest queued in order.",
+                "partial",
+            ),
+            (
+                "❌ Split into 3 messages; 2 of 3 sent, 1 not sent: see the thread.",
+                "partial",
+            ),
+            (
+                "❌ Split into 2 messages; 0 of 2 sent, 2 not sent.",
+                "failed",
+            ),
+            ("🚫 Not sent: #3 in a row.", "refused"),
+            (
+                "⚠️ This would be the second tagged message in a row",
+                "warned",
+            ),
+            ("⚠️ tagdesk couldn't do that: the store is locked", "error"),
+            ("🅿️ Parked: it goes out as RESPONSE", "parked"),
+            ("❌ Meta refused it: (#10) outside the window", "failed"),
+            ("⏳ Not sent yet: Meta is slow to answer.", "pending"),
+            ("🔒 Only members with the agent role can do that.", "denied"),
+            ("Claimed.", "done"),
+        ];
+        for (content, word) in cases {
+            assert_eq!(outcome_of(&answer(content)), word, "{content}");
+        }
+        let update = json!({"type": 7, "data": {"content": "✅ Sent as RESPONSE."}});
+        assert_eq!(outcome_of(&update), "sent");
+    }
+
+    fn call(at: &str, app_id: u64, text: &str, metadata: Option<&str>, ok: bool) -> SentRecord {
+        let mut request = SendRequest::text("123", MessagingType::Response, None, text.to_owned());
+        if let Some(m) = request.message.as_mut() {
+            m.metadata = metadata.map(str::to_owned);
+        }
+        let outcome = if ok {
+            Outcome::Sent(SendResponse {
+                recipient_id: "123".into(),
+                message_id: Some("m_1".into()),
+            })
+        } else {
+            Outcome::Error(
+                messenger::meta_error::MetaError::Unexpected.to_graph_error("x".to_owned()),
+            )
+        };
+        SentRecord {
+            at: at.parse().unwrap(),
+            app_id,
+            request: RequestRecord::Parsed(request),
+            outcome,
+        }
+    }
+
+    #[test]
+    fn duplicates_are_copies_of_one_send_accepted_again() {
+        const US: u64 = 1;
+        let sent = [
+            call("2026-11-20T09:00:00Z", US, "Hi", Some("tagdesk:1"), true),
+            // The same interaction's send, accepted again after a lost answer.
+            call("2026-11-20T09:01:00Z", US, "Hi", Some("tagdesk:1"), true),
+            // Refused calls aren't messages.
+            call("2026-11-20T09:02:00Z", US, "Hi", Some("tagdesk:1"), false),
+            // Another interaction with the same words is another message.
+            call("2026-11-20T09:03:00Z", US, "Hi", Some("tagdesk:2"), true),
+            // Without metadata: the same text to the same person within 10 minutes...
+            call("2026-11-20T10:00:00Z", US, "Thanks", None, true),
+            call("2026-11-20T10:10:00Z", US, "Thanks", None, true),
+            // ...but not later than that, nor another app's.
+            call("2026-11-20T11:00:00Z", US, "Thanks", None, true),
+            call("2026-11-20T11:01:00Z", 2, "Thanks", None, true),
+        ];
+        let (n, which) = duplicates(&sent, US);
+        assert_eq!(n, 2, "{which:?}");
+        assert_eq!(which[0], "“Hi” again at Fri 09:01:00");
+        assert_eq!(which[1], "“Thanks” again at Fri 10:10:00");
+    }
+
+    #[test]
+    fn a_lost_and_a_doubled_message_never_cancel_out() {
+        let tally = Tally {
+            lost: vec!["“a” not in Discord".into()],
+            twice: vec!["“b” 2 times in Discord".into()],
+        };
+        assert_eq!(
+            tally.to_string(),
+            "1 lost, 1 twice: “a” not in Discord; “b” 2 times in Discord"
+        );
+        assert_eq!(Tally::default().to_string(), "0 lost, 0 twice");
+    }
 }

@@ -23,6 +23,9 @@ impl InProcessGraph {
         &self,
         request: axum::http::Request<axum::body::Body>,
     ) -> Result<T, GraphFailure> {
+        // A request on the network lets others run while it travels: agents acting at
+        // the same instant interleave here, as they would against the real Graph API.
+        tokio::task::yield_now().await;
         let answer = tokio::time::timeout(self.timeout, self.router.clone().oneshot(request)).await;
         let response = match answer {
             Ok(Ok(r)) => r,

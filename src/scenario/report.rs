@@ -22,7 +22,7 @@ pub fn table(reports: &[Report]) -> String {
         } else if let Some(e) = &r.error {
             format!("ERROR: {e}")
         } else {
-            format!("FAILED ({} of {})", r.failures.len(), r.checked)
+            failed(r)
         };
         let _ = writeln!(
             out,
@@ -45,7 +45,21 @@ pub fn table(reports: &[Report]) -> String {
     out
 }
 
-/// What failed, expected against actual, and how to reproduce it.
+/// `FAILED (2 of 9)`: checked steps whose expectations didn't all hold, of those
+/// checked, and presses that found no button, if any.
+fn failed(r: &Report) -> String {
+    let mut out = format!("FAILED ({} of {}", r.failed_checks(), r.checked);
+    match r.count("no such button") {
+        0 => {}
+        1 => out.push_str(", 1 press with no such button"),
+        n => out.push_str(&format!(", {n} presses with no such button")),
+    }
+    out.push(')');
+    out
+}
+
+/// What failed (expected against actual, or the button that wasn't there), and how to
+/// reproduce it.
 pub fn failures(reports: &[Report]) -> String {
     let mut out = String::new();
     for r in reports.iter().filter(|r| !r.passed()) {
@@ -56,13 +70,11 @@ pub fn failures(reports: &[Report]) -> String {
         for f in &r.failures {
             let _ = writeln!(
                 out,
-                "  {}:{} (at {}): {}: expected {}, got {}",
+                "  {}:{} (at {}): {}",
                 r.path.display(),
                 f.line,
                 f.at,
-                f.miss.field,
-                f.miss.expected,
-                f.miss.actual
+                f.kind
             );
         }
         let _ = writeln!(
@@ -82,12 +94,14 @@ fn xml(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// JUnit XML: one testcase per scenario run.
+/// JUnit XML: one testcase per scenario run. Failed expectations and presses with no
+/// such button are its `<failure>` (typed by kind); a run that stopped is an `<error>`.
 pub fn junit(reports: &[Report]) -> String {
-    let failed = reports.iter().filter(|r| !r.passed()).count();
+    let failed = reports.iter().filter(|r| !r.failures.is_empty()).count();
+    let errors = reports.iter().filter(|r| r.error.is_some()).count();
     let total: f64 = reports.iter().map(|r| r.wall.as_secs_f64()).sum();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(out, "<testsuite name=\"tagdesk scenarios\" tests=\"{}\" failures=\"{failed}\" time=\"{total:.3}\">", reports.len());
+    let _ = writeln!(out, "<testsuite name=\"tagdesk scenarios\" tests=\"{}\" failures=\"{failed}\" errors=\"{errors}\" time=\"{total:.3}\">", reports.len());
     for r in reports {
         let _ = write!(
             out,
@@ -102,25 +116,54 @@ pub fn junit(reports: &[Report]) -> String {
             continue;
         }
         out.push_str(">\n");
-        let mut body = String::new();
-        if let Some(e) = &r.error {
-            let _ = writeln!(body, "error: {e}");
-        }
-        for f in &r.failures {
+        if !r.failures.is_empty() {
             let _ = writeln!(
-                body,
-                "line {} (at {}): {}: expected {}, got {}",
-                f.line, f.at, f.miss.field, f.miss.expected, f.miss.actual
+                out,
+                "    <failure message=\"{}\" type=\"{}\">{}</failure>",
+                xml(&summary(r)),
+                xml(&kinds(r)),
+                xml(&failure_lines(r))
             );
         }
-        let _ = writeln!(
-            out,
-            "    <failure message=\"{} expectation(s) failed\">{}</failure>",
-            r.failures.len().max(1),
-            xml(&body)
-        );
+        if let Some(e) = &r.error {
+            let _ = writeln!(
+                out,
+                "    <error message=\"the run stopped\">{}</error>",
+                xml(e)
+            );
+        }
         out.push_str("  </testcase>\n");
     }
     out.push_str("</testsuite>\n");
     out
+}
+
+/// `2 expectation(s) failed, 1 press(es) with no such button`.
+fn summary(r: &Report) -> String {
+    let mut parts = Vec::new();
+    match r.count("expectation") {
+        0 => {}
+        n => parts.push(format!("{n} expectation(s) failed")),
+    }
+    match r.count("no such button") {
+        0 => {}
+        n => parts.push(format!("{n} press(es) with no such button")),
+    }
+    parts.join(", ")
+}
+
+/// The kinds of failure a report has: `expectation`, `no such button`, or both.
+fn kinds(r: &Report) -> String {
+    let mut names: Vec<&str> = r.failures.iter().map(|f| f.kind.name()).collect();
+    names.sort_unstable();
+    names.dedup();
+    names.join(", ")
+}
+
+fn failure_lines(r: &Report) -> String {
+    let mut body = String::new();
+    for f in &r.failures {
+        let _ = writeln!(body, "line {} (at {}): {}", f.line, f.at, f.kind);
+    }
+    body
 }

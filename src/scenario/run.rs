@@ -1,26 +1,60 @@
 //! Running one scenario end to end.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use jiff::SignedDuration;
+use jiff::{SignedDuration, Timestamp};
 use messenger::wire::{MessagingType, SendRequest};
-use mock_graph::platform::Faults;
+use mock_graph::platform::{Faults, RequestRecord, SentRecord};
+use scenario_format::format::FaultSection;
 use serde_json::Value;
 
-use super::expect::{self, Miss};
+use super::expect::{self, Effects, Miss};
 use super::transcript::Transcript;
-use super::world::{World, AGENT_ROLE, TEAM_ROLE};
-use scenario_format::{Action, Scenario};
+use super::world::{Actor, Prepared, World};
+use scenario_format::{Action, Scenario, TimedStep};
 
-/// An expectation that didn't hold, where.
+/// Something that went wrong at a step, where. The scenario goes on after it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     /// The step's line in the file.
     pub line: usize,
     /// The step's time from the start.
     pub at: String,
-    /// What didn't hold.
-    pub miss: Miss,
+    /// What went wrong.
+    pub kind: FailureKind,
+}
+
+/// The kinds of failure a step can have (a step that can't be carried out at all is a
+/// runner error, [`Report::error`], and ends the run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailureKind {
+    /// An expectation didn't hold.
+    Expectation(Miss),
+    /// An agent pressed a button (or picked from a menu) their last answer doesn't
+    /// have, in words: nothing reached the bot.
+    NoSuchButton(String),
+}
+
+impl FailureKind {
+    /// A short name for reports: `expectation`, `no such button`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FailureKind::Expectation(_) => "expectation",
+            FailureKind::NoSuchButton(_) => "no such button",
+        }
+    }
+}
+
+impl std::fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FailureKind::Expectation(m) => {
+                write!(f, "{}: expected {}, got {}", m.field, m.expected, m.actual)
+            }
+            FailureKind::NoSuchButton(why) => write!(f, "no such button: {why}"),
+        }
+    }
 }
 
 /// How a scenario went.
@@ -36,7 +70,7 @@ pub struct Report {
     pub steps: usize,
     /// Expectations checked.
     pub checked: usize,
-    /// Expectations that failed.
+    /// Expectations that failed and presses that found no button, in step order.
     pub failures: Vec<Failure>,
     /// A step that couldn't be carried out.
     pub error: Option<String>,
@@ -56,6 +90,26 @@ impl Report {
     /// Whether everything held.
     pub fn passed(&self) -> bool {
         self.failures.is_empty() && self.error.is_none()
+    }
+
+    /// Checked steps with an expectation that didn't hold (of [`Report::checked`]).
+    pub fn failed_checks(&self) -> usize {
+        let mut lines: Vec<usize> = self
+            .failures
+            .iter()
+            .filter(|f| matches!(f.kind, FailureKind::Expectation(_)))
+            .map(|f| f.line)
+            .collect();
+        lines.dedup();
+        lines.len()
+    }
+
+    /// Failures of one kind (by [`FailureKind::name`]).
+    pub fn count(&self, kind: &str) -> usize {
+        self.failures
+            .iter()
+            .filter(|f| f.kind.name() == kind)
+            .count()
     }
 }
 
@@ -105,181 +159,372 @@ async fn steps(
     report: &mut Report,
     on_step: &mut dyn FnMut(),
 ) -> anyhow::Result<()> {
-    for step in &s.steps {
-        let target = s.start + step.at;
-        while let Some(stop) = w.next_stop(target)? {
-            w.step_to(stop).await?;
-            if t.has_activity(w) {
-                t.line(stop, "tagdesk, on its own:");
-                t.activity(w);
-            }
+    // A step and the concurrent steps right after it happen at once.
+    for group in s.steps.chunk_by(|_, next| next.concurrent) {
+        advance(w, t, s.start + group[0].at).await?;
+        play(s, w, t, report, group).await?;
+        for _ in group {
+            report.steps += 1;
+            on_step();
         }
-        w.jump_to(target).await;
-        let now = w.now();
+    }
+    Ok(())
+}
+
+/// Moves time to `target`, stopping wherever the bot or Meta has something to do on
+/// its own first, so it happens at its own time.
+async fn advance(w: &World, t: &mut Transcript, target: Timestamp) -> anyhow::Result<()> {
+    while let Some(stop) = w.next_stop(target)? {
+        w.step_to(stop).await?;
+        if t.has_activity(w) {
+            t.line(stop, "tagdesk, on its own:");
+            t.activity(w);
+        }
+    }
+    w.jump_to(target).await;
+    Ok(())
+}
+
+/// An agent's step, made ready, and once performed, the bot's answer.
+struct Turn<'a> {
+    step: &'a TimedStep,
+    agent: &'a str,
+    typed: &'a str,
+    prepared: Prepared,
+    answer: Option<Value>,
+}
+
+impl Turn<'_> {
+    /// The interaction it makes, if it reaches the bot.
+    fn interaction(&self) -> Option<&str> {
+        match &self.prepared {
+            Prepared::Interaction { invocation, .. } => Some(&invocation.id),
+            Prepared::NoSuchButton(_) => None,
+        }
+    }
+}
+
+/// How a group's lines go into the transcript: a step alone gets a timed line; a group
+/// gets one `at the same instant:` line and a bullet per step.
+#[derive(Clone, Copy)]
+struct Lines {
+    now: Timestamp,
+    together: bool,
+}
+
+impl Lines {
+    fn step(self, t: &mut Transcript, what: &str) {
+        if self.together {
+            t.note(&format!("• {what}"));
+        } else {
+            t.line(self.now, what);
+        }
+    }
+}
+
+/// Plays one group of steps at one instant: first everything that isn't an agent's
+/// action, in order (customers act first); then the agents' actions, all at once, with
+/// presses resolved against each agent's last answer from before the group. Every
+/// step's expectations are checked once the whole group has settled.
+async fn play(
+    s: &Scenario,
+    w: &mut World,
+    t: &mut Transcript,
+    report: &mut Report,
+    group: &[TimedStep],
+) -> anyhow::Result<()> {
+    let lines = Lines {
+        now: w.now(),
+        together: group.len() > 1,
+    };
+    let calls_before = w.mock.lock().sent.len();
+    let last_answers = w.last_answers();
+    if lines.together {
+        t.line(lines.now, "at the same instant:");
+    }
+    for step in group.iter().filter(|st| !is_agent(st)) {
+        if let Some(line) = describe(w, step) {
+            lines.step(t, &line);
+        }
+        apply(w, step).await?;
+    }
+    let mut turns = prepare(s, w, t, lines, group, &last_answers)?;
+    perform_all(w, &mut turns).await;
+    for turn in &turns {
+        answered(w, t, report, lines, turn);
+    }
+    w.settle().await?;
+    t.activity(w);
+    let calls = w.mock.lock().sent[calls_before..].to_vec();
+    for step in group.iter().filter(|st| st.expect.is_some()) {
+        check(w, t, report, lines, step, &turns, &calls)?;
+    }
+    Ok(())
+}
+
+/// The group's agents' actions as interactions, in step order, so interaction ids
+/// don't depend on who finishes first; presses use `last_answers`.
+fn prepare<'a>(
+    s: &Scenario,
+    w: &World,
+    t: &mut Transcript,
+    lines: Lines,
+    group: &'a [TimedStep],
+    last_answers: &HashMap<String, Value>,
+) -> anyhow::Result<Vec<Turn<'a>>> {
+    let mut turns = Vec::new();
+    for step in group {
+        let Action::Agent {
+            agent,
+            typed,
+            action,
+        } = &step.action
+        else {
+            continue;
+        };
         let customer = step.customer.as_deref();
-        let psid = customer
-            .and_then(|c| w.psids.get(c))
-            .cloned()
-            .unwrap_or_default();
-        let who = customer.map(|c| {
-            let name = w
-                .mock
-                .lock()
-                .customer(&psid)
-                .and_then(|x| x.profile.display_name())
-                .unwrap_or_default();
-            format!("{c} ({name})")
+        lines.step(t, &format!("{agent}{}: {typed}", in_thread(customer)));
+        let actor = Actor::new(agent, &s.agents[agent]);
+        let prepared = w.prepare(&actor, action, customer, last_answers.get(agent))?;
+        turns.push(Turn {
+            step,
+            agent,
+            typed,
+            prepared,
+            answer: None,
         });
-        let who = who.unwrap_or_default();
-        let mut answer: Option<Value> = None;
-        {
-            match &step.action {
-                Action::Wait => {
-                    if step.expect.is_some() {
-                        t.line(now, "check");
-                    }
-                }
-                Action::Says(text) => {
-                    t.line(now, &format!("{who} says “{text}”"));
-                    w.mock.lock().customer_message(&psid, text)?;
-                }
-                Action::Postback(title) => {
-                    t.line(now, &format!("{who} presses “{title}”"));
-                    w.mock.lock().customer_postback(&psid, title, title)?;
-                }
-                Action::Reaction(emoji) => {
-                    t.line(now, &format!("{who} reacts {emoji}"));
-                    let mut p = w.mock.lock();
-                    let mid = p
-                        .customer(&psid)
-                        .and_then(|c| {
-                            c.messages
-                                .iter()
-                                .rev()
-                                .find(|m| !m.from_customer)
-                                .or(c.messages.last())
-                                .map(|m| m.mid.clone())
-                        })
-                        .unwrap_or_default();
-                    p.customer_reaction(&psid, &mid, emoji)?;
-                }
-                Action::Referral(r) => {
-                    t.line(now, &format!("{who} arrives from link “{r}”"));
-                    w.mock.lock().customer_referral(&psid, r, "SHORTLINK")?;
-                }
-                Action::Reads => {
-                    t.line(now, &format!("{who} reads the conversation"));
-                    w.mock.lock().customer_read(&psid)?;
-                }
-                Action::Blocks(b) => {
-                    t.line(
-                        now,
-                        &format!("{who} {} the page", if *b { "blocks" } else { "unblocks" }),
-                    );
-                    w.mock.lock().set_blocked(&psid, *b)?;
-                }
-                Action::Handover(b) => {
-                    t.line(
-                        now,
-                        &format!(
-                            "another app {} {who}'s conversation",
-                            if *b { "takes" } else { "hands back" }
-                        ),
-                    );
-                    w.mock.lock().set_other_app_owns(&psid, *b)?;
-                }
-                Action::OtherApp { text, tag } => {
-                    t.line(
-                        now,
-                        &format!(
-                            "another app sends {who} “{text}”{}",
-                            tag.as_ref()
-                                .map(|t| format!(" tagged {t}"))
-                                .unwrap_or_default()
-                        ),
-                    );
-                    let tag = tag
-                        .as_deref()
-                        .map(str::parse)
-                        .transpose()
-                        .map_err(|e| anyhow::anyhow!("{e}"))?;
-                    let kind = if tag.is_some() {
-                        MessagingType::MessageTag
-                    } else {
-                        MessagingType::Response
-                    };
-                    let _ = w.mock.lock().send_as_other_app(&SendRequest::text(
-                        psid.clone(),
-                        kind,
-                        tag,
-                        text.clone(),
-                    ));
-                }
-                Action::Faults(f) => {
-                    t.line(now, &format!("faults: graph errors {}, 613 burst {}, latency {}, webhooks dropped {}, duplicated {}, reordered {}", f.graph_errors, f.rate_limit_burst, f.latency.as_deref().unwrap_or("0ms"), f.drop, f.duplicate, f.reorder));
-                    w.mock.lock().faults = Faults::from(f);
-                }
-                Action::DiscordOutage(on) => {
-                    t.line(
-                        now,
-                        if *on {
-                            "Discord goes down"
-                        } else {
-                            "Discord is back"
-                        },
-                    );
-                    w.discord.set_outage(*on);
-                }
-                Action::Restart => {
-                    t.line(now, "the bot crashes and restarts on the same database");
-                    w.restart().await?;
-                }
-                Action::Agent {
-                    agent,
-                    typed,
-                    action,
-                } => {
-                    t.line(
-                        now,
-                        &format!(
-                            "{agent}{}: {typed}",
-                            customer
-                                .map(|c| format!(" in {c}'s thread"))
-                                .unwrap_or_default()
-                        ),
-                    );
-                    let def = &s.agents[agent];
-                    let mut roles = Vec::new();
-                    if def.agent {
-                        roles.push(AGENT_ROLE);
-                    }
-                    if def.team {
-                        roles.push(TEAM_ROLE);
-                    }
-                    let a = w.act(agent, def.user_id, &roles, action, customer).await?;
-                    t.answer(&a);
-                    answer = Some(a);
-                }
-            }
+    }
+    Ok(turns)
+}
+
+/// Runs the turns' interactions at once through the bot's pipeline; a turn whose
+/// button wasn't there gets no answer.
+async fn perform_all(w: &World, turns: &mut [Turn<'_>]) {
+    futures::future::join_all(turns.iter_mut().map(|turn| async move {
+        if let Prepared::Interaction { invocation, .. } = &turn.prepared {
+            turn.answer = Some(w.perform(invocation).await);
         }
-        w.settle().await?;
-        t.activity(w);
-        report.steps += 1;
-        if let Some(x) = &step.expect {
-            report.checked += 1;
-            for miss in expect::check(w, x, customer, answer.as_ref())? {
-                t.note(&format!(
-                    "✗ expected {} = {}, got {}",
-                    miss.field, miss.expected, miss.actual
-                ));
-                report.failures.push(super::run::Failure {
-                    line: step.line,
-                    at: messenger::timefmt::human(step.at),
-                    miss,
-                });
-            }
+    }))
+    .await;
+}
+
+/// What a turn's agent now sees, in the world and the transcript; a press that found
+/// no button is a failure of its own.
+fn answered(w: &World, t: &mut Transcript, report: &mut Report, lines: Lines, turn: &Turn<'_>) {
+    if lines.together {
+        t.note(&format!("{} ({}):", turn.agent, turn.typed));
+    }
+    match (&turn.prepared, &turn.answer) {
+        (Prepared::Interaction { pressed_on, .. }, Some(answer)) => {
+            w.remember(turn.agent, pressed_on.as_ref(), answer);
+            t.answer(answer);
         }
-        on_step();
+        (Prepared::NoSuchButton(why), _) => {
+            t.note(&format!("✗ no such button: {why}"));
+            report.failures.push(Failure {
+                line: turn.step.line,
+                at: messenger::timefmt::human(turn.step.at),
+                kind: FailureKind::NoSuchButton(why.clone()),
+            });
+        }
+        (Prepared::Interaction { .. }, None) => {}
+    }
+}
+
+/// Checks a step's expectations against the world and its own effects: its answer and
+/// the Send API calls it caused, of the group's `calls`.
+fn check(
+    w: &World,
+    t: &mut Transcript,
+    report: &mut Report,
+    lines: Lines,
+    step: &TimedStep,
+    turns: &[Turn<'_>],
+    calls: &[SentRecord],
+) -> anyhow::Result<()> {
+    let Some(x) = &step.expect else {
+        return Ok(());
+    };
+    let turn = turns.iter().find(|turn| std::ptr::eq(turn.step, step));
+    let own = turn.and_then(Turn::interaction);
+    let effects = Effects {
+        answer: turn.and_then(|turn| turn.answer.as_ref()),
+        calls: &calls_of(calls, own, turns),
+    };
+    report.checked += 1;
+    for miss in expect::check(w, x, step.customer.as_deref(), effects)? {
+        // In a group, which step's expectation it was.
+        let mark = if lines.together {
+            format!("✗ line {}: ", step.line)
+        } else {
+            "✗ ".to_owned()
+        };
+        t.note(&format!(
+            "{mark}expected {} = {}, got {}",
+            miss.field, miss.expected, miss.actual
+        ));
+        report.failures.push(Failure {
+            line: step.line,
+            at: messenger::timefmt::human(step.at),
+            kind: FailureKind::Expectation(miss),
+        });
+    }
+    Ok(())
+}
+
+/// The calls a step caused, of those its group caused: an agent's step owns the calls
+/// naming its interaction in their `metadata` (every tagdesk send does); calls naming
+/// no interaction of the group (another app's, a parked reply released, a retry of
+/// an earlier send) belong to every step of the group.
+fn calls_of(calls: &[SentRecord], own: Option<&str>, turns: &[Turn<'_>]) -> Vec<SentRecord> {
+    let group: Vec<&str> = turns.iter().filter_map(Turn::interaction).collect();
+    calls
+        .iter()
+        .filter(|call| match interaction_of(call) {
+            Some(i) if group.contains(&i) => Some(i) == own,
+            _ => true,
+        })
+        .cloned()
+        .collect()
+}
+
+/// The interaction a call's `metadata` names: tagdesk writes `...:{interaction}`, or
+/// `...:{interaction}/{part}` for the parts of a split reply.
+fn interaction_of(call: &SentRecord) -> Option<&str> {
+    let RequestRecord::Parsed(req) = &call.request else {
+        return None;
+    };
+    let metadata = req.message.as_ref()?.metadata.as_deref()?;
+    let last = metadata.rsplit(':').next()?;
+    last.split('/').next()
+}
+
+fn is_agent(step: &TimedStep) -> bool {
+    matches!(step.action, Action::Agent { .. })
+}
+
+fn in_thread(customer: Option<&str>) -> String {
+    customer
+        .map(|c| format!(" in {c}'s thread"))
+        .unwrap_or_default()
+}
+
+/// The customer as the transcript names them: `ada (Ada Lovelace)`.
+fn who(w: &World, customer: Option<&str>) -> String {
+    let Some(c) = customer else {
+        return String::new();
+    };
+    let psid = w.psids.get(c).cloned().unwrap_or_default();
+    let name = w
+        .mock
+        .lock()
+        .customer(&psid)
+        .and_then(|x| x.profile.display_name())
+        .unwrap_or_default();
+    format!("{c} ({name})")
+}
+
+/// A step that isn't an agent's, in the transcript's words; `None` for a bare wait.
+fn describe(w: &World, step: &TimedStep) -> Option<String> {
+    let who = who(w, step.customer.as_deref());
+    Some(match &step.action {
+        Action::Wait if step.expect.is_some() => "check".into(),
+        Action::Wait | Action::Agent { .. } => return None,
+        Action::Says(text) => format!("{who} says “{text}”"),
+        Action::Postback(title) => format!("{who} presses “{title}”"),
+        Action::Reaction(emoji) => format!("{who} reacts {emoji}"),
+        Action::Referral(r) => format!("{who} arrives from link “{r}”"),
+        Action::Reads => format!("{who} reads the conversation"),
+        Action::Blocks(b) => format!("{who} {} the page", if *b { "blocks" } else { "unblocks" }),
+        Action::Handover(b) => format!(
+            "another app {} {who}'s conversation",
+            if *b { "takes" } else { "hands back" }
+        ),
+        Action::OtherApp { text, tag } => format!(
+            "another app sends {who} “{text}”{}",
+            tag.as_ref()
+                .map(|t| format!(" tagged {t}"))
+                .unwrap_or_default()
+        ),
+        Action::Faults(f) => describe_faults(f),
+        Action::DiscordOutage(true) => "Discord goes down".into(),
+        Action::DiscordOutage(false) => "Discord is back".into(),
+        Action::Restart => "the bot crashes and restarts on the same database".into(),
+    })
+}
+
+fn describe_faults(f: &FaultSection) -> String {
+    let mut line = format!(
+        "faults: graph errors {}, 613 burst {}, latency {}, webhooks dropped {}, duplicated {}, reordered {}",
+        f.graph_errors,
+        f.rate_limit_burst,
+        f.latency.as_deref().unwrap_or("0ms"),
+        f.drop,
+        f.duplicate,
+        f.reorder
+    );
+    // Named only when set, so transcripts without them read as before.
+    if let Some(lag) = &f.echo_lag {
+        line.push_str(&format!(", echoes {lag} late"));
+    }
+    if let Some(late) = &f.late_redelivery {
+        line.push_str(&format!(", every webhook again {late} later"));
+    }
+    line
+}
+
+/// Carries out a step that isn't an agent's.
+async fn apply(w: &mut World, step: &TimedStep) -> anyhow::Result<()> {
+    let psid = step
+        .customer
+        .as_deref()
+        .and_then(|c| w.psids.get(c))
+        .cloned()
+        .unwrap_or_default();
+    match &step.action {
+        Action::Wait | Action::Agent { .. } => {}
+        Action::Says(text) => {
+            w.mock.lock().customer_message(&psid, text)?;
+        }
+        Action::Postback(title) => {
+            w.mock.lock().customer_postback(&psid, title, title)?;
+        }
+        Action::Reaction(emoji) => {
+            let mut p = w.mock.lock();
+            let mid = p
+                .customer(&psid)
+                .and_then(|c| {
+                    c.messages
+                        .iter()
+                        .rev()
+                        .find(|m| !m.from_customer)
+                        .or(c.messages.last())
+                        .map(|m| m.mid.clone())
+                })
+                .unwrap_or_default();
+            p.customer_reaction(&psid, &mid, emoji)?;
+        }
+        Action::Referral(r) => w.mock.lock().customer_referral(&psid, r, "SHORTLINK")?,
+        Action::Reads => w.mock.lock().customer_read(&psid)?,
+        Action::Blocks(b) => w.mock.lock().set_blocked(&psid, *b)?,
+        Action::Handover(b) => w.mock.lock().set_other_app_owns(&psid, *b)?,
+        Action::OtherApp { text, tag } => {
+            let tag = tag
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let kind = if tag.is_some() {
+                MessagingType::MessageTag
+            } else {
+                MessagingType::Response
+            };
+            let request = SendRequest::text(psid.clone(), kind, tag, text.clone());
+            let _ = w.mock.lock().send_as_other_app(&request);
+        }
+        Action::Faults(f) => w.mock.lock().faults = Faults::from(f),
+        Action::DiscordOutage(on) => w.discord.set_outage(*on),
+        Action::Restart => w.restart().await?,
     }
     Ok(())
 }

@@ -47,11 +47,13 @@ impl Transcript {
         self.text.push_str(&format!("                    {what}\n"));
     }
 
-    /// What the bot answered an agent.
+    /// What the bot answered an agent. `→` marks a new message; `↻` an
+    /// UPDATE_MESSAGE, which replaced the message whose button was pressed.
     pub fn answer(&mut self, answer: &Value) {
         let text = super::expect::answer_text(answer);
+        let first = if answer["type"] == 7 { "↻" } else { "→" };
         for (i, l) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
-            let mark = if i == 0 { "→" } else { " " };
+            let mark = if i == 0 { first } else { " " };
             self.note(&format!("{mark} {l}"));
         }
         let buttons: Vec<String> = answer["data"]["components"]

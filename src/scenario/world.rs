@@ -4,17 +4,18 @@
 //! Meta's webhooks reach the bot's `/webhook` signed, exactly as in production, and the
 //! bot's Graph calls reach mock-graph's handlers, both as HTTP requests handed to the
 //! routers in-process (no sockets: a weekend of traffic takes seconds). Agents'
-//! commands go through the same pipeline as Discord interactions.
+//! commands go through the same pipeline as Discord interactions, several at once when
+//! a scenario says they happen at the same instant.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use bot::clock::{Clock, ManualClock};
-use bot::commands::{self, interaction, response};
+use bot::commands::{self, interaction, response, Invocation};
 use bot::discord::recorder::Recorder;
 use bot::engine::Engine;
 use bot::settings::Settings;
@@ -28,7 +29,7 @@ use serde_json::{json, Value};
 use scenario_format::command::{interaction_data, AgentAction};
 
 use super::graph::InProcessGraph;
-use scenario_format::Scenario;
+use scenario_format::{AgentDef, Scenario};
 
 /// The parent channel of the scenario's Discord.
 pub const CHANNEL: u64 = 1_100_000_000_000_000_001;
@@ -57,10 +58,63 @@ pub struct World {
     pub clock: ManualClock,
     /// Customer ids to PSIDs.
     pub psids: BTreeMap<String, String>,
-    /// The agents' last answers, as Discord's JSON.
-    pub last_answer: HashMap<String, Value>,
+    /// The message each agent last got from the bot, as Discord's JSON: the one whose
+    /// buttons and menus their next press or pick uses.
+    last_answers: Mutex<HashMap<String, Value>>,
     dir: PathBuf,
-    interactions: u64,
+    /// Interactions so far: their ids count up in step order.
+    interactions: AtomicU64,
+}
+
+/// Who acts: a team member as Discord presents them to the bot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// Their name in the scenario (and their Discord username).
+    pub name: String,
+    /// Their Discord user id.
+    pub user_id: u64,
+    /// Their Discord roles.
+    pub roles: Vec<u64>,
+}
+
+impl Actor {
+    /// The scenario's agent `name`, with the roles their definition gives.
+    pub fn new(name: &str, def: &AgentDef) -> Actor {
+        let roles = [(def.agent, AGENT_ROLE), (def.team, TEAM_ROLE)]
+            .into_iter()
+            .filter_map(|(has, role)| has.then_some(role))
+            .collect();
+        Actor {
+            name: name.to_owned(),
+            user_id: def.user_id,
+            roles,
+        }
+    }
+}
+
+/// An agent's action made ready to run.
+#[derive(Debug)]
+pub enum Prepared {
+    /// The interaction Discord would send, and for a press or pick, the message whose
+    /// component was used (an UPDATE_MESSAGE answer replaces it).
+    Interaction {
+        /// As the bot parses it.
+        invocation: Box<Invocation>,
+        /// The message pressed on.
+        pressed_on: Option<Value>,
+    },
+    /// A press or pick of a component the message doesn't have, in words: nothing
+    /// reaches the bot.
+    NoSuchButton(String),
+}
+
+/// What came of an agent's action.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Acted {
+    /// The bot's answer, as Discord's JSON.
+    Answer(Value),
+    /// The component wasn't there to press (see [`Prepared::NoSuchButton`]).
+    NoSuchButton(String),
 }
 
 impl World {
@@ -121,9 +175,9 @@ impl World {
             engine,
             clock,
             psids,
-            last_answer: HashMap::new(),
+            last_answers: Mutex::default(),
             dir,
-            interactions: 0,
+            interactions: AtomicU64::new(0),
         })
     }
 
@@ -151,16 +205,12 @@ impl World {
 
     /// The next instant before `target` the bot has something to do on its own (a
     /// post to send, a label to change, an alert, a retry).
-    /// Meta's webhook retries count too: they happen on Meta's schedule, not ours.
+    /// Meta's webhook retries, late redeliveries and lagging echoes count too: they
+    /// happen on Meta's schedule, not ours.
     pub fn next_stop(&self, target: Timestamp) -> anyhow::Result<Option<Timestamp>> {
         let now = self.now();
         let bot = self.engine.next_due()?.filter(|&due| due > now);
-        let meta = self
-            .mock
-            .lock()
-            .outbox
-            .next_retry()
-            .filter(|&due| due > now);
+        let meta = self.mock.lock().outbox.next_due().filter(|&due| due > now);
         let next = match (bot, meta) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -193,31 +243,49 @@ impl World {
         Ok(())
     }
 
-    /// An agent acts; their answer, as Discord's JSON.
+    /// Every agent's last answer, as it is now: a concurrent group's presses are
+    /// resolved against this, taken before any of them runs.
+    pub fn last_answers(&self) -> HashMap<String, Value> {
+        self.answers().clone()
+    }
+
+    fn answers(&self) -> std::sync::MutexGuard<'_, HashMap<String, Value>> {
+        self.last_answers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// An agent acts, alone: prepared, performed and remembered. Presses use their
+    /// last answer as it is now.
     pub async fn act(
-        &mut self,
-        agent: &str,
-        user_id: u64,
-        roles: &[u64],
+        &self,
+        actor: &Actor,
         action: &AgentAction,
         customer: Option<&str>,
-    ) -> anyhow::Result<Value> {
-        self.interactions += 1;
-        let mut v = json!({
-            "id": format!("{}", 1_200_000_000_000_000_000u64 + self.interactions),
-            "token": "scenario",
-            "application_id": "1",
-            "member": {"user": {"id": user_id.to_string(), "username": agent, "global_name": agent}, "roles": roles.iter().map(u64::to_string).collect::<Vec<_>>()},
-        });
-        let psid = customer.and_then(|c| self.psids.get(c)).cloned();
-        let thread = match &psid {
-            Some(p) => self.engine.store.thread(p)?.and_then(|t| t.discord_thread),
-            None => None,
-        };
-        if let Some(t) = thread {
-            v["channel_id"] = json!(t.to_string());
+    ) -> anyhow::Result<Acted> {
+        let last = self.answers().get(&actor.name).cloned();
+        match self.prepare(actor, action, customer, last.as_ref())? {
+            Prepared::NoSuchButton(why) => Ok(Acted::NoSuchButton(why)),
+            Prepared::Interaction {
+                invocation,
+                pressed_on,
+            } => {
+                let answer = self.perform(&invocation).await;
+                self.remember(&actor.name, pressed_on.as_ref(), &answer);
+                Ok(Acted::Answer(answer))
+            }
         }
-        match action {
+    }
+
+    /// Makes the interaction Discord would send for `action`, taking the next
+    /// interaction id. A press or pick uses the components of `last`, the agent's last
+    /// answer; one it doesn't have takes no id and reaches nobody.
+    pub fn prepare(
+        &self,
+        actor: &Actor,
+        action: &AgentAction,
+        customer: Option<&str>,
+        last: Option<&Value>,
+    ) -> anyhow::Result<Prepared> {
+        let (kind, data, pressed_on) = match action {
             AgentAction::Unchecked(typed) => {
                 anyhow::bail!("{typed:?} wasn't checked against the bot's commands")
             }
@@ -227,40 +295,125 @@ impl World {
                 options,
             } => {
                 let mut options = options.clone();
-                if thread.is_none() {
-                    if let Some(p) = &psid {
+                if self.discord_thread(customer)?.is_none() {
+                    if let Some(p) = customer.and_then(|c| self.psids.get(c)) {
                         options.push(("customer".into(), json!(p)));
                     }
                 }
-                v["type"] = json!(2);
-                v["data"] = interaction_data(command, sub.as_deref(), &options);
+                (2, interaction_data(command, sub.as_deref(), &options), None)
             }
-            AgentAction::Press(prefix) | AgentAction::Pick(prefix) => {
-                let last = self.last_answer.get(agent).cloned().unwrap_or(Value::Null);
+            AgentAction::Press(wanted) | AgentAction::Pick(wanted) => {
                 let picking = matches!(action, AgentAction::Pick(_));
-                let found = components(&last).into_iter().find(|c| {
-                    let id = c["custom_id"].as_str().unwrap_or_default();
-                    if picking {
-                        c["type"] == 3
-                    } else {
-                        c["type"] == 2 && id.starts_with(&format!("{prefix}:"))
-                    }
-                });
-                let Some(c) = found else {
-                    anyhow::bail!(
-                        "{agent}'s last answer has no {} {prefix:?}",
-                        if picking { "menu to pick" } else { "button" }
-                    );
+                let message = last.cloned().unwrap_or(Value::Null);
+                let Some(c) = component(&message, wanted, picking) else {
+                    return Ok(Prepared::NoSuchButton(no_such_button(
+                        &actor.name,
+                        wanted,
+                        picking,
+                        &message,
+                    )));
                 };
-                v["type"] = json!(3);
-                v["data"] = json!({"custom_id": c["custom_id"], "component_type": c["type"], "values": if picking { json!([prefix]) } else { json!([]) }});
+                let values = if picking { json!([wanted]) } else { json!([]) };
+                let data = json!({"custom_id": c["custom_id"], "component_type": c["type"], "values": values});
+                (3, data, Some(message))
             }
+        };
+        let n = self.interactions.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut v = json!({
+            "id": format!("{}", 1_200_000_000_000_000_000u64 + n),
+            "type": kind,
+            "data": data,
+            "token": "scenario",
+            "application_id": "1",
+            "member": {"user": {"id": actor.user_id.to_string(), "username": actor.name, "global_name": actor.name}, "roles": actor.roles.iter().map(u64::to_string).collect::<Vec<_>>()},
+        });
+        if let Some(t) = self.discord_thread(customer)? {
+            v["channel_id"] = json!(t.to_string());
         }
-        let inv = interaction::parse(&v)?;
-        let answer = response::render(&commands::handle(&self.engine, &inv).await);
-        self.last_answer.insert(agent.to_owned(), answer.clone());
-        Ok(answer)
+        Ok(Prepared::Interaction {
+            invocation: Box::new(interaction::parse(&v)?),
+            pressed_on,
+        })
     }
+
+    /// The customer's Discord thread, if they have one yet.
+    fn discord_thread(&self, customer: Option<&str>) -> anyhow::Result<Option<u64>> {
+        let Some(psid) = customer.and_then(|c| self.psids.get(c)) else {
+            return Ok(None);
+        };
+        Ok(self
+            .engine
+            .store
+            .thread(psid)?
+            .and_then(|t| t.discord_thread))
+    }
+
+    /// Runs an interaction through the bot's command pipeline: its answer, as
+    /// Discord's JSON. Takes `&self`, so a group's interactions run at once.
+    pub async fn perform(&self, invocation: &Invocation) -> Value {
+        response::render(&commands::handle(&self.engine, invocation).await)
+    }
+
+    /// Records what an agent now sees after `answer`: a new message is their last
+    /// answer; an UPDATE_MESSAGE replaces the message pressed on (its buttons go unless
+    /// it brings new ones); a modal or autocomplete changes no message.
+    pub fn remember(&self, agent: &str, pressed_on: Option<&Value>, answer: &Value) {
+        let seen = match answer["type"].as_u64() {
+            Some(4) => answer.clone(),
+            Some(7) => updated(pressed_on.unwrap_or(&Value::Null), answer),
+            _ => return,
+        };
+        self.answers().insert(agent.to_owned(), seen);
+    }
+}
+
+/// The message `old` after an UPDATE_MESSAGE `update`: as Discord does, the fields the
+/// update gives replace the old ones and the rest stay.
+pub fn updated(old: &Value, update: &Value) -> Value {
+    let mut data = old["data"].as_object().cloned().unwrap_or_default();
+    if let Some(new) = update["data"].as_object() {
+        data.extend(new.clone());
+    }
+    json!({"type": 7, "data": data})
+}
+
+/// The button whose `custom_id` is `wanted:...`, or (`picking`) the select menu, under
+/// `message`.
+fn component(message: &Value, wanted: &str, picking: bool) -> Option<Value> {
+    components(message).into_iter().find(|c| {
+        let id = c["custom_id"].as_str().unwrap_or_default();
+        if picking {
+            c["type"] == 3
+        } else {
+            c["type"] == 2 && id.starts_with(&format!("{wanted}:"))
+        }
+    })
+}
+
+/// Why a press or pick found nothing, naming what was there instead.
+fn no_such_button(agent: &str, wanted: &str, picking: bool, message: &Value) -> String {
+    let there: Vec<String> = components(message)
+        .iter()
+        .map(|c| match c["type"].as_u64() {
+            Some(3) => "a menu".to_owned(),
+            _ => {
+                let id = c["custom_id"].as_str().unwrap_or_default();
+                let name = id.split(':').next().unwrap_or_default();
+                format!("“{name}”")
+            }
+        })
+        .collect();
+    let what = if picking {
+        format!("no menu to pick “{wanted}” from")
+    } else {
+        format!("no button “{wanted}”")
+    };
+    let instead = if there.is_empty() {
+        "it has none".to_owned()
+    } else {
+        format!("it has {}", there.join(", "))
+    };
+    format!("{agent}'s last answer has {what} ({instead})")
 }
 
 impl Drop for World {
@@ -301,4 +454,36 @@ fn webhook(store: Arc<SqliteStore>) -> axum::Router {
         },
         store,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_update_replaces_the_message_pressed_on() {
+        let warned = json!({"type": 4, "data": {"content": "⚠️ second tag", "components": [
+            {"type": 1, "components": [{"type": 2, "custom_id": "confirm:9", "label": "Send anyway"}]}
+        ], "flags": 64}});
+        let sent = json!({"type": 7, "data": {"content": "✅ Sent", "components": []}});
+        let now = updated(&warned, &sent);
+        assert_eq!(now["data"]["content"], "✅ Sent");
+        assert_eq!(
+            now["data"]["flags"], 64,
+            "what the update doesn't give stays"
+        );
+        assert!(
+            component(&now, "confirm", false).is_none(),
+            "the buttons are gone"
+        );
+        assert!(component(&warned, "confirm", false).is_some());
+        assert_eq!(
+            no_such_button("grace", "confirm", false, &now),
+            "grace's last answer has no button “confirm” (it has none)"
+        );
+        assert_eq!(
+            no_such_button("grace", "park", false, &warned),
+            "grace's last answer has no button “park” (it has “confirm”)"
+        );
+    }
 }

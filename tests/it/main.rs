@@ -1,4 +1,5 @@
 //! End-to-end tests of the `tagdesk` binary and the crates together.
 
 mod cli;
+mod runner;
 mod scenarios;

@@ -817,7 +817,8 @@ pub fn outcome(ctx: &Ctx<'_>, m: &MessageRecord) -> Response {
         }
         "failed" => format!("❌ Meta refused it: {}", m.error.as_deref().unwrap_or("no details")),
         "echoed" => "✅ Sent: Meta's echo confirms it; the thread shows how it went.".into(),
-        "queued" | "retrying" | "sending" => format!(
+        "sending" => "⏳ Being sent to Meta right now; the thread will show the outcome.".into(),
+        "queued" | "retrying" => format!(
             "⏳ Not sent yet: {}. tagdesk keeps trying and will post the outcome in the thread.",
             m.error
                 .as_deref()

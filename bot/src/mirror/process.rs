@@ -51,6 +51,7 @@ pub fn process(events: &[PendingEvent], loaded: Loaded, now: Timestamp, s: &Sett
         page_changed: false,
         entries: BTreeMap::new(),
         notices: Vec::new(),
+        announcements: Vec::new(),
         changes: Changes::default(),
     };
     for pending in events {
@@ -59,8 +60,9 @@ pub fn process(events: &[PendingEvent], loaded: Loaded, now: Timestamp, s: &Sett
         if e.kind == "unparsed" {
             tracing::warn!(
                 bytes = e.payload.len(),
-                "signed webhook body that doesn't parse; kept"
+                "signed webhook event that doesn't parse; kept"
             );
+            step.unreadable(e);
             continue;
         }
         match serde_json::from_str::<MessagingEvent>(&e.payload) {
@@ -88,6 +90,8 @@ struct Step<'a> {
     /// the same order on every run.
     entries: BTreeMap<String, Vec<Embed>>,
     notices: Vec<Embed>,
+    /// Lines for the channel that need nobody's attention at once.
+    announcements: Vec<Embed>,
     changes: Changes,
 }
 
@@ -278,6 +282,32 @@ impl Step<'_> {
                 );
             }
         }
+    }
+
+    /// An event Meta signed that tagdesk can't read: said once in the channel, with its
+    /// kind, while the rest of its delivery is mirrored as usual.
+    fn unreadable(&mut self, e: &crate::intake::InboundEvent) {
+        let kind = crate::intake::unparsed_kind(&e.payload);
+        let whose = e
+            .psid
+            .as_deref()
+            .map(|p| format!(" for {}", self.customer(p).display_name()))
+            .unwrap_or_default();
+        let text = format!(
+            "⚠️ Meta sent a `{kind}` event{whose} that tagdesk can't read. It is kept as \
+             received (key `{}`) for a person to look at; the rest of its delivery was \
+             mirrored as usual.",
+            e.dedupe_key
+        );
+        let at = from_millis(e.timestamp.max(0));
+        let at = if e.timestamp > 0 { at } else { self.now };
+        self.announcements.push(posts::entry(
+            None,
+            &text,
+            Some("unreadable webhook event".into()),
+            at,
+            colour::NOTICE,
+        ));
     }
 
     fn customer_acted(
@@ -532,6 +562,13 @@ impl Step<'_> {
                     due: now,
                 });
             }
+        }
+        for post in posts::coalesce(std::mem::take(&mut self.announcements)) {
+            self.changes.work.push(NewWork {
+                key: None,
+                work: Work::Alert { post },
+                due: now,
+            });
         }
         if self.page_changed {
             self.changes.relabel_all = Some(now);

@@ -141,10 +141,11 @@ pub fn settle(
     })
 }
 
-/// A nonce Discord deduplicates on: stable across retries and restarts, at most 25
-/// characters.
-fn nonce(id: i64) -> String {
-    format!("tagdesk-{id}")
+/// A nonce Discord deduplicates on: stable across retries and restarts, unique across
+/// databases (their random instance name) and at most 25 characters (8 for the
+/// instance, a dash, and the outbox id).
+fn nonce(instance: &str, id: i64) -> String {
+    format!("{instance}-{id}")
 }
 
 /// Performs Discord work; Graph sends are [`sends::perform`]'s.
@@ -154,7 +155,7 @@ async fn discord_work(
     s: &Settings,
     item: &QueuedWork,
 ) -> Result<Result<Changes, DiscordError>, StoreError> {
-    let nonce = nonce(item.id);
+    let nonce = nonce(store.instance(), item.id);
     let mut changes = Changes::default();
     let result = match &item.work {
         Work::OpenThread { psid, name, post } => {
@@ -258,6 +259,13 @@ fn waiting_for_thread() -> DiscordError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nonces_fit_discords_limit_and_name_their_database() {
+        let n = nonce("k3j9x2ab", i64::from(u32::MAX) * 1000);
+        assert!(n.len() <= 25, "{n}");
+        assert_ne!(nonce("k3j9x2ab", 1), nonce("0z0z0z0z", 1));
+    }
 
     #[test]
     fn backoff_doubles_to_five_minutes_and_honours_retry_after() {

@@ -48,6 +48,10 @@ pub struct PendingEvent {
 
 /// The bot's durable state.
 pub trait Store: Send + Sync + 'static {
+    /// This database's name, drawn at random when it was created: unique across
+    /// databases, the same across restarts.
+    fn instance(&self) -> &str;
+
     /// Stores events atomically and durably; events already stored are skipped.
     fn ingest(&self, events: &[InboundEvent]) -> Result<Ingested, StoreError>;
 

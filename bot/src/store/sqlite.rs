@@ -115,12 +115,19 @@ ALTER TABLE threads ADD COLUMN last_tagged INTEGER;
 ALTER TABLE messages ADD COLUMN asked TEXT;
 ALTER TABLE outbox ADD COLUMN leased_until INTEGER;
 "#,
+    r#"
+CREATE TABLE instance (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    name TEXT NOT NULL
+);
+"#,
 ];
 
 /// The SQLite store. One connection behind a mutex: SQLite serializes writers anyway,
 /// and WAL lets the file be read while it is written.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    instance: String,
 }
 
 impl SqliteStore {
@@ -155,8 +162,18 @@ impl SqliteStore {
         // Every statement the store runs stays prepared (rusqlite keeps 16 by default,
         // fewer than the store has, and re-preparing costs more than running).
         conn.set_prepared_statement_cache_capacity(64);
+        // A name for this database, drawn once when it is created: Discord nonces carry
+        // it, so a fresh database (or another one on the same bot token) never repeats
+        // a nonce Discord still remembers.
+        conn.execute(
+            "INSERT INTO instance (id, name) VALUES (1, ?1) ON CONFLICT (id) DO NOTHING",
+            [instance_name(rand::random::<u64>())],
+        )?;
+        let instance =
+            conn.query_row("SELECT name FROM instance WHERE id = 1", [], |r| r.get(0))?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            instance,
         })
     }
 
@@ -571,6 +588,10 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
 }
 
 impl Store for SqliteStore {
+    fn instance(&self) -> &str {
+        &self.instance
+    }
+
     fn ingest(&self, events: &[InboundEvent]) -> Result<Ingested, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
@@ -986,6 +1007,18 @@ impl Store for SqliteStore {
             .query_row([], |r| r.get(0))?;
         Ok(ts(v))
     }
+}
+
+/// Eight base-36 characters (41 bits) from `n`.
+fn instance_name(mut n: u64) -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    (0..8)
+        .map(|_| {
+            let d = DIGITS[(n % 36) as usize] as char;
+            n /= 36;
+            d
+        })
+        .collect()
 }
 
 /// Queued work from its row: id, work, progress, attempts, due.

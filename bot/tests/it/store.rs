@@ -339,3 +339,14 @@ fn one_performer_holds_a_lane_and_later_work_waits_behind_it() {
         .lease_work(next.id, until, until + jiff::SignedDuration::from_secs(60))
         .unwrap());
 }
+
+#[test]
+fn every_database_has_its_own_name_and_keeps_it() {
+    let path = crate::harness::temp_db("instance");
+    let first = SqliteStore::open(&path).unwrap().instance().to_owned();
+    let again = SqliteStore::open(&path).unwrap().instance().to_owned();
+    assert_eq!(first, again);
+    let other = SqliteStore::in_memory().unwrap();
+    assert_ne!(first, other.instance());
+    assert_eq!(first.len(), 8);
+}

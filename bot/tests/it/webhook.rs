@@ -235,3 +235,87 @@ async fn mock_graph_delivers_duplicated_reordered_and_a_restart_loses_nothing() 
         "nothing lost, nothing twice"
     );
 }
+
+#[tokio::test]
+async fn one_unreadable_event_loses_only_itself_and_is_announced() {
+    use bot::engine::Engine;
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let app = router(config(), store.clone());
+    // An enforcement action nobody knows, and a reply_to without its mid, between two
+    // good messages.
+    let body = json!({"object": "page", "entry": [
+        {"id": "P", "time": 1, "messaging": [message("U1", "m_1", 1_000)]},
+        {"id": "P", "time": 2, "messaging": [{"recipient": {"id": "P"}, "timestamp": 2_000,
+            "policy_enforcement": {"action": "suspend", "reason": "new"}}]},
+        {"id": "P", "time": 3, "messaging": [{"sender": {"id": "U2"}, "recipient": {"id": "P"},
+            "timestamp": 3_000, "message": {"mid": "m_2", "text": "re", "reply_to": {}}}]},
+        {"id": "P", "time": 4, "messaging": [message("U3", "m_3", 4_000)]},
+    ]})
+    .to_string();
+    let signature = sign(SECRET.as_bytes(), body.as_bytes());
+    assert_eq!(
+        call(&app, post(&body, Some(&signature))).await.0,
+        StatusCode::OK
+    );
+    // A redelivery stores nothing new.
+    assert_eq!(
+        call(&app, post(&body, Some(&signature))).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(store.count_events().unwrap(), 4);
+
+    let discord = bot::discord::recorder::Recorder::new();
+    let clock = bot::clock::ManualClock::new("2026-11-20T09:00:00Z".parse().unwrap());
+    let engine = Engine {
+        store: store.clone(),
+        graph: Arc::new(bot::graph::HttpGraph::new(
+            "http://127.0.0.1:9",
+            "v25.0",
+            bot::config::Secret::new("t"),
+        )),
+        discord: Arc::new(discord.clone()),
+        clock: Arc::new(clock),
+        settings: Arc::new(bot::settings::Settings::new(1, 2, messenger::Era::Meta2026)),
+    };
+    engine.process_inbound(engine.clock.now()).await.unwrap();
+    assert!(store.thread("U1").unwrap().is_some());
+    assert!(
+        store.thread("U3").unwrap().is_some(),
+        "the event after the bad ones"
+    );
+    engine.drain(engine.clock.now()).await.unwrap();
+    let said: Vec<String> = discord
+        .messages_in(1)
+        .iter()
+        .map(|m| m.body.to_string())
+        .collect();
+    let announced = |kind: &str| said.iter().any(|b| b.contains(&format!("`{kind}` event")));
+    assert!(announced("policy_enforcement"), "{said:#?}");
+    assert!(announced("message"), "{said:#?}");
+}
+
+#[tokio::test]
+async fn two_receipts_with_one_watermark_are_two_receipts() {
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let app = router(config(), store.clone());
+    let receipt = |mids: &[&str], ts: i64| {
+        json!({"sender": {"id": "U"}, "recipient": {"id": "P"}, "timestamp": ts,
+               "delivery": {"mids": mids, "watermark": 5_000}})
+    };
+    for body in [
+        delivery(vec![receipt(&["m_1"], 6_000)]),
+        delivery(vec![receipt(&["m_2"], 7_000)]),
+        delivery(vec![receipt(&["m_2"], 7_000)]),
+    ] {
+        let signature = sign(SECRET.as_bytes(), body.as_bytes());
+        assert_eq!(
+            call(&app, post(&body, Some(&signature))).await.0,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        store.count_events().unwrap(),
+        2,
+        "the third is a redelivery"
+    );
+}

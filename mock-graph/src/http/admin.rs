@@ -302,19 +302,8 @@ async fn faults(State(state): State<AppState>) -> Json<Faults> {
 
 async fn set_faults(State(state): State<AppState>, bytes: Bytes) -> Result<Json<Faults>, AdminErr> {
     let f: Faults = body(&bytes)?;
-    for (name, rate) in [
-        ("error_rate", f.error_rate),
-        ("drop_rate", f.drop_rate),
-        ("duplicate_rate", f.duplicate_rate),
-        ("reorder_rate", f.reorder_rate),
-    ] {
-        if !(0.0..=1.0).contains(&rate) {
-            return Err(AdminErr(
-                StatusCode::BAD_REQUEST,
-                format!("field `{name}`: a probability between 0 and 1"),
-            ));
-        }
-    }
+    f.check()
+        .map_err(|e| AdminErr(StatusCode::BAD_REQUEST, e))?;
     state.lock().faults = f.clone();
     Ok(Json(f))
 }

@@ -191,8 +191,7 @@ async fn conversations(
     }
     // `me` is the page the token belongs to, as on Graph.
     let this_page = page == p.settings.page_id || page == "me";
-    if !this_page || params.get("platform").map(String::as_str) != Some("messenger")
-    {
+    if !this_page || params.get("platform").map(String::as_str) != Some("messenger") {
         return meta_error(
             &mut p,
             MetaError::InvalidParameter(

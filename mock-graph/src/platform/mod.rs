@@ -6,6 +6,7 @@
 //! from [`Ids`], drawn in request order, so the same seed and the same requests give the
 //! same bytes.
 
+mod faults;
 mod judge;
 mod send;
 pub mod timeline;
@@ -26,7 +27,8 @@ use serde::Serialize;
 
 use crate::config::Settings;
 use crate::ids::Ids;
-pub use send::{Outcome, SentRecord};
+pub use faults::Faults;
+pub use send::{Outcome, RequestRecord, SentRecord};
 use webhooks::Outbox;
 
 /// One person who writes to the page.
@@ -59,24 +61,6 @@ pub struct StoredMessage {
     pub from_customer: bool,
     /// The text, if any.
     pub text: Option<String>,
-}
-
-/// Faults to inject, all decided by the seeded generator.
-#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Faults {
-    /// Probability that a Send API call fails with a 500 (code 2).
-    pub error_rate: f64,
-    /// The next this-many Send API calls fail with 613 rate limiting.
-    pub rate_limit_burst: u32,
-    /// Real milliseconds added to every Send API answer.
-    pub latency_ms: u64,
-    /// Probability that a webhook delivery is lost in transit (and retried later).
-    pub drop_rate: f64,
-    /// Probability that a webhook delivery arrives twice.
-    pub duplicate_rate: f64,
-    /// Probability that a batch's events arrive in reverse order.
-    pub reorder_rate: f64,
 }
 
 /// The emulated Messenger Platform.
@@ -373,6 +357,13 @@ impl Platform {
     fn queue(&mut self, event: MessagingEvent, standby: bool) {
         if self.settings.webhook_url.is_some() && !self.unsubscribed {
             self.outbox.push(event, standby);
+        }
+    }
+
+    /// Queues a webhook event to go out at `at`, not before.
+    fn queue_at(&mut self, at: Timestamp, event: MessagingEvent, standby: bool) {
+        if self.settings.webhook_url.is_some() && !self.unsubscribed {
+            self.outbox.push_at(at, event, standby);
         }
     }
 

@@ -269,7 +269,14 @@ impl Platform {
             text: text.clone(),
             ..WebhookMessage::default()
         });
-        self.queue(echo, standby);
+        // A lagging echo (a fault) comes late; only this app's own sends lag, and the
+        // delivery receipt is on time.
+        let lag = self.faults.echo_lag;
+        if app_id == self.settings.app_id && lag.is_positive() {
+            self.queue_at(now + lag, echo, standby);
+        } else {
+            self.queue(echo, standby);
+        }
         let mut receipt = MessagingEvent::new(Some(Party::new(&psid)), page, to_millis(now));
         receipt.delivery = Some(Delivery {
             mids: Some(vec![mid.clone()]),

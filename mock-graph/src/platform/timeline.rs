@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use messenger::guard::PromoLexicon;
 use messenger::timefmt::parse_duration;
 use messenger::wire::{MessagingType, SendRequest};
@@ -44,20 +44,23 @@ pub struct Loaded {
 
 impl From<&FaultSection> for Faults {
     /// A scenario's `faults = {...}` as the emulator's faults. The loader has checked
-    /// the latency parses.
+    /// the durations parse and aren't negative.
     fn from(f: &FaultSection) -> Self {
-        let latency = f
-            .latency
-            .as_deref()
-            .and_then(|l| parse_duration(l).ok())
-            .unwrap_or_default();
+        let duration = |d: &Option<String>| {
+            d.as_deref()
+                .and_then(|d| parse_duration(d).ok())
+                .unwrap_or_default()
+                .max(SignedDuration::ZERO)
+        };
         Faults {
             error_rate: f.graph_errors,
             rate_limit_burst: f.rate_limit_burst,
-            latency_ms: latency.as_millis().max(0) as u64,
+            latency_ms: duration(&f.latency).as_millis() as u64,
             drop_rate: f.drop,
             duplicate_rate: f.duplicate,
             reorder_rate: f.reorder,
+            echo_lag: duration(&f.echo_lag),
+            late_redelivery: duration(&f.late_redelivery),
         }
     }
 }

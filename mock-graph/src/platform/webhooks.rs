@@ -3,7 +3,8 @@
 //! Pending events are batched into one POST. A delivery that fails (non-200, or no
 //! answer within 5 seconds) is retried with backoff on the virtual clock; after an hour
 //! of failure the app is unsubscribed from the page. Faults drop, duplicate or reorder
-//! deliveries, decided by the seeded generator.
+//! deliveries, decided by the seeded generator; hold an echo back (`echo_lag`); or
+//! deliver everything once more, late (`late_redelivery`).
 
 use jiff::{SignedDuration, Timestamp};
 use messenger::signature::{sign, to_meta_json};
@@ -19,6 +20,9 @@ pub const GIVE_UP_AFTER: SignedDuration = SignedDuration::from_hours(1);
 #[derive(Debug, Default)]
 pub struct Outbox {
     pending: Vec<(MessagingEvent, bool)>,
+    /// Events a fault holds back until their time (a lagging echo), in queued order.
+    held: Vec<(Timestamp, MessagingEvent, bool)>,
+    /// Failed deliveries waiting for their retry, and late copies waiting for theirs.
     retrying: Vec<Delivery>,
     next_id: u64,
     /// Deliveries that reached the subscriber.
@@ -34,14 +38,49 @@ impl Outbox {
         self.pending.push((event, standby));
     }
 
-    /// Whether anything waits to be delivered or retried.
-    pub fn is_idle(&self) -> bool {
-        self.pending.is_empty() && self.retrying.is_empty()
+    /// Queues an event to go out at `at`, not before (a fault holding it back).
+    pub fn push_at(&mut self, at: Timestamp, event: MessagingEvent, standby: bool) {
+        self.queued += 1;
+        self.held.push((at, event, standby));
     }
 
-    /// When the next retry is due.
+    /// Whether anything waits to be delivered or retried.
+    pub fn is_idle(&self) -> bool {
+        self.pending.is_empty() && self.held.is_empty() && self.retrying.is_empty()
+    }
+
+    /// When the next retry (or late redelivery) is due.
     pub fn next_retry(&self) -> Option<Timestamp> {
         self.retrying.iter().map(|d| d.next_at).min()
+    }
+
+    /// When Meta next delivers something on its own schedule: a retry, a late
+    /// redelivery, or an event held back by a fault. A driver moving the clock stops
+    /// there so the delivery happens at its own time.
+    pub fn next_due(&self) -> Option<Timestamp> {
+        let held = self.held.iter().map(|(at, _, _)| *at).min();
+        match (self.next_retry(), held) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Moves held-back events whose time has come to the pending batch, earliest
+    /// first (in queued order at equal times).
+    fn release_held(&mut self, now: Timestamp) {
+        let (mut due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|(at, _, _)| *at <= now);
+        self.held = later;
+        due.sort_by_key(|(at, _, _)| *at);
+        self.pending
+            .extend(due.into_iter().map(|(_, event, standby)| (event, standby)));
+    }
+
+    fn clear(&mut self) {
+        self.pending.clear();
+        self.held.clear();
+        self.retrying.clear();
     }
 }
 
@@ -58,6 +97,11 @@ pub struct Delivery {
     pub attempts: u32,
     next_at: Timestamp,
     first_failure: Option<Timestamp>,
+    /// A late copy (`late_redelivery`): it is the fault already, so it is never lost,
+    /// duplicated or copied again.
+    late: bool,
+    /// Its last attempt was lost in transit by a fault.
+    lost: bool,
 }
 
 /// What the shell should do with one delivery.
@@ -84,11 +128,11 @@ impl Platform {
     /// The deliveries due now: one new batch of every pending event, and due retries.
     pub fn take_deliveries(&mut self) -> Vec<Attempt> {
         if self.settings.webhook_url.is_none() || self.unsubscribed {
-            self.outbox.pending.clear();
-            self.outbox.retrying.clear();
+            self.outbox.clear();
             return Vec::new();
         }
         let now = self.now;
+        self.outbox.release_held(now);
         let mut due: Vec<Delivery> = Vec::new();
         let (ready, later): (Vec<Delivery>, Vec<Delivery>) =
             std::mem::take(&mut self.outbox.retrying)
@@ -121,14 +165,20 @@ impl Platform {
                 attempts: 0,
                 next_at: now,
                 first_failure: None,
+                late: false,
+                lost: false,
             });
         }
         due.into_iter()
             .map(|mut delivery| {
                 delivery.attempts += 1;
+                // Drawn in this order, so a seed replays the same faults.
+                let dropped = !delivery.late && self.ids.chance(self.faults.drop_rate);
+                let duplicated = !delivery.late && self.ids.chance(self.faults.duplicate_rate);
+                delivery.lost = dropped;
                 Attempt {
-                    dropped: self.ids.chance(self.faults.drop_rate),
-                    duplicated: self.ids.chance(self.faults.duplicate_rate),
+                    dropped,
+                    duplicated,
                     delivery,
                 }
             })
@@ -136,10 +186,19 @@ impl Platform {
     }
 
     /// Reports how a delivery went; failures are retried, and an hour of them ends the
-    /// subscription.
+    /// subscription. With `late_redelivery`, a delivery that arrived is copied to arrive
+    /// again that much later, and one lost in transit is retried only that late.
     pub fn delivery_result(&mut self, mut delivery: Delivery, ok: bool) {
+        let copy_late = !delivery.late && self.faults.late_redelivery.is_positive();
         if ok {
             self.outbox.delivered += 1;
+            if copy_late {
+                self.redeliver_late(delivery);
+            }
+            return;
+        }
+        if copy_late && delivery.lost {
+            self.redeliver_late(delivery);
             return;
         }
         let now = self.now;
@@ -152,6 +211,21 @@ impl Platform {
         }
         delivery.next_at = now + backoff(delivery.attempts);
         self.outbox.retrying.push(delivery);
+    }
+
+    /// Schedules `delivery`'s bytes to arrive again `late_redelivery` from now, as a
+    /// new delivery that is retried like any if it fails.
+    fn redeliver_late(&mut self, delivery: Delivery) {
+        self.outbox.next_id += 1;
+        self.outbox.retrying.push(Delivery {
+            id: self.outbox.next_id,
+            attempts: 0,
+            next_at: self.now + self.faults.late_redelivery,
+            first_failure: None,
+            late: true,
+            lost: false,
+            ..delivery
+        });
     }
 
     /// Subscribes the app again, as `POST /{page-id}/subscribed_apps` does.

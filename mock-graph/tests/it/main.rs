@@ -1,6 +1,7 @@
 //! mock-graph's tests: every endpoint in-process, webhooks over a real loopback socket.
 
 mod admin;
+mod faults;
 mod ladder;
 mod reading;
 mod scenario;
