@@ -18,6 +18,9 @@ use crate::outbox::{self, Drained};
 use crate::settings::Settings;
 use crate::store::{Changes, Customer, NewWork, Store, StoreError, Work};
 
+/// How long a due alert waits before looking again for its conversation's thread.
+const ALERT_WAITS_FOR_THREAD: jiff::SignedDuration = jiff::SignedDuration::from_mins(1);
+
 /// How many stored events one processing step takes.
 const BATCH: usize = 1000;
 
@@ -154,7 +157,11 @@ impl Engine {
                     ..Customer::default()
                 })
                 .display_name();
-            if thread.alert_due.is_some_and(|d| d <= now) {
+            if thread.alert_due.is_some_and(|d| d <= now) && thread.discord_thread.is_none() {
+                // An alert links to its conversation: it waits (a minute at a time)
+                // until the thread exists.
+                thread.alert_due = Some(now + ALERT_WAITS_FOR_THREAD);
+            } else if thread.alert_due.is_some_and(|d| d <= now) {
                 if let Some((due_at, kind)) = alerts::next(&thread, s) {
                     if due_at <= now {
                         thread.alerted = Some((due_at, kind));

@@ -122,7 +122,7 @@ pub fn inbox(
             .collect::<String>();
         lines.push(format!(
             "{} **{name}**{place} · {claimed}\n  “{last}”",
-            label::label(w, restricted)
+            label::precise(w, restricted)
         ));
     }
     let description = if lines.is_empty() {
@@ -344,7 +344,7 @@ pub fn autocomplete(
                 let shown = match store.thread(&c.psid)? {
                     Some(t) => format!(
                         "{name} · {}",
-                        label::label(
+                        label::precise(
                             &Window::at(&t.state, ctx.now, s.rules_at(ctx.now), s.human_agent),
                             restricted
                         )

@@ -207,6 +207,7 @@ impl Step<'_> {
                         self.changes
                             .echo_confirms
                             .push((interaction_id.to_owned(), m.mid.clone()));
+                        self.changes.echoes_seen_at = Some(self.now);
                     }
                     return;
                 }
@@ -488,7 +489,7 @@ impl Step<'_> {
                 .get_mut(&psid)
                 .expect("entries come with a thread");
             let window = Window::at(&thread.state, now, s.rules_at(now), s.human_agent);
-            let lbl = label::label(&window, restriction.is_some());
+            let lbl = label::label(&window, restriction.is_some(), s.alert_before);
             // Lines join a post that hasn't gone out yet, as far as it has room. This is
             // safe because processing and the outbox run one after the other, never at
             // once (the engine ticks them in sequence).
@@ -591,8 +592,8 @@ pub fn relabel(
         return None;
     }
     let window = Window::at(&thread.state, now, s.rules_at(now), s.human_agent);
-    let lbl = label::label(&window, restriction.is_some());
-    thread.label_due = label::next_change(&window, restriction);
+    let lbl = label::label(&window, restriction.is_some(), s.alert_before);
+    thread.label_due = label::next_change(&window, restriction, s.alert_before);
     if thread.label.as_deref() == Some(lbl.as_str()) {
         return None;
     }

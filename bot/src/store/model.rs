@@ -516,6 +516,8 @@ pub struct Changes {
     /// retrying went through after all. It is marked `echoed`, and the outbox finishes
     /// it (the thread's line, the counts) as if Meta had answered.
     pub echo_confirms: Vec<(String, String)>,
+    /// When the echoes were processed: their sends' work falls due then.
+    pub echoes_seen_at: Option<Timestamp>,
     /// Drafts to keep.
     pub drafts: Vec<Draft>,
     /// Receipts to apply to outgoing messages.

@@ -497,6 +497,17 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
         for (interaction_id, mid) in &c.echo_confirms {
             q.execute(params![interaction_id, mid])?;
         }
+        // The send's outcome is known: its work runs now (it posts the line in the
+        // thread) instead of at the end of the echo grace.
+        let mut due = tx.prepare_cached(
+            "UPDATE outbox SET due = MIN(due, ?2)
+             WHERE state = 'pending' AND json_extract(work, '$.interaction_id') = ?1",
+        )?;
+        for (interaction_id, _) in &c.echo_confirms {
+            if let Some(at) = c.echoes_seen_at {
+                due.execute(params![interaction_id, ms(at)])?;
+            }
+        }
     }
     {
         let mut q = tx.prepare_cached(

@@ -77,11 +77,14 @@ async fn a_conversation_becomes_a_thread_whose_name_follows_the_window() {
     assert_eq!(c[0].1, "/api/v10/channels/5001/messages");
     assert_eq!(c[0].2["embeds"][0]["description"], "still there?");
 
-    // Two hours before the window closes: one alert pinging the role.
+    // Two hours before the window closes: one alert pinging the role, and the name
+    // says it is closing (its steps in between were skipped: nobody looked).
     h.advance("22h").await;
     h.tick().await;
     let c = calls(&server, 3).await;
-    assert_eq!(c.len(), 1, "{c:#?}");
+    assert_eq!(c.len(), 2, "{c:#?}");
+    assert_eq!(c[1].0, "PATCH");
+    assert_eq!(c[1].2["name"], "⏰ closing · 2h left · Ada Lovelace");
     assert_eq!(c[0].1, "/api/v10/channels/900/messages");
     let content = c[0].2["content"].as_str().unwrap();
     assert!(
@@ -96,14 +99,14 @@ async fn a_conversation_becomes_a_thread_whose_name_follows_the_window() {
     // At exactly 24 hours the window is the human-agent one.
     h.advance("2h").await;
     h.tick().await;
-    let c = calls(&server, 4).await;
+    let c = calls(&server, 5).await;
     assert_eq!(c.len(), 1, "{c:#?}");
     assert_eq!(c[0].0, "PATCH");
     assert_eq!(c[0].2["name"], "🟡 human agent · 6d · Ada Lovelace");
 
     // Nothing more until the next change.
     h.tick().await;
-    assert_eq!(calls(&server, 5).await.len(), 0);
+    assert_eq!(calls(&server, 6).await.len(), 0);
 }
 
 #[tokio::test]
