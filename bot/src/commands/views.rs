@@ -271,8 +271,15 @@ pub fn status(ctx: &Ctx<'_>) -> Result<Response, StoreError> {
             .collect::<Vec<_>>()
             .join("\n")
     };
+    let problems: String = ctx
+        .engine
+        .store
+        .problems()?
+        .iter()
+        .map(|(text, since)| format!("\n⚠️ **Needs a fix** (since {}): {text}", when(*since)))
+        .collect();
     let text = format!(
-        "{now_line}\n**Ladder:** 1d → 3d → 7d → 365d → permanent; highest rung reached: {rung}\n\
+        "{now_line}{problems}\n**Ladder:** 1d → 3d → 7d → 365d → permanent; highest rung reached: {rung}\n\
          **Warnings:** {}\n**History:**\n{history}\n**Rules:** {} · Human Agent feature: {}",
         e.warnings,
         s.rules_at(ctx.now).era,

@@ -63,6 +63,7 @@ struct State {
     by_nonce: HashMap<String, u64>,
     threads: HashMap<u64, Thread>,
     outage: bool,
+    no_thread_permission: bool,
     rate_limited: u32,
     lost_answers: u32,
 }
@@ -84,6 +85,12 @@ impl Recorder {
     /// While on, every call fails with 503, as in an outage.
     pub fn set_outage(&self, on: bool) {
         self.state().outage = on;
+    }
+
+    /// While on, starting a thread fails with 403 Missing Permissions, as when the bot's
+    /// role lacks Create Public Threads.
+    pub fn set_thread_permission_missing(&self, on: bool) {
+        self.state().no_thread_permission = on;
     }
 
     /// The next `n` calls get 429 with a one-second `Retry-After`.
@@ -230,6 +237,14 @@ impl State {
                 message,
                 name,
             } => {
+                if self.no_thread_permission {
+                    return Err(DiscordError {
+                        status: 403,
+                        code: Some(50013),
+                        message: "Missing Permissions".into(),
+                        retry_after: None,
+                    });
+                }
                 if !self.messages.iter().any(|m| m.id == message) {
                     return Err(not_found("Message"));
                 }

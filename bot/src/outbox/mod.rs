@@ -9,10 +9,11 @@ use jiff::{SignedDuration, Timestamp};
 
 pub mod sends;
 
-use crate::discord::{DiscordApi, DiscordError, Effect, Performed};
+use crate::discord::{DiscordApi, DiscordError, Effect, Performed, Post};
 use crate::graph::GraphApi;
+use crate::mirror::posts::{self, colour};
 use crate::settings::Settings;
-use crate::store::{Changes, QueuedWork, Store, StoreError, ThreadPatch, Work};
+use crate::store::{Changes, NewWork, QueuedWork, Store, StoreError, ThreadPatch, Work};
 
 /// How long to wait before attempt `n + 1`: 1 s doubling to 5 minutes, or what
 /// Discord asked for if longer.
@@ -85,6 +86,24 @@ pub async fn drain(
                     }
                     sends::perform(store, graph, s, interaction_id, item.attempts, now).await?
                 }
+                Work::OpenThread { .. } => match discord_work(store, discord, s, &item).await? {
+                    Err(e) if e.status == 403 || e.status == 404 => {
+                        // Not transient, but fixable by a person: say so once, keep
+                        // trying, and the conversation appears once it is fixed.
+                        announce_blocked(store, s, &e, now)?;
+                        Attempt::Retry {
+                            error: e.to_string(),
+                            after: None,
+                        }
+                    }
+                    Ok(changes) => {
+                        if store.clear_problem(OPEN_THREAD)? {
+                            tracing::info!("threads open again");
+                        }
+                        Attempt::Done(Box::new(changes))
+                    }
+                    other => other.into(),
+                },
                 _ => discord_work(store, discord, s, &item).await?.into(),
             };
             match settle(store, &item, attempt, now)? {
@@ -138,6 +157,59 @@ pub fn settle(
             store.work_failed(item.id, &error)?;
             Settled::Failed
         }
+    })
+}
+
+/// The problem key for conversations whose threads can't be opened.
+const OPEN_THREAD: &str = "open-thread";
+
+/// A conversation's thread can't be opened for a reason a person must fix (403: a
+/// missing permission; 404: the channel is gone): noted for `/status`, and said once in
+/// the channel (which may fail too; the log has it then).
+fn announce_blocked(
+    store: &dyn Store,
+    s: &Settings,
+    e: &DiscordError,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let channel = s.channel_id;
+    let text = match e.status {
+        404 => format!(
+            "tagdesk can't open conversation threads: the channel <#{channel}> doesn't exist \
+             (Discord answered 404: {}). Set `discord.channel_id` to an existing text channel \
+             and restart tagdesk; waiting conversations then appear with every message, in order.",
+            e.message
+        ),
+        _ => format!(
+            "tagdesk can't open conversation threads in <#{channel}> (Discord answered {}: {}). \
+             Give the bot's role View Channel, Send Messages, Create Public Threads and Send \
+             Messages in Threads on that channel; waiting conversations appear as soon as it \
+             can, with every message, in order.",
+            e.status, e.message
+        ),
+    };
+    if !store.note_problem(OPEN_THREAD, &text, now)? {
+        return Ok(());
+    }
+    tracing::error!("{text}");
+    store.commit(&Changes {
+        work: vec![NewWork {
+            key: Some(format!("problem:{OPEN_THREAD}")),
+            work: Work::Alert {
+                post: Post {
+                    embeds: vec![posts::entry(
+                        None,
+                        &format!("⚠️ {text}"),
+                        Some("tagdesk needs a fix".into()),
+                        now,
+                        colour::NOTICE,
+                    )],
+                    ..Post::default()
+                },
+            },
+            due: now,
+        }],
+        ..Changes::default()
     })
 }
 

@@ -141,6 +141,16 @@ pub trait Store: Send + Sync + 'static {
     /// Leases one piece of work as [`Store::lease_lane_head`] does; whether it was.
     fn lease_work(&self, id: i64, now: Timestamp, until: Timestamp) -> Result<bool, StoreError>;
 
+    /// Notes a standing problem an operator must fix (a missing Discord permission),
+    /// under `key`; whether it is new (so it is announced once).
+    fn note_problem(&self, key: &str, text: &str, at: Timestamp) -> Result<bool, StoreError>;
+
+    /// The problem under `key` is fixed; whether there was one.
+    fn clear_problem(&self, key: &str) -> Result<bool, StoreError>;
+
+    /// Standing problems, in words, with when they started.
+    fn problems(&self) -> Result<Vec<(String, Timestamp)>, StoreError>;
+
     /// Records a step of multi-step work.
     fn work_progress(&self, id: i64, progress: u64) -> Result<(), StoreError>;
 

@@ -120,6 +120,11 @@ CREATE TABLE instance (
     id   INTEGER PRIMARY KEY CHECK (id = 1),
     name TEXT NOT NULL
 );
+CREATE TABLE problems (
+    key   TEXT PRIMARY KEY,
+    text  TEXT NOT NULL,
+    since INTEGER NOT NULL
+);
 "#,
 ];
 
@@ -905,6 +910,31 @@ impl Store for SqliteStore {
         )?;
         tx.commit()?;
         queued(row).map(Some)
+    }
+
+    fn note_problem(&self, key: &str, text: &str, at: Timestamp) -> Result<bool, StoreError> {
+        Ok(run(
+            &self.conn(),
+            "INSERT INTO problems (key, text, since) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key) DO NOTHING",
+            params![key, text, ms(at)],
+        )? == 1)
+    }
+
+    fn clear_problem(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(run(&self.conn(), "DELETE FROM problems WHERE key = ?1", [key])? == 1)
+    }
+
+    fn problems(&self) -> Result<Vec<(String, Timestamp)>, StoreError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached("SELECT text, since FROM problems ORDER BY since, key")?;
+        let rows = q.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                ts(Some(r.get(1)?)).unwrap_or_default(),
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn lease_work(&self, id: i64, now: Timestamp, until: Timestamp) -> Result<bool, StoreError> {

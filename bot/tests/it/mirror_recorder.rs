@@ -171,3 +171,84 @@ async fn a_burst_of_messages_joins_one_waiting_post() {
     h.tick().await;
     assert_eq!(discord.call_count(), 3);
 }
+
+#[tokio::test]
+async fn an_alert_waits_for_its_thread_and_links_to_it() {
+    let discord = Recorder::new();
+    discord.set_outage(true);
+    let h = Harness::new(Arc::new(discord.clone()), None).await;
+    let psid = h.customer("Ada Lovelace").await;
+    h.say(&psid, "hello?").await;
+    h.tick().await;
+    // Discord is down past the alert (22 hours later): no thread, so no alert yet.
+    h.advance("22h 30m").await;
+    h.tick().await;
+    assert!(discord.messages_in(CHANNEL).is_empty());
+    discord.set_outage(false);
+    for _ in 0..3 {
+        h.advance("1m").await;
+        h.tick().await;
+    }
+    let thread = h.engine.store.thread(&psid).unwrap().unwrap();
+    let id = thread.discord_thread.expect("the thread opened");
+    let alert = discord
+        .messages_in(CHANNEL)
+        .into_iter()
+        .map(|m| m.body["content"].as_str().unwrap_or_default().to_owned())
+        .find(|c| c.starts_with('⏰'))
+        .expect("the alert went out once the thread existed");
+    assert!(alert.contains(&format!("<#{id}>")), "{alert}");
+}
+
+#[tokio::test]
+async fn a_thread_that_cannot_be_opened_is_said_once_and_appears_when_fixed() {
+    let discord = Recorder::new();
+    discord.set_thread_permission_missing(true);
+    let h = Harness::new(Arc::new(discord.clone()), None).await;
+    let psid = h.customer("Ada Lovelace").await;
+    h.say(&psid, "first").await;
+    h.tick().await;
+    for i in 0..6 {
+        h.advance("5m").await;
+        h.say(&psid, &format!("meanwhile {i}")).await;
+        h.tick().await;
+    }
+    assert!(discord.threads().is_empty());
+    let notices: Vec<String> = discord
+        .messages_in(CHANNEL)
+        .iter()
+        .map(|m| m.body.to_string())
+        .filter(|b| b.contains("Create Public Threads"))
+        .collect();
+    assert_eq!(notices.len(), 1, "said once: {notices:#?}");
+    assert_eq!(
+        h.engine.store.problems().unwrap().len(),
+        1,
+        "and /status has it"
+    );
+
+    discord.set_thread_permission_missing(false);
+    for _ in 0..4 {
+        h.advance("5m").await;
+        h.tick().await;
+    }
+    let id = h
+        .engine
+        .store
+        .thread(&psid)
+        .unwrap()
+        .unwrap()
+        .discord_thread
+        .expect("the conversation appeared");
+    let mut lines: Vec<String> = Vec::new();
+    let starter = discord.messages().into_iter().find(|m| m.id == id).unwrap();
+    for m in std::iter::once(starter).chain(discord.messages_in(id)) {
+        for e in m.body["embeds"].as_array().unwrap() {
+            lines.push(e["description"].as_str().unwrap().to_owned());
+        }
+    }
+    let mut expected = vec!["first".to_owned()];
+    expected.extend((0..6).map(|i| format!("meanwhile {i}")));
+    assert_eq!(lines, expected, "every message, in order");
+    assert!(h.engine.store.problems().unwrap().is_empty());
+}
