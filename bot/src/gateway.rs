@@ -1,13 +1,15 @@
 //! Discord's gateway transport: serenity's client, with no public URL needed.
 //!
 //! Interactions arrive over the websocket, are turned back into Discord's JSON, and go
-//! through the same pipeline as the HTTP endpoint; answers go back with serenity's
-//! `Http`. Commands are registered in the guild when the bot is ready.
+//! through the same pipeline as the HTTP endpoint, within Discord's deadline
+//! ([`deadline`]); answers (or deferrals) go back with serenity's `Http`. Commands are
+//! registered in the guild when the bot is ready.
 
 use serenity::all::{Context, EventHandler, GatewayIntents, GuildId, Interaction, Ready};
 use serenity::async_trait;
 
-use crate::commands::{self, definitions, interaction, response};
+use crate::commands::{definitions, interaction};
+use crate::discord::deadline;
 use crate::engine::Engine;
 
 struct Handler {
@@ -23,10 +25,12 @@ impl EventHandler for Handler {
     }
 
     async fn interaction_create(&self, ctx: Context, i: Interaction) {
-        let (id, token) = match &i {
-            Interaction::Command(c) | Interaction::Autocomplete(c) => (c.id, c.token.clone()),
-            Interaction::Component(c) => (c.id, c.token.clone()),
-            Interaction::Modal(m) => (m.id, m.token.clone()),
+        let (id, token, application_id) = match &i {
+            Interaction::Command(c) | Interaction::Autocomplete(c) => {
+                (c.id, c.token.clone(), c.application_id)
+            }
+            Interaction::Component(c) => (c.id, c.token.clone(), c.application_id),
+            Interaction::Modal(m) => (m.id, m.token.clone(), m.application_id),
             _ => return,
         };
         let Some(json) = to_json(&i) else {
@@ -36,14 +40,17 @@ impl EventHandler for Handler {
             Ok(inv) => inv,
             Err(e) => return tracing::error!(%e, "interaction didn't parse"),
         };
-        let answer = commands::handle(&self.engine, &inv).await;
-        let body = response::render(&answer);
-        if let Err(e) = ctx
+        let started = deadline::start(&self.engine, inv, application_id.get()).await;
+        let sent = ctx
             .http
-            .create_interaction_response(id, &token, &body, vec![])
-            .await
-        {
+            .create_interaction_response(id, &token, &started.body, vec![])
+            .await;
+        if let Err(e) = &sent {
             tracing::error!(%e, interaction = %id, "interaction response failed");
+        }
+        if let Some(deferred) = started.deferred {
+            // The answer is edited in only once Discord has the deferral.
+            deferred.delivered(sent.is_ok());
         }
     }
 }

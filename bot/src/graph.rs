@@ -74,19 +74,36 @@ pub trait GraphApi: Send + Sync + 'static {
     fn get<'a>(&'a self, path: &'a str) -> BoxFuture<'a, Result<serde_json::Value, GraphFailure>>;
 }
 
+/// What a look for a send in the conversation found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// It is there, with Meta's id: it went through.
+    Found(String),
+    /// The conversation is visible back to before the send and it isn't there: it
+    /// didn't go through, and sending it now makes no copy.
+    Absent,
+    /// Too many messages since the send to see that far back (the Conversations API
+    /// shows the 20 most recent in detail): nobody can tell.
+    Unknown,
+}
+
+/// How many recent messages the Conversations API shows in detail.
+const VISIBLE: usize = 20;
+
 /// Looks for a message the page sent to `psid` with exactly `text`, created at or
-/// after `since`, among the conversation's 20 most recent messages (all the
-/// Conversations API shows in detail): Meta's id if it is there.
+/// after `since`, whose id `known` doesn't already account for (another send of the
+/// same text, an echo already stored). The oldest such message is taken: of two sends
+/// with one text, the earlier was approved first.
 ///
 /// This settles a send whose answer was lost (a timeout, a crash mid-call) without
-/// waiting for its echo, which Meta may deliver minutes late: found, it went through;
-/// not found, sending it again can't make a copy.
+/// waiting for its echo, which Meta may deliver minutes late.
 pub async fn find_sent(
     graph: &dyn GraphApi,
     psid: &str,
     text: &str,
     since: Timestamp,
-) -> Result<Option<String>, GraphFailure> {
+    known: &(dyn Fn(&str) -> bool + Sync),
+) -> Result<Lookup, GraphFailure> {
     let list: ConversationList = read(
         graph
             .get(&format!(
@@ -95,17 +112,23 @@ pub async fn find_sent(
             .await?,
     )?;
     let Some(conversation) = list.data.first() else {
-        return Ok(None);
+        return Ok(Lookup::Absent);
     };
     let convo: Conversation = read(
         graph
             .get(&format!("{}?fields=messages", conversation.id))
             .await?,
     )?;
+    let messages = convo.messages.map(|l| l.data).unwrap_or_default();
     // Graph times have whole seconds.
     let since = since - jiff::SignedDuration::from_secs(1);
-    for m in convo.messages.map(|l| l.data).unwrap_or_default() {
-        if parse_graph_time(&m.created_time).is_some_and(|at| at < since) {
+    let newer: Vec<_> = messages
+        .iter()
+        .filter(|m| parse_graph_time(&m.created_time).is_none_or(|at| at >= since))
+        .collect();
+    // Newest first: look from the oldest candidate up.
+    for m in newer.iter().rev() {
+        if known(&m.id) {
             continue;
         }
         let detail: MessageDetail = read(
@@ -115,10 +138,14 @@ pub async fn find_sent(
         )?;
         let from_page = detail.from.as_ref().is_some_and(|f| f.id != psid);
         if from_page && detail.message.as_deref() == Some(text) {
-            return Ok(Some(detail.id));
+            return Ok(Lookup::Found(detail.id));
         }
     }
-    Ok(None)
+    // Every visible message is newer than the send: it may be further back.
+    if newer.len() >= VISIBLE && newer.len() == messages.len() {
+        return Ok(Lookup::Unknown);
+    }
+    Ok(Lookup::Absent)
 }
 
 fn read<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, GraphFailure> {

@@ -5,9 +5,12 @@
 //! bad signatures and drops endpoints that accept them. Timestamps more than five
 //! minutes from the engine's clock are refused too, so a captured request can't be
 //! replayed later. PING is answered with PONG; everything else goes through the same
-//! pipeline as the gateway.
+//! pipeline as the gateway, within Discord's deadline ([`deadline`]): the HTTP answer is
+//! the interaction's initial response, so an answer not ready in time is a deferral and
+//! the real one is edited in afterwards.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -17,7 +20,8 @@ use axum::routing::post;
 use axum::{Json, Router};
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 
-use crate::commands::{self, interaction, response};
+use crate::commands::interaction;
+use crate::discord::deadline;
 use crate::engine::Engine;
 
 /// How far a request's timestamp may be from now.
@@ -43,14 +47,25 @@ pub fn public_key(hex_key: &str) -> Result<VerifyingKey, BadKey> {
 struct Endpoint {
     engine: Engine,
     key: VerifyingKey,
+    deadline: Duration,
 }
 
 /// The `/interactions` route.
 pub fn router(engine: Engine, key: VerifyingKey) -> Router {
+    router_within(engine, key, deadline::DEADLINE)
+}
+
+/// The `/interactions` route, deferring answers not ready within `deadline` (tests use
+/// one shorter than the commands' own budget for Meta).
+pub fn router_within(engine: Engine, key: VerifyingKey, deadline: Duration) -> Router {
     Router::new()
         .route("/interactions", post(receive))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(Arc::new(Endpoint { engine, key }))
+        .with_state(Arc::new(Endpoint {
+            engine,
+            key,
+            deadline,
+        }))
 }
 
 fn verify(
@@ -92,6 +107,15 @@ async fn receive(State(ep): State<Arc<Endpoint>>, headers: HeaderMap, body: Byte
         Ok(inv) => inv,
         Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     };
-    let answer = commands::handle(&ep.engine, &inv).await;
-    Json(response::render(&answer)).into_response()
+    let application_id = json["application_id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .or_else(|| json["application_id"].as_u64())
+        .unwrap_or(0);
+    let started = deadline::start_within(&ep.engine, inv, application_id, ep.deadline).await;
+    if let Some(deferred) = started.deferred {
+        // The deferral is this very answer, on its way.
+        deferred.delivered(true);
+    }
+    Json(started.body).into_response()
 }

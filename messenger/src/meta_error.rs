@@ -3,6 +3,11 @@
 
 use crate::wire::GraphError;
 
+/// The subcode Meta's code 100 carried for the tags retired on 2026-04-27
+/// (`CONFIRMED_EVENT_UPDATE`, `ACCOUNT_UPDATE`, `POST_PURCHASE_UPDATE`), as seen in real
+/// responses (it isn't on Meta's error-codes page).
+pub const RETIRED_TAG_SUBCODE: u32 = 1893061;
+
 /// A Graph error this project knows by code and subcode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MetaError {
@@ -14,9 +19,10 @@ pub enum MetaError {
     CantReceive,
     /// 100, for a bad parameter; the detail says which.
     InvalidParameter(String),
-    /// 100, for a retired tag.
+    /// 100/1893061, for a retired tag (the subcode real responses carried after the
+    /// April 2026 retirement; Meta's message is only "Invalid parameter").
     RetiredTag(String),
-    /// 100, text of 2000 characters or more.
+    /// 100, text of more than 2000 characters.
     TextTooLong,
     /// 100/2018001.
     NoMatchingUser,
@@ -38,7 +44,9 @@ pub enum MetaError {
     AnotherAppControls,
     /// 2018218.
     NoProfile,
-    /// HUMAN_AGENT without the feature: code configurable (10 or 100).
+    /// HUMAN_AGENT without the feature: code configurable (10 or 100). Meta doesn't
+    /// document it; with 10 it is Graph's classic permission error, "(#10) Application
+    /// does not have permission for this action", with no subcode.
     HumanAgentNotPermitted(u32),
     /// 1 or 2, or an HTTP 5xx.
     Unexpected,
@@ -60,9 +68,8 @@ impl MetaError {
             MetaError::OutsideWindow => (10, Some(2018278)),
             MetaError::PageRestricted => (10, Some(1893063)),
             MetaError::CantReceive => (10, Some(2018108)),
-            MetaError::InvalidParameter(_) | MetaError::RetiredTag(_) | MetaError::TextTooLong => {
-                (100, None)
-            }
+            MetaError::InvalidParameter(_) | MetaError::TextTooLong => (100, None),
+            MetaError::RetiredTag(_) => (100, Some(RETIRED_TAG_SUBCODE)),
             MetaError::NoMatchingUser => (100, Some(2018001)),
             MetaError::MessageAndAction => (100, Some(2018014)),
             MetaError::InvalidToken => (190, None),
@@ -105,6 +112,7 @@ impl MetaError {
             MetaError::Abusive => "The action attempted has been deemed abusive or is otherwise disallowed",
             MetaError::AnotherAppControls => "Message failed to send because another app is controlling this thread now.",
             MetaError::NoProfile => "No profile available for this user.",
+            MetaError::HumanAgentNotPermitted(10) => "Application does not have permission for this action",
             MetaError::HumanAgentNotPermitted(_) => "The HUMAN_AGENT tag requires the Human Agent permission, which this app does not have.",
             MetaError::Unexpected => "An unexpected error has occurred. Please retry your request later.",
             MetaError::Other { message, .. } => return message.clone(),
@@ -161,9 +169,16 @@ impl MetaError {
             (100, Some(2018001)) => MetaError::NoMatchingUser,
             (100, Some(2018014)) => MetaError::MessageAndAction,
             (100, Some(2018218)) => MetaError::NoProfile,
+            (100, Some(RETIRED_TAG_SUBCODE)) => MetaError::RetiredTag(detail()),
             (100, None) if e.message.contains("message[text]") => MetaError::TextTooLong,
-            (100, None) if detail().contains("retired") => MetaError::RetiredTag(detail()),
+            // With code 100 there is nothing but the wording to go on.
+            (100, None) if e.message.contains("HUMAN_AGENT") => {
+                MetaError::HumanAgentNotPermitted(100)
+            }
             (100, None) => MetaError::InvalidParameter(detail()),
+            // Code 10 without a subcode is Graph's permission error; on the Send API
+            // the permission a page can lack is Human Agent's.
+            (10, None) => MetaError::HumanAgentNotPermitted(10),
             (190, _) => MetaError::InvalidToken,
             (200, _) => MetaError::Permission,
             (551, _) => MetaError::Unavailable,
@@ -204,7 +219,7 @@ impl MetaError {
             ),
             MetaError::TextTooLong => (
                 "the message is too long",
-                "shorten it under 2000 characters or split it",
+                "shorten it to at most 2000 characters or split it",
             ),
             MetaError::NoMatchingUser => (
                 "Meta doesn't know this customer",
@@ -235,8 +250,9 @@ impl MetaError {
                 "nothing to do; the customer is shown without a name",
             ),
             MetaError::HumanAgentNotPermitted(_) => (
-                "the page lacks the Human Agent feature",
-                "answer within 24 hours, or ask an admin to request the permission",
+                "the app lacks Meta's Human Agent permission, so HUMAN_AGENT can't be used",
+                "answer within 24 hours of the customer's last message, or ask an admin to \
+                 request the Human Agent permission (app review)",
             ),
             MetaError::Unexpected => (
                 "Meta had an internal error",
@@ -275,6 +291,8 @@ mod tests {
             MetaError::Abusive,
             MetaError::AnotherAppControls,
             MetaError::NoProfile,
+            MetaError::HumanAgentNotPermitted(10),
+            MetaError::HumanAgentNotPermitted(100),
             MetaError::Unexpected,
         ];
         for e in all {
@@ -293,5 +311,37 @@ mod tests {
             error: MetaError::OutsideWindow.to_graph_error("AxIIVeNpuf3y2jeXdufRcEX"),
         };
         assert_eq!(serde_json::to_string(&ours).unwrap(), json);
+    }
+
+    #[test]
+    fn retired_tags_are_known_by_code_and_subcode_not_wording() {
+        // Meta's real answer says only "Invalid parameter": the subcode is what tells.
+        let json = r#"{"error":{"message":"(#100) Invalid parameter","type":"OAuthException","code":100,"error_subcode":1893061,"fbtrace_id":"AxIIVeNpuf3y2jeXdufRcEX"}}"#;
+        let env: crate::wire::ErrorEnvelope = serde_json::from_str(json).unwrap();
+        assert!(matches!(
+            MetaError::classify(&env.error),
+            MetaError::RetiredTag(_)
+        ));
+        // The word "retired" without the subcode is just an invalid parameter.
+        let mut other = env.error.clone();
+        other.error_subcode = None;
+        other.error_user_msg = Some("the message tag ACCOUNT_UPDATE was retired".into());
+        assert!(matches!(
+            MetaError::classify(&other),
+            MetaError::InvalidParameter(_)
+        ));
+    }
+
+    #[test]
+    fn human_agent_without_the_feature_is_explained_as_such() {
+        // Graph's classic permission error, as Meta sends it: code 10, no subcode.
+        let json = r#"{"error":{"message":"(#10) Application does not have permission for this action","type":"OAuthException","code":10,"fbtrace_id":"AxIIVeNpuf3y2jeXdufRcEX"}}"#;
+        let env: crate::wire::ErrorEnvelope = serde_json::from_str(json).unwrap();
+        let e = MetaError::classify(&env.error);
+        assert_eq!(e, MetaError::HumanAgentNotPermitted(10));
+        let (what, next) = e.explain();
+        assert!(what.contains("Human Agent permission"), "{what}");
+        assert!(next.contains("24 hours"), "{next}");
+        assert_eq!(e.to_graph_error("AxIIVeNpuf3y2jeXdufRcEX"), env.error);
     }
 }

@@ -1,9 +1,10 @@
 //! Message text checked against the Send API's limits, once, at the edge.
 
-/// Meta refuses text of this many characters or more.
+/// Meta accepts at most this many characters of text per message ("(#100) Length of
+/// param message[text] must be less than or equal to 2000").
 pub const MAX_CHARS: usize = 2000;
 
-/// Text Meta accepts: not blank and under [`MAX_CHARS`] characters.
+/// Text Meta accepts: not blank and at most [`MAX_CHARS`] characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageText(String);
 
@@ -14,7 +15,7 @@ pub enum TextError {
     #[error("the message is empty")]
     Empty,
     /// Too long for one message.
-    #[error("the message has {chars} characters; Messenger takes at most {max} per message", max = MAX_CHARS - 1)]
+    #[error("the message has {chars} characters; Messenger takes at most {max} per message", max = MAX_CHARS)]
     TooLong {
         /// The text's length in characters.
         chars: usize,
@@ -29,7 +30,7 @@ impl MessageText {
             return Err(TextError::Empty);
         }
         let chars = text.chars().count();
-        if chars >= MAX_CHARS {
+        if chars > MAX_CHARS {
             return Err(TextError::TooLong { chars });
         }
         Ok(MessageText(text))
@@ -41,7 +42,7 @@ impl MessageText {
         if text.trim().is_empty() {
             return Err(TextError::Empty);
         }
-        let limit = MAX_CHARS - 1;
+        let limit = MAX_CHARS;
         let mut parts = Vec::new();
         let mut rest = text.trim();
         while rest.chars().count() > limit {
@@ -99,14 +100,15 @@ mod tests {
 
     #[test]
     fn limits() {
-        assert!(MessageText::parse("x".repeat(1999)).is_ok());
+        // At most 2000: exactly 2000 goes, 2001 doesn't.
+        assert!(MessageText::parse("x".repeat(2000)).is_ok());
         assert_eq!(
-            MessageText::parse("x".repeat(2000)),
-            Err(TextError::TooLong { chars: 2000 })
+            MessageText::parse("x".repeat(2001)),
+            Err(TextError::TooLong { chars: 2001 })
         );
         assert_eq!(MessageText::parse("  \n"), Err(TextError::Empty));
         // Characters, not bytes.
-        assert!(MessageText::parse("è".repeat(1999)).is_ok());
+        assert!(MessageText::parse("è".repeat(2000)).is_ok());
     }
 
     #[test]
@@ -115,7 +117,7 @@ mod tests {
         let parts = MessageText::split(&text).unwrap();
         assert_eq!(parts.len(), 3);
         for p in &parts {
-            assert!(p.as_str().chars().count() < MAX_CHARS);
+            assert!(p.as_str().chars().count() <= MAX_CHARS);
             assert!(!p.as_str().starts_with(' ') && !p.as_str().ends_with(' '));
         }
         let joined: Vec<&str> = parts.iter().map(MessageText::as_str).collect();

@@ -78,6 +78,11 @@ impl Ids {
         format!("t_{}", self.digits(15))
     }
 
+    /// A persona id: 16 digits.
+    pub fn persona(&mut self) -> String {
+        self.digits(16)
+    }
+
     /// A trace id for an error.
     pub fn fbtrace(&mut self) -> String {
         self.alnum(23)

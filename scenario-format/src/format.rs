@@ -159,6 +159,11 @@ pub struct Step {
     /// With this tag.
     #[serde(default)]
     pub tag: Option<String>,
+    /// The other app's send goes to this many customers at once (a broadcast): the
+    /// step's customer, then the others in the order they were created (named ones,
+    /// then generated ones). Meta judges a broadcast as one offence.
+    #[serde(default)]
+    pub other_app_recipients: Option<u32>,
     /// The agent who acts.
     #[serde(default)]
     pub agent: Option<Spanned<String>>,

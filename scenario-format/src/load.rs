@@ -66,6 +66,9 @@ pub enum Action {
         text: String,
         /// The tag.
         tag: Option<String>,
+        /// To this many customers at once (`other_app_recipients`); `None` is the
+        /// step's customer alone.
+        recipients: Option<u32>,
     },
     /// An agent acts.
     Agent {
@@ -411,11 +414,21 @@ fn action(
     if let Some(b) = s.handover {
         found.push(Action::Handover(b));
     }
+    if s.other_app_recipients == Some(0) {
+        return Err(cx.err(
+            offset,
+            "`other_app_recipients` must be at least 1",
+            Some("other_app_recipients = 100".into()),
+        ));
+    }
     if let Some(t) = &s.other_app {
         found.push(Action::OtherApp {
             text: t.clone(),
             tag: s.tag.clone(),
+            recipients: s.other_app_recipients,
         });
+    } else if s.other_app_recipients.is_some() {
+        return Err(cx.err(offset, "`other_app_recipients` goes with `other_app`", None));
     } else if s.tag.is_some() {
         return Err(cx.err(
             offset,

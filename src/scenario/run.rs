@@ -440,8 +440,16 @@ fn describe(w: &World, step: &TimedStep) -> Option<String> {
             "another app {} {who}'s conversation",
             if *b { "takes" } else { "hands back" }
         ),
-        Action::OtherApp { text, tag } => format!(
-            "another app sends {who} “{text}”{}",
+        Action::OtherApp {
+            text,
+            tag,
+            recipients,
+        } => format!(
+            "another app sends {who}{} “{text}”{}",
+            match recipients {
+                Some(n) if *n > 1 => format!(" and {} other customers", n - 1),
+                _ => String::new(),
+            },
             tag.as_ref()
                 .map(|t| format!(" tagged {t}"))
                 .unwrap_or_default()
@@ -508,7 +516,11 @@ async fn apply(w: &mut World, step: &TimedStep) -> anyhow::Result<()> {
         Action::Reads => w.mock.lock().customer_read(&psid)?,
         Action::Blocks(b) => w.mock.lock().set_blocked(&psid, *b)?,
         Action::Handover(b) => w.mock.lock().set_other_app_owns(&psid, *b)?,
-        Action::OtherApp { text, tag } => {
+        Action::OtherApp {
+            text,
+            tag,
+            recipients,
+        } => {
             let tag = tag
                 .as_deref()
                 .map(str::parse)
@@ -519,8 +531,17 @@ async fn apply(w: &mut World, step: &TimedStep) -> anyhow::Result<()> {
             } else {
                 MessagingType::Response
             };
-            let request = SendRequest::text(psid.clone(), kind, tag, text.clone());
-            let _ = w.mock.lock().send_as_other_app(&request);
+            let mut mock = w.mock.lock();
+            match recipients {
+                None => {
+                    let request = SendRequest::text(psid.clone(), kind, tag, text.clone());
+                    let _ = mock.send_as_other_app(&request);
+                }
+                Some(n) => {
+                    let psids = mock.broadcast_recipients(Some(&psid), *n as usize)?;
+                    let _ = mock.broadcast_as_other_app(&psids, kind, tag, text);
+                }
+            }
         }
         Action::Faults(f) => w.mock.lock().faults = Faults::from(f),
         Action::DiscordOutage(on) => w.discord.set_outage(*on),

@@ -199,9 +199,10 @@ fn too_long_words(e: &TextError, text: &str) -> String {
     match e {
         TextError::Empty => "Nothing to send.".into(),
         _ => format!(
-            "🚫 Too long for one Messenger message: {} characters; the limit is 1999. \
+            "🚫 Too long for one Messenger message: {} characters; the limit is {}. \
              Shorten it, or split it into several messages.",
-            text.chars().count()
+            text.chars().count(),
+            messenger::text::MAX_CHARS
         ),
     }
 }
@@ -267,7 +268,8 @@ async fn send_split(
     if !window.is_standard() {
         return private(format!(
             "🚫 Not split: outside the 24-hour window ({window}) each part would count as \
-             another tagged message in a row. Shorten it to one message under 2000 characters."
+             another tagged message in a row. Shorten it to one message of at most {} characters.",
+            messenger::text::MAX_CHARS
         ));
     }
     let parts = MessageText::split(text).unwrap_or_default();

@@ -5,6 +5,7 @@
 //! runner, training and tests). The mirror only ever builds [`Effect`]s, so both see
 //! exactly the same calls.
 
+pub mod deadline;
 pub mod recorder;
 pub mod render;
 pub mod serenity_http;
@@ -93,6 +94,27 @@ pub enum Effect<'a> {
         name: Option<&'a str>,
         /// Archive (close) or unarchive.
         archived: Option<bool>,
+    },
+    /// `PATCH /webhooks/{application_id}/{token}/messages/@original`: the answer to a
+    /// deferred interaction, in place of its "thinking…" (or of the message a button
+    /// was on, after a deferred update).
+    EditOriginal {
+        /// The application the interaction was for.
+        application_id: u64,
+        /// The interaction's token (valid for 15 minutes).
+        token: &'a str,
+        /// The message, as an interaction response's `data`.
+        message: &'a serde_json::Value,
+    },
+    /// `POST /webhooks/{application_id}/{token}`: a follow-up message to an interaction
+    /// (a new message, after a deferred update whose answer isn't an update).
+    FollowUp {
+        /// The application the interaction was for.
+        application_id: u64,
+        /// The interaction's token (valid for 15 minutes).
+        token: &'a str,
+        /// The message, as an interaction response's `data` (its flags are kept).
+        message: &'a serde_json::Value,
     },
 }
 

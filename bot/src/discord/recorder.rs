@@ -284,6 +284,9 @@ impl State {
                 }
                 Ok(Performed::Edited)
             }
+            // Interaction answers are recorded as calls; they aren't channel messages.
+            Effect::EditOriginal { .. } => Ok(Performed::Edited),
+            Effect::FollowUp { .. } => Ok(Performed::Message(self.id())),
         }
     }
 }
@@ -317,6 +320,24 @@ fn describe(effect: &Effect<'_>) -> (&'static str, String, Value) {
             "PATCH",
             format!("/api/v10/channels/{thread}"),
             render::edit_thread_body(name, archived),
+        ),
+        Effect::EditOriginal {
+            application_id,
+            token,
+            message,
+        } => (
+            "PATCH",
+            format!("/api/v10/webhooks/{application_id}/{token}/messages/@original"),
+            render::edit_original_body(message),
+        ),
+        Effect::FollowUp {
+            application_id,
+            token,
+            message,
+        } => (
+            "POST",
+            format!("/api/v10/webhooks/{application_id}/{token}"),
+            render::follow_up_body(message),
         ),
     }
 }

@@ -68,3 +68,37 @@ pub fn edit_thread_body(name: Option<&str>, archived: Option<bool>) -> Value {
     }
     v
 }
+
+/// The fields of an interaction message that an edit may set: its flags (ephemeral)
+/// were fixed by the deferral.
+pub fn edit_original_body(message: &Value) -> Value {
+    let mut v = json!({});
+    for field in ["content", "embeds", "components", "allowed_mentions"] {
+        if let Some(x) = message.get(field) {
+            v[field] = x.clone();
+        }
+    }
+    v
+}
+
+/// The body of a follow-up message: the message as it would have been answered,
+/// ephemeral flag included.
+pub fn follow_up_body(message: &Value) -> Value {
+    let mut v = edit_original_body(message);
+    if let Some(flags) = message.get("flags") {
+        v["flags"] = flags.clone();
+    }
+    v
+}
+
+/// A deferred answer to a command or a modal: Discord shows "thinking…" to the agent
+/// alone (ephemeral) until the original response is edited.
+pub fn deferred_message() -> Value {
+    json!({"type": 5, "data": {"flags": 64}})
+}
+
+/// A deferred answer to a button or a menu: the message stays as it is until it is
+/// edited.
+pub fn deferred_update() -> Value {
+    json!({"type": 6})
+}

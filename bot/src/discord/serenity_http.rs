@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use jiff::SignedDuration;
 use serenity::http::{Http, HttpBuilder, LightMethod, Request, Route};
-use serenity::model::id::{ChannelId, MessageId};
+use serenity::model::id::{ApplicationId, ChannelId, MessageId};
 
 use super::{
     render, BoxFuture, DiscordApi, DiscordError, Effect, Performed, THREAD_ALREADY_CREATED,
@@ -107,6 +107,35 @@ impl DiscordApi for SerenityDiscord {
                     self.call(json_request(route, LightMethod::Patch, &body))
                         .await?;
                     Ok(Performed::Edited)
+                }
+                Effect::EditOriginal {
+                    application_id,
+                    token,
+                    message,
+                } => {
+                    let body = render::edit_original_body(message);
+                    let route = Route::WebhookOriginalInteractionResponse {
+                        application_id: ApplicationId::new(application_id),
+                        token,
+                    };
+                    self.call(json_request(route, LightMethod::Patch, &body))
+                        .await?;
+                    Ok(Performed::Edited)
+                }
+                Effect::FollowUp {
+                    application_id,
+                    token,
+                    message,
+                } => {
+                    let body = render::follow_up_body(message);
+                    let route = Route::WebhookFollowupMessages {
+                        application_id: ApplicationId::new(application_id),
+                        token,
+                    };
+                    let v = self
+                        .call(json_request(route, LightMethod::Post, &body))
+                        .await?;
+                    Ok(Performed::Message(id_of(&v)?))
                 }
             }
         })

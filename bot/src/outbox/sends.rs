@@ -12,7 +12,7 @@ use messenger::wire::SendRequest;
 
 use super::Attempt;
 use crate::discord::Post;
-use crate::graph::{find_sent, GraphApi, GraphFailure};
+use crate::graph::{find_sent, GraphApi, GraphFailure, Lookup};
 use crate::mirror::alerts;
 use crate::mirror::posts::{self, colour};
 use crate::mirror::process::OUR_METADATA;
@@ -81,8 +81,9 @@ pub async fn perform(
     if matches!(msg.state.as_str(), "sending" | "uncertain") {
         // An earlier attempt may have gone through: its answer was lost, and its echo
         // may come minutes late. Look before sending again.
-        match find_sent(graph, &msg.psid, &msg.text, msg.at).await {
-            Ok(Some(mid)) => {
+        let known = |mid: &str| store.mid_known(mid).unwrap_or(true);
+        match find_sent(graph, &msg.psid, &msg.text, msg.at, &known).await {
+            Ok(Lookup::Found(mid)) => {
                 return Ok(Attempt::Done(Box::new(sent(
                     store,
                     s,
@@ -91,7 +92,18 @@ pub async fn perform(
                     now,
                 )?)))
             }
-            Ok(None) => {}
+            Ok(Lookup::Absent) => {}
+            // Nobody can tell whether it went out: never risk a copy. Wait for its
+            // echo; after long enough, tell the agent instead of guessing.
+            Ok(Lookup::Unknown) if now.duration_since(msg.at) < UNKNOWABLE_AFTER => {
+                let f = GraphFailure::Unavailable(
+                    "can't see far enough back in the conversation; waiting for Meta's echo".into(),
+                );
+                return retry(store, &msg, "uncertain", &f, Some(ECHO_GRACE));
+            }
+            Ok(Lookup::Unknown) => {
+                return Ok(Attempt::Done(Box::new(unconfirmed(&msg, now))));
+            }
             Err(f) => return retry(store, &msg, "uncertain", &f, Some(ECHO_GRACE)),
         }
     }
@@ -117,8 +129,9 @@ pub async fn perform(
             answer.message_id,
             now,
         )?))),
-        // No answer: Meta may have sent it. The next attempt looks first.
-        Err(f @ GraphFailure::Unavailable(_)) if attempts + 1 < MAX_ATTEMPTS => {
+        // No answer: Meta may have sent it. The next attempt looks first; a lost answer
+        // is never taken for a failure, however many attempts came before.
+        Err(f @ GraphFailure::Unavailable(_)) => {
             retry(store, &msg, "uncertain", &f, Some(ECHO_GRACE))
         }
         Err(f) if f.is_transient() && attempts + 1 < MAX_ATTEMPTS => retry(
@@ -130,6 +143,37 @@ pub async fn perform(
         ),
         Err(f) => Ok(Attempt::Done(Box::new(failed(store, s, &msg, &f, now)?))),
     }
+}
+
+/// How long a send whose fate can't be seen waits for its echo before the agent is
+/// told to check by hand.
+pub const UNKNOWABLE_AFTER: SignedDuration = SignedDuration::from_hours(1);
+
+/// How long after tagdesk's clock says a tagged send went out Meta may have counted
+/// it (the Graph client's timeout): a customer action stamped within this slack
+/// doesn't restart the count, since it may have come before the send in Meta's order.
+const COUNTED_SLACK: SignedDuration = SignedDuration::from_secs(10);
+
+/// A send tagdesk can't confirm or rule out: not sent again (that could make a copy),
+/// and the thread says what to check.
+fn unconfirmed(msg: &MessageRecord, now: Timestamp) -> Changes {
+    let why = "Meta never answered and the conversation has moved on too far to check \
+               whether it went out; look in Meta Business Suite before sending it again";
+    let mut changes = Changes::default();
+    changes.message_updates.push(MessageUpdate {
+        interaction_id: msg.interaction_id.clone().unwrap_or_default(),
+        state: "failed".into(),
+        error: Some(why.into()),
+        if_state: Some("sending".into()),
+        ..MessageUpdate::default()
+    });
+    changes.work.push(team_line(
+        msg,
+        format!("❓ not confirmed: {why}"),
+        colour::REFUSED,
+        now,
+    ));
+    changes
 }
 
 /// Leaves a claimed send in `state` to be tried again.
@@ -197,10 +241,11 @@ fn sent(
         ..MessageUpdate::default()
     });
     let mut footer = format!("✅ sent as {}", how(msg));
+    let tagged = msg.tag.is_some();
     changes.patches.push(ThreadPatch::TeamReplied {
         psid: msg.psid.clone(),
-        tagged: msg.tag.is_some(),
-        at: now,
+        tagged,
+        at: if tagged { now + COUNTED_SLACK } else { now },
     });
     if let Some(thread) = store.thread(&msg.psid)? {
         if msg.tag.as_deref() == Some("HUMAN_AGENT") {

@@ -79,6 +79,9 @@ pub trait Store: Send + Sync + 'static {
     /// A conversation's messages, oldest first.
     fn messages(&self, psid: &str) -> Result<Vec<MessageRecord>, StoreError>;
 
+    /// Whether a message with Meta's id `mid` is stored (any direction).
+    fn mid_known(&self, mid: &str) -> Result<bool, StoreError>;
+
     /// One message by the interaction that sent it.
     fn message_by_interaction(&self, id: &str) -> Result<Option<MessageRecord>, StoreError>;
 

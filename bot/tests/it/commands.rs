@@ -433,8 +433,16 @@ async fn the_reply_button_opens_a_form_for_long_replies() {
 async fn while_restricted_tagged_replies_are_refused_with_the_restrictions_end() {
     let t = Team::new().await;
     let (psid, thread) = t.customer("Ada Lovelace").await;
+    let (ben, _) = t.customer("Ben Okafor").await;
     t.h.advance("30h").await;
-    // Another app's promotion gets the page restricted.
+    // Another app's promotions: the first is a warning (a clean page), the second
+    // gets the page restricted.
+    t.h.admin(
+        "/_mock/other-app/sends",
+        json!({"psid": ben, "text": "Cyber Monday deal: 30% off", "tag": "HUMAN_AGENT"}),
+    )
+    .await;
+    t.h.tick().await;
     t.h.admin(
         "/_mock/other-app/sends",
         json!({"psid": psid, "text": "Black Friday deal: 40% off", "tag": "HUMAN_AGENT"}),
@@ -600,4 +608,176 @@ async fn the_inbox_ranks_conversations_waiting_for_an_answer_first() {
         text.find("Ada Lovelace").unwrap(),
     );
     assert!(grace < ada, "{text}");
+}
+
+// Discord's 3-second deadline. Commands stop waiting for Meta after 2 s, under the
+// transports' 2.5 s deadline, so in virtual time a command only outlasts a deadline
+// shorter than that: these tests answer within 1 s and make Meta take 1.5 s. Time is
+// tokio's, paused: nothing really waits.
+
+/// How long these tests give the bot before it must defer.
+const SHORT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl Team {
+    /// The same bot, deferring answers not ready within `deadline`.
+    fn deadline(&mut self, deadline: std::time::Duration) {
+        let public = hex::encode(self.key.verifying_key().to_bytes());
+        self.app = interactions::router_within(
+            self.h.engine.clone(),
+            interactions::public_key(&public).unwrap(),
+            deadline,
+        );
+    }
+
+    /// Makes Meta answer the Send API `ms` milliseconds late.
+    async fn meta_latency(&self, ms: u64) {
+        self.h
+            .admin("/_mock/faults", json!({ "latency_ms": ms }))
+            .await;
+    }
+
+    /// The calls that finished interactions (edits and follow-ups), so far.
+    fn interaction_calls(&self) -> Vec<bot::discord::recorder::Call> {
+        self.discord
+            .calls()
+            .into_iter()
+            .filter(|c| c.path.starts_with("/api/v10/webhooks/"))
+            .collect()
+    }
+
+    /// Waits (in virtual time) for the deferred answer to reach Discord.
+    async fn finished(&self) -> bot::discord::recorder::Call {
+        for _ in 0..600 {
+            if let Some(call) = self.interaction_calls().pop() {
+                return call;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the deferred answer never reached Discord");
+    }
+}
+
+/// Sends `interaction` and says how long (tokio time) the answer took.
+async fn timed(t: &Team, interaction: &Value) -> (Value, std::time::Duration) {
+    let start = tokio::time::Instant::now();
+    let answer = t.send(interaction).await;
+    (answer, start.elapsed())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reply_slower_than_the_deadline_is_deferred_then_edited_in() {
+    let mut t = Team::new().await;
+    let (_, thread) = t.customer("Ada Lovelace").await;
+    t.deadline(SHORT_DEADLINE);
+    t.meta_latency(1_500).await;
+
+    let reply = t.command(
+        "reply",
+        json!([opt("text", "It ships today.")]),
+        Some(thread),
+    );
+    let (answer, took) = timed(&t, &reply).await;
+    assert_eq!(
+        answer,
+        json!({"type": 5, "data": {"flags": 64}}),
+        "thinking…, for the agent alone"
+    );
+    assert!(
+        took >= SHORT_DEADLINE && took < SHORT_DEADLINE * 3 / 2,
+        "{took:?}"
+    );
+    assert!(t.interaction_calls().is_empty(), "nothing to edit in yet");
+
+    // The send carries on, and its outcome replaces the "thinking…".
+    let edit = t.finished().await;
+    assert_eq!(edit.method, "PATCH");
+    assert_eq!(edit.path, "/api/v10/webhooks/1/tok/messages/@original");
+    assert_eq!(edit.body["content"], "✅ Sent as RESPONSE.");
+    assert_eq!(edit.body["allowed_mentions"]["parse"], json!([]));
+    assert!(edit.body.get("flags").is_none(), "fixed by the deferral");
+    assert_eq!(edit.outcome, Ok(0));
+    assert_eq!(t.interaction_calls().len(), 1, "one answer");
+    let sent = t.sent().await;
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(sent[0]["request"]["message"]["text"], "It ships today.");
+
+    // Discord retries nothing now, but if it did: the same outcome, no second send.
+    t.meta_latency(0).await;
+    let again = t.send(&reply).await;
+    assert_eq!(content(&again), "✅ Sent as RESPONSE.");
+    assert_eq!(t.sent().await.len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fast_answer_goes_out_directly_within_the_deadline() {
+    let t = Team::new().await;
+    let (_, thread) = t.customer("Ada Lovelace").await;
+    let reply = t.command("reply", json!([opt("text", "Right away.")]), Some(thread));
+    let (answer, took) = timed(&t, &reply).await;
+    assert_eq!(answer["type"], 4, "{answer}");
+    assert_eq!(content(&answer), "✅ Sent as RESPONSE.");
+    assert!(took < bot::discord::deadline::DEADLINE, "{took:?}");
+    let status = t.send(&t.command("status", json!([]), None)).await;
+    assert_eq!(status["type"], 4, "{status}");
+    // Nothing is edited in later.
+    tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+    assert!(t.interaction_calls().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_button_press_slower_than_the_deadline_is_deferred_then_its_message_edited() {
+    let mut t = Team::new().await;
+    let thread = expired_customer(&t).await;
+    let first = t.command("reply", json!([opt("text", "First.")]), Some(thread));
+    assert!(content(&t.send(&first).await).starts_with('✅'));
+    let second = t.command("reply", json!([opt("text", "Second.")]), Some(thread));
+    let warned = t.send(&second).await;
+    assert!(content(&warned).starts_with('⚠'), "{warned}");
+    let confirm = warned["data"]["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    t.deadline(SHORT_DEADLINE);
+    t.meta_latency(1_500).await;
+    let (answer, took) = timed(&t, &t.button(&confirm, &[])).await;
+    assert_eq!(
+        answer,
+        json!({"type": 6}),
+        "the message stays as it is for now"
+    );
+    assert!(
+        took >= SHORT_DEADLINE && took < SHORT_DEADLINE * 3 / 2,
+        "{took:?}"
+    );
+
+    // The outcome replaces the message that held the buttons.
+    let edit = t.finished().await;
+    assert_eq!(edit.method, "PATCH");
+    assert_eq!(edit.path, "/api/v10/webhooks/1/tok/messages/@original");
+    let text = edit.body["content"].as_str().unwrap();
+    assert!(text.starts_with("✅ Sent as HUMAN_AGENT"), "{text}");
+    assert_eq!(edit.body["components"], json!([]), "the buttons are gone");
+    assert_eq!(t.sent().await.len(), 2, "first and second, once each");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deferred_answer_waits_out_a_discord_outage() {
+    let mut t = Team::new().await;
+    let (_, thread) = t.customer("Ada Lovelace").await;
+    t.deadline(SHORT_DEADLINE);
+    t.meta_latency(1_500).await;
+    t.discord.set_outage(true);
+    let reply = t.command("reply", json!([opt("text", "Soon.")]), Some(thread));
+    assert_eq!(t.send(&reply).await["type"], 5);
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let failed = t.interaction_calls();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0].outcome, Err(503));
+    t.discord.set_outage(false);
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let calls = t.interaction_calls();
+    assert_eq!(calls.len(), 2, "{calls:#?}");
+    assert_eq!(calls[1].outcome, Ok(0));
+    assert_eq!(calls[1].body["content"], "✅ Sent as RESPONSE.");
 }

@@ -113,8 +113,15 @@ async fn echoes_standby_receipts_and_notices() {
 
     // Meta restricts the page: the team hears of it in the channel, and the bot's
     // record of the page follows.
-    let before = discord.messages_in(CHANNEL).len();
+    // A clean page's first offence is a warning; the second is a restriction.
     h.advance("25h").await;
+    h.admin(
+        "/_mock/other-app/sends",
+        json!({"psid": ada, "text": "Sale: 20% off today", "tag": "HUMAN_AGENT"}),
+    )
+    .await;
+    h.tick().await;
+    let before = discord.messages_in(CHANNEL).len();
     h.admin(
         "/_mock/other-app/sends",
         json!({"psid": ada, "text": "Buy now, 50% off", "tag": "HUMAN_AGENT"}),

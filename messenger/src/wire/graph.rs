@@ -132,3 +132,24 @@ impl UserProfile {
         (!parts.is_empty()).then(|| parts.join(" "))
     }
 }
+
+/// A persona: a name and picture a message can be sent as (`persona_id` on a send).
+/// `POST /{page-id}/personas` takes `name` and `profile_picture_url`; `GET /{persona-id}`
+/// returns them with the `id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Persona {
+    /// The name shown instead of the page's.
+    pub name: String,
+    /// The picture shown instead of the page's.
+    pub profile_picture_url: String,
+    /// The persona's id; absent in the creating request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// Graph's answer to creating an object: `{"id": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Created {
+    /// The new object's id.
+    pub id: String,
+}

@@ -9,7 +9,7 @@ pub mod send;
 pub mod webhook;
 
 pub use error::{ErrorEnvelope, GraphError};
-pub use graph::{Conversation, ConversationList, MessageDetail, UserProfile};
+pub use graph::{Conversation, ConversationList, Created, MessageDetail, Persona, UserProfile};
 pub use send::{
     Attachment, Message, MessagingType, NotificationType, QuickReply, Recipient, SendRequest,
     SendResponse, SenderAction,

@@ -28,6 +28,9 @@ pub struct SendRequest {
     /// The message this one quotes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<MidRef>,
+    /// The persona (`POST /{page-id}/personas`) the message is sent as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persona_id: Option<String>,
 }
 
 impl SendRequest {
@@ -49,6 +52,7 @@ impl SendRequest {
             sender_action: None,
             notification_type: None,
             reply_to: None,
+            persona_id: None,
         }
     }
 }
@@ -117,7 +121,7 @@ impl std::fmt::Display for MessagingType {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Message {
-    /// UTF-8 text, under 2000 characters.
+    /// UTF-8 text, at most 2000 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// An attachment instead of text.

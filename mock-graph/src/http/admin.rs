@@ -45,25 +45,39 @@ impl From<AdminError> for AdminErr {
     fn from(e: AdminError) -> Self {
         let status = match e {
             AdminError::UnknownCustomer(_) => StatusCode::NOT_FOUND,
-            AdminError::ClockBackwards(_) => StatusCode::BAD_REQUEST,
+            AdminError::ClockBackwards(_)
+            | AdminError::ClockOverflow(_)
+            | AdminError::OutOfRange { .. } => StatusCode::BAD_REQUEST,
         };
         AdminErr(status, e.to_string())
     }
 }
 
-/// Parses a JSON body; an empty body is `{}`. serde's message names the field at fault.
+/// Parses a JSON body; an empty body is `{}`. The message names the field at fault.
 fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, AdminErr> {
     let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
         bytes
     };
-    serde_json::from_slice(bytes).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let message = if path == "." || path == "?" {
+            format!("invalid request body: {}", e.inner())
+        } else {
+            format!("field `{path}`: {}", e.inner())
+        };
+        AdminErr(StatusCode::BAD_REQUEST, message)
+    })?;
+    // Trailing characters after the value are a mistake too.
+    de.end().map_err(|e| {
         AdminErr(
             StatusCode::BAD_REQUEST,
             format!("invalid request body: {e}"),
         )
-    })
+    })?;
+    Ok(parsed)
 }
 
 async fn clock(State(state): State<AppState>) -> Json<Value> {
@@ -81,6 +95,15 @@ async fn move_clock(State(state): State<AppState>, bytes: Bytes) -> Result<Json<
     let req: ClockMove = body(&bytes)?;
     let bad =
         |field: &str, e: String| AdminErr(StatusCode::BAD_REQUEST, format!("field `{field}`: {e}"));
+    // Past the latest instant, the answer names the field that asked for it.
+    let named = |field: &'static str| {
+        move |e: AdminError| match e {
+            AdminError::ClockOverflow(_) | AdminError::ClockBackwards(_) => {
+                bad(field, e.to_string())
+            }
+            other => other.into(),
+        }
+    };
     let now = {
         let mut p = state.lock();
         match (req.advance, req.to) {
@@ -89,13 +112,13 @@ async fn move_clock(State(state): State<AppState>, bytes: Bytes) -> Result<Json<
                 if by.is_negative() {
                     return Err(bad("advance", "the clock only moves forward".into()));
                 }
-                p.advance(by)?
+                p.advance(by).map_err(named("advance"))?
             }
             (None, Some(to)) => {
                 let to: Timestamp = to
                     .parse()
                     .map_err(|e: jiff::Error| bad("to", format!("{e} (an RFC 3339 instant)")))?;
-                p.advance_to(to)?
+                p.advance_to(to).map_err(named("to"))?
             }
             _ => {
                 return Err(AdminErr(
@@ -157,6 +180,17 @@ struct ReactionReq {
     mid: String,
     #[serde(default = "heart")]
     emoji: String,
+    /// `react` (the default) or `unreact`, as Meta's webhook says it.
+    #[serde(default)]
+    action: ReactionAction,
+}
+
+#[derive(Deserialize, Default, PartialEq)]
+#[serde(rename_all = "lowercase")]
+enum ReactionAction {
+    #[default]
+    React,
+    Unreact,
 }
 
 fn heart() -> String {
@@ -207,7 +241,10 @@ async fn customer_action(
             }
             "reactions" => {
                 let r: ReactionReq = body(&bytes)?;
-                p.customer_reaction(&psid, &r.mid, &r.emoji)?;
+                match r.action {
+                    ReactionAction::React => p.customer_reaction(&psid, &r.mid, &r.emoji)?,
+                    ReactionAction::Unreact => p.customer_unreaction(&psid, &r.mid)?,
+                }
                 json!({"ok": true})
             }
             "referrals" => {
@@ -243,12 +280,23 @@ async fn customer_action(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OtherAppSend {
-    psid: String,
+    psid: Option<String>,
     text: String,
     tag: Option<String>,
+    /// A broadcast: to this many customers (`psid` first, then the others in the order
+    /// they were created), or to these PSIDs.
+    recipients: Option<Recipients>,
 }
 
-/// A send by another app (Meta Business Suite), judged by the same rules.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Recipients {
+    Count(u64),
+    List(Vec<String>),
+}
+
+/// A send by another app (Meta Business Suite), judged by the same rules; with
+/// `recipients`, one broadcast to many customers at once, judged as one offence.
 async fn other_app_send(State(state): State<AppState>, bytes: Bytes) -> Result<Response, AdminErr> {
     let r: OtherAppSend = body(&bytes)?;
     let tag: Option<Tag> = r
@@ -262,14 +310,59 @@ async fn other_app_send(State(state): State<AppState>, bytes: Bytes) -> Result<R
     } else {
         MessagingType::Response
     };
-    let result = state
-        .lock()
-        .send_as_other_app(&SendRequest::text(r.psid, kind, tag, r.text));
+    let bad =
+        |field: &str, e: &str| AdminErr(StatusCode::BAD_REQUEST, format!("field `{field}`: {e}"));
+    let answer = match (r.recipients, r.psid) {
+        (None, None) => return Err(bad("psid", "give `psid`, `recipients` or both")),
+        (None, Some(psid)) => {
+            let result = state
+                .lock()
+                .send_as_other_app(&SendRequest::text(psid, kind, tag, r.text));
+            match result {
+                Ok(ok) => Json(ok).into_response(),
+                Err(e) => MetaResponse(e).into_response(),
+            }
+        }
+        (Some(recipients), first) => {
+            let mut p = state.lock();
+            let psids = match recipients {
+                Recipients::Count(n) => p.broadcast_recipients(
+                    first.as_deref(),
+                    usize::try_from(n).unwrap_or(usize::MAX),
+                )?,
+                Recipients::List(list) => {
+                    if first.is_some() {
+                        return Err(bad("psid", "goes with a count of `recipients`, not a list"));
+                    }
+                    if list.is_empty() {
+                        return Err(bad("recipients", "at least 1 recipient"));
+                    }
+                    let mut seen = std::collections::BTreeSet::new();
+                    for psid in &list {
+                        if !seen.insert(psid) {
+                            return Err(bad("recipients", &format!("{psid:?} is listed twice")));
+                        }
+                        if p.customer(psid).is_none() {
+                            return Err(AdminError::UnknownCustomer(psid.clone()).into());
+                        }
+                    }
+                    list
+                }
+            };
+            let results = p.broadcast_as_other_app(&psids, kind, tag, &r.text);
+            let data: Vec<Value> = results
+                .into_iter()
+                .map(|r| match r {
+                    Ok(ok) => json!(ok),
+                    Err(e) => json!({"error": e}),
+                })
+                .collect();
+            let sent = data.iter().filter(|d| d.get("error").is_none()).count();
+            Json(json!({"sent": sent, "data": data})).into_response()
+        }
+    };
     state.flush().await;
-    Ok(match result {
-        Ok(ok) => Json(ok).into_response(),
-        Err(e) => MetaResponse(e).into_response(),
-    })
+    Ok(answer)
 }
 
 async fn sent(State(state): State<AppState>) -> Json<Value> {
@@ -302,7 +395,7 @@ async fn faults(State(state): State<AppState>) -> Json<Faults> {
 
 async fn set_faults(State(state): State<AppState>, bytes: Bytes) -> Result<Json<Faults>, AdminErr> {
     let f: Faults = body(&bytes)?;
-    f.check()
+    f.check_bounds()
         .map_err(|e| AdminErr(StatusCode::BAD_REQUEST, e))?;
     state.lock().faults = f.clone();
     Ok(Json(f))

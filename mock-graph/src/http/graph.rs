@@ -11,11 +11,11 @@ use axum::{Json, Router};
 use messenger::meta_error::MetaError;
 use messenger::timefmt::graph_time;
 use messenger::wire::graph::{ConversationRef, Cursors, DataList, MessageRef, Paging, Participant};
-use messenger::wire::{Conversation, ConversationList, MessageDetail};
+use messenger::wire::{Conversation, ConversationList, Created, MessageDetail};
 use serde_json::{json, Map, Value};
 
 use super::{AppState, MetaResponse};
-use crate::platform::Platform;
+use crate::platform::{missing_parameter, Platform};
 
 /// Send API bodies above this size are refused.
 pub const MAX_BODY: usize = 256 * 1024;
@@ -26,6 +26,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/{version}/{page}/messages", post(send_page))
         .route("/{version}/{page}/conversations", get(conversations))
         .route("/{version}/{page}/subscribed_apps", post(subscribe))
+        .route("/{version}/{page}/personas", post(create_persona))
         .route("/{version}/{id}", get(object))
 }
 
@@ -124,26 +125,20 @@ async fn send(
                 }),
                 _ => Ok(()),
             })
-            .and_then(|()| {
-                let json = headers
-                    .get(header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.starts_with("application/json"));
-                if json {
-                    Ok(())
-                } else {
-                    Err(MetaError::InvalidParameter("the body must be JSON (Content-Type: application/json)".into()))
-                }
-            })
-            .and_then(|()| {
-                bytes
+            .and_then(|()| body_kind(&headers))
+            .and_then(|kind| {
+                let bytes = bytes
                     .as_ref()
-                    .map_err(|_| MetaError::InvalidParameter(format!("the request body is larger than {MAX_BODY} bytes")))
+                    .map_err(|_| MetaError::InvalidParameter(format!("the request body is larger than {MAX_BODY} bytes")))?;
+                Ok(match kind {
+                    BodyKind::Json => bytes.to_vec(),
+                    BodyKind::Form => form_to_json(bytes),
+                })
             });
         let result = match checked {
             Err(e) => Err(meta_error(&mut p, e)),
             Ok(body) => p
-                .send(token(&params, &headers), body)
+                .send(token(&params, &headers), &body)
                 .map_err(|e| MetaResponse(e).into_response()),
         };
         (result, latency)
@@ -156,6 +151,108 @@ async fn send(
     match result {
         Ok(ok) => Json(ok).into_response(),
         Err(e) => e,
+    }
+}
+
+/// The bodies the Send API takes.
+enum BodyKind {
+    /// `application/json`.
+    Json,
+    /// `application/x-www-form-urlencoded` (what `curl -d` sends): each parameter a
+    /// field, objects JSON-encoded.
+    Form,
+}
+
+fn body_kind(headers: &HeaderMap) -> Result<BodyKind, MetaError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if content_type.starts_with("application/json") {
+        Ok(BodyKind::Json)
+    } else if content_type.starts_with("application/x-www-form-urlencoded") {
+        Ok(BodyKind::Form)
+    } else {
+        Err(MetaError::InvalidParameter(
+            "the body must be JSON (Content-Type: application/json) or form-encoded (application/x-www-form-urlencoded)".into(),
+        ))
+    }
+}
+
+/// A form-encoded Send API body as the JSON it stands for. Meta reads `recipient`,
+/// `message` and the other object parameters as JSON text (`recipient={"id":"..."}`)
+/// and the rest (`messaging_type=RESPONSE`) as strings. A value that isn't valid JSON
+/// stays a string, so the usual checks refuse it, naming the parameter.
+fn form_to_json(bytes: &[u8]) -> Vec<u8> {
+    let mut object = Map::new();
+    for (key, value) in form_urlencoded::parse(bytes) {
+        let value = match value.trim_start().chars().next() {
+            Some('{' | '[') => {
+                serde_json::from_str(&value).unwrap_or(Value::String(value.into_owned()))
+            }
+            _ => Value::String(value.into_owned()),
+        };
+        object.insert(key.into_owned(), value);
+    }
+    serde_json::to_vec(&Value::Object(object)).expect("a JSON object serializes")
+}
+
+/// `POST /{v}/{page-id}/personas` with `name` and `profile_picture_url` (JSON, form
+/// or query parameters) → `{"id": ...}`.
+async fn create_persona(
+    State(state): State<AppState>,
+    Path((version, page)): Path<(String, String)>,
+    Query(params): Params,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let bytes = to_bytes(body, MAX_BODY).await;
+    let mut p = state.lock();
+    if let Err(e) = authorize(&p, &version, &params, &headers) {
+        return meta_error(&mut p, e);
+    }
+    if page != p.settings.page_id && page != "me" {
+        return meta_error(&mut p, unknown_object(&page));
+    }
+    let mut fields: Map<String, Value> = params
+        .iter()
+        .filter(|(k, _)| *k != "access_token")
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    if let Ok(bytes) = &bytes {
+        let parsed = match body_kind(&headers) {
+            Ok(BodyKind::Json) if !bytes.is_empty() => serde_json::from_slice::<Value>(bytes).ok(),
+            Ok(BodyKind::Form) => serde_json::from_slice::<Value>(&form_to_json(bytes)).ok(),
+            _ => None,
+        };
+        if let Some(Value::Object(o)) = parsed {
+            fields.extend(o);
+        }
+    }
+    let text = |name: &str| {
+        fields
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .filter(|s| !s.trim().is_empty())
+    };
+    let Some(name) = text("name") else {
+        return meta_error(&mut p, missing_parameter("name"));
+    };
+    let Some(picture) = text("profile_picture_url") else {
+        return meta_error(&mut p, missing_parameter("profile_picture_url"));
+    };
+    let id = p.add_persona(name, picture);
+    Json(Created { id }).into_response()
+}
+
+fn unknown_object(id: &str) -> MetaError {
+    MetaError::Other {
+        code: 100,
+        subcode: Some(33),
+        message: format!("(#100) Unsupported get request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."),
     }
 }
 
@@ -288,6 +385,9 @@ async fn object(
     if id == p.settings.page_id {
         return Json(json!({"name": page_name, "id": id})).into_response();
     }
+    if let Some(persona) = p.personas.get(&id) {
+        return Json(persona.clone()).into_response();
+    }
     // A PSID first: profiles are what bots ask for most, and it is a keyed lookup.
     if let Some(c) = p.customer(&id) {
         let full = serde_json::to_value(&c.profile).unwrap_or_default();
@@ -366,12 +466,5 @@ async fn object(
             return Json(detail).into_response();
         }
     }
-    meta_error(
-        &mut p,
-        MetaError::Other {
-            code: 100,
-            subcode: Some(33),
-            message: format!("(#100) Unsupported get request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."),
-        },
-    )
+    meta_error(&mut p, unknown_object(&id))
 }

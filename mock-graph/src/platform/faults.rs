@@ -59,7 +59,30 @@ impl Faults {
         }
         Ok(())
     }
+
+    /// [`Faults::check`], and what the emulator can take: a latency of at most 10
+    /// minutes, delays of at most a year. The error names the field.
+    pub fn check_bounds(&self) -> Result<(), String> {
+        self.check()?;
+        if self.latency_ms > MAX_LATENCY_MS {
+            return Err(format!(
+                "field `latency_ms`: at most {MAX_LATENCY_MS} (10 minutes)"
+            ));
+        }
+        for (name, d) in [
+            ("echo_lag", self.echo_lag),
+            ("late_redelivery", self.late_redelivery),
+        ] {
+            if d > super::LONGEST_DELAY {
+                return Err(format!("field `{name}`: at most a year (\"365d\")"));
+            }
+        }
+        Ok(())
+    }
 }
+
+/// The longest latency a fault may add to a Send API answer.
+pub const MAX_LATENCY_MS: u64 = 10 * 60 * 1000;
 
 /// A duration as people write it (`"5m"`, `"1h 30m"`, `"PT5M"`), read with
 /// `messenger::timefmt::parse_duration` and written in jiff's compact friendly form.

@@ -44,13 +44,30 @@ pub fn default_lexicon() -> PromoLexicon {
 
 impl Platform {
     /// Judges an accepted tagged message to `psid`: promotional content is a violation.
+    /// During a broadcast the recipient is noted, and the broadcast is judged once.
     pub(super) fn judge_tagged(&mut self, psid: &str, text: &str) {
         if self.judge.find(text).is_empty() {
             return;
         }
+        if let Some(batch) = &mut self.broadcast {
+            batch.push(psid.to_owned());
+            return;
+        }
+        self.judge_promotion(&[psid.to_owned()]);
+    }
+
+    /// One offence for promotional tagged messages just sent to `psids`: its severity
+    /// counts every distinct recipient of promotional tagged messages in the last 24
+    /// hours, these included.
+    pub(super) fn judge_promotion(&mut self, psids: &[String]) {
+        if psids.is_empty() {
+            return;
+        }
         let day_ago = self.now - jiff::SignedDuration::from_hours(24);
         self.promo_sends.retain(|(at, _)| *at > day_ago);
-        self.promo_sends.push((self.now, psid.to_owned()));
+        let now = self.now;
+        self.promo_sends
+            .extend(psids.iter().map(|p| (now, p.clone())));
         let mut recipients: Vec<&str> = self.promo_sends.iter().map(|(_, p)| p.as_str()).collect();
         recipients.sort_unstable();
         recipients.dedup();
@@ -60,8 +77,16 @@ impl Platform {
         self.penalize(&offense);
     }
 
-    /// Applies an offence and tells the page by webhook.
+    /// Applies an offence and tells the page by webhook. Meta usually warns first: the
+    /// first offence of a page with a clean record (no warning, no restriction) is a
+    /// warning, whatever the offence; from the second on, the ladder applies (one rung
+    /// up, or the offence's floor if higher: promotion to 100 people is 7 days at once).
     pub(super) fn penalize(&mut self, offense: &Offense) {
+        if self.enforcement.warnings == 0 && self.enforcement.history.is_empty() {
+            self.enforcement.warn();
+            self.push_enforcement(EnforcementAction::Warning, Some(offense.reason()));
+            return;
+        }
         match self.enforcement.record(offense, self.now) {
             Penalty::Warning => {
                 self.push_enforcement(EnforcementAction::Warning, Some(offense.reason()))

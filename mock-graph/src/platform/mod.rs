@@ -22,13 +22,13 @@ use messenger::window::{CustomerAction, ThreadState};
 use messenger::wire::webhook::{
     EnforcementAction, PolicyEnforcement, Postback, Reaction, Referral, WebhookMessage,
 };
-use messenger::wire::{MessagingEvent, Party, UserProfile};
+use messenger::wire::{MessagingEvent, Party, Persona, UserProfile};
 use serde::Serialize;
 
 use crate::config::Settings;
 use crate::ids::Ids;
 pub use faults::Faults;
-pub use send::{Outcome, RequestRecord, SentRecord};
+pub use send::{missing_parameter, Outcome, RequestRecord, SentRecord};
 use webhooks::Outbox;
 
 /// One person who writes to the page.
@@ -63,6 +63,14 @@ pub struct StoredMessage {
     pub text: Option<String>,
 }
 
+/// The latest instant the virtual clock may reach (9000-01-01T00:00:00Z): far enough
+/// for any test, and far enough from jiff's limit that a restriction, a retry or a held
+/// echo scheduled from it never overflows.
+pub const LATEST: Timestamp = Timestamp::constant(221_845_392_000, 0);
+
+/// The longest delay a fault may ask for (a year).
+pub const LONGEST_DELAY: SignedDuration = SignedDuration::from_hours(24 * 365);
+
 /// The emulated Messenger Platform.
 #[derive(Debug)]
 pub struct Platform {
@@ -71,6 +79,13 @@ pub struct Platform {
     ids: Ids,
     now: Timestamp,
     customers: BTreeMap<String, Customer>,
+    /// PSIDs in the order the customers were created.
+    order: Vec<String>,
+    /// The page's personas, by id.
+    pub personas: BTreeMap<String, Persona>,
+    /// Recipients of a broadcast being sent: their promotional tagged messages are
+    /// judged together, as one offence, when it is done.
+    broadcast: Option<Vec<String>>,
     /// The page's enforcement record.
     pub enforcement: Enforcement,
     /// Meta's judge of promotional content.
@@ -102,6 +117,17 @@ pub enum AdminError {
     /// The clock only moves forward.
     #[error("the clock only moves forward: {0} is before now")]
     ClockBackwards(Timestamp),
+    /// The clock can't go that far (past [`LATEST`]).
+    #[error("the clock can't move that far: {0} is past {LATEST}, the latest instant it may show")]
+    ClockOverflow(String),
+    /// A field's value is outside what the emulator can take.
+    #[error("field `{field}`: {reason}")]
+    OutOfRange {
+        /// The field.
+        field: &'static str,
+        /// Why, and what is allowed.
+        reason: String,
+    },
 }
 
 impl Platform {
@@ -111,6 +137,9 @@ impl Platform {
             ids: Ids::new(settings.seed),
             now: settings.start,
             customers: BTreeMap::new(),
+            order: Vec::new(),
+            personas: BTreeMap::new(),
+            broadcast: None,
             enforcement: Enforcement::default(),
             judge: judge::default_lexicon(),
             sent: Vec::new(),
@@ -135,6 +164,9 @@ impl Platform {
         if to < self.now {
             return Err(AdminError::ClockBackwards(to));
         }
+        if to > LATEST {
+            return Err(AdminError::ClockOverflow(to.to_string()));
+        }
         // Scheduled steps and a restriction's end happen in time order on the way.
         loop {
             let step = self.next_scheduled().filter(|&at| at <= to);
@@ -158,7 +190,11 @@ impl Platform {
 
     /// Moves the clock forward by `by`.
     pub fn advance(&mut self, by: SignedDuration) -> Result<Timestamp, AdminError> {
-        self.advance_to(self.now + by)
+        let to = self
+            .now
+            .checked_add(by)
+            .map_err(|_| AdminError::ClockOverflow(format!("{:#} from {}", by, self.now)))?;
+        self.advance_to(to)
     }
 
     fn restriction_end(&self) -> Option<Timestamp> {
@@ -197,6 +233,7 @@ impl Platform {
             last_name: (!last.is_empty()).then_some(last),
             id: Some(psid.clone()),
         };
+        self.order.push(psid.clone());
         self.customers.insert(
             psid.clone(),
             Customer {
@@ -220,6 +257,25 @@ impl Platform {
     /// Every customer, by PSID.
     pub fn customers(&self) -> impl Iterator<Item = &Customer> {
         self.customers.values()
+    }
+
+    /// Every customer's PSID, in the order they were created.
+    pub fn psids_in_order(&self) -> &[String] {
+        &self.order
+    }
+
+    /// A new persona of the page, as `POST /{page-id}/personas` makes one.
+    pub fn add_persona(&mut self, name: String, profile_picture_url: String) -> String {
+        let id = self.ids.persona();
+        self.personas.insert(
+            id.clone(),
+            Persona {
+                name,
+                profile_picture_url,
+                id: Some(id.clone()),
+            },
+        );
+        id
     }
 
     fn customer_mut(&mut self, psid: &str) -> Result<&mut Customer, AdminError> {
@@ -270,7 +326,7 @@ impl Platform {
         Ok(mid)
     }
 
-    /// The customer reacts to a message.
+    /// The customer reacts to a message: the window opens.
     pub fn customer_reaction(
         &mut self,
         psid: &str,
@@ -289,14 +345,36 @@ impl Platform {
         Ok(())
     }
 
-    /// The customer follows an m.me link or an ad into the thread.
+    /// The customer removes a reaction. Meta's webhook says only `action: unreact` and
+    /// the message; taking something back is not an action that opens the window or
+    /// resets the tag count.
+    pub fn customer_unreaction(&mut self, psid: &str, mid: &str) -> Result<(), AdminError> {
+        self.customer_mut(psid)?;
+        let mut event = self.customer_event(psid);
+        event.reaction = Some(Reaction {
+            reaction: None,
+            emoji: None,
+            action: "unreact".into(),
+            mid: mid.to_owned(),
+        });
+        self.queue_customer_event(psid, event);
+        Ok(())
+    }
+
+    /// The customer follows an m.me link or an ad into the thread. A link into the
+    /// thread opens the window; an ad (`source: ADS`) doesn't by itself: the message the
+    /// person then writes does.
     pub fn customer_referral(
         &mut self,
         psid: &str,
         reference: &str,
         source: &str,
     ) -> Result<(), AdminError> {
-        self.customer_acted(psid)?;
+        if source == "ADS" {
+            self.customer_mut(psid)?;
+        } else {
+            self.customer_acted(psid)?;
+        }
         let mut event = self.customer_event(psid);
         event.referral = Some(Referral {
             reference: Some(reference.to_owned()),

@@ -14,7 +14,7 @@ use messenger::wire::{
 use messenger::Tag;
 use serde::Serialize;
 
-use super::{Platform, StoredMessage};
+use super::{AdminError, Platform, StoredMessage};
 
 /// App id of Meta Business Suite's inbox, the "other app" of echoes.
 pub const OTHER_APP_ID: u64 = 263_902_037_430_900;
@@ -36,6 +36,8 @@ pub struct SentRecord {
 /// A request in the sent log.
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
+// Most records are parsed requests: boxing them would only add an allocation each.
+#[allow(clippy::large_enum_variant)]
 pub enum RequestRecord {
     /// A body that parsed.
     Parsed(SendRequest),
@@ -77,6 +79,64 @@ impl Platform {
     pub fn send_as_other_app(&mut self, req: &SendRequest) -> Result<SendResponse, GraphError> {
         let result = self.accept(req, OTHER_APP_ID);
         self.record(OTHER_APP_ID, RequestRecord::Parsed(req.clone()), result)
+    }
+
+    /// Another app sends one text to many customers at once (a broadcast from Meta
+    /// Business Suite). Each send is checked and answered like any; the promotional
+    /// tagged ones are judged together, as one offence whose severity counts them all.
+    pub fn broadcast_as_other_app(
+        &mut self,
+        psids: &[String],
+        kind: MessagingType,
+        tag: Option<Tag>,
+        text: &str,
+    ) -> Vec<Result<SendResponse, GraphError>> {
+        self.broadcast = Some(Vec::new());
+        let results = psids
+            .iter()
+            .map(|psid| self.send_as_other_app(&SendRequest::text(psid.clone(), kind, tag, text)))
+            .collect();
+        let judged = self.broadcast.take().unwrap_or_default();
+        self.judge_promotion(&judged);
+        results
+    }
+
+    /// The recipients of a broadcast to `count` customers: `first` if given, then the
+    /// page's other customers in the order they were created.
+    pub fn broadcast_recipients(
+        &self,
+        first: Option<&str>,
+        count: usize,
+    ) -> Result<Vec<String>, AdminError> {
+        let out_of_range = |reason: String| AdminError::OutOfRange {
+            field: "recipients",
+            reason,
+        };
+        if count == 0 {
+            return Err(out_of_range("at least 1 recipient".into()));
+        }
+        if count > self.order.len() {
+            return Err(out_of_range(format!(
+                "{count} recipients, but the page has {} customers",
+                self.order.len()
+            )));
+        }
+        if let Some(first) = first {
+            if !self.customers.contains_key(first) {
+                return Err(AdminError::UnknownCustomer(first.to_owned()));
+            }
+        }
+        Ok(first
+            .map(str::to_owned)
+            .into_iter()
+            .chain(
+                self.order
+                    .iter()
+                    .filter(|p| Some(p.as_str()) != first)
+                    .cloned(),
+            )
+            .take(count)
+            .collect())
     }
 
     fn record(
@@ -125,6 +185,18 @@ impl Platform {
             })?;
         if req.sender_action.is_some() && req.message.is_some() {
             return Err(MetaError::MessageAndAction);
+        }
+        // Every message names why it may be sent (required since 2018); a sender action
+        // needs no reason.
+        if req.sender_action.is_none() && req.messaging_type.is_none() {
+            return Err(missing_parameter("messaging_type"));
+        }
+        if let Some(persona) = &req.persona_id {
+            if !self.personas.contains_key(persona) {
+                return Err(MetaError::InvalidParameter(format!(
+                    "param persona_id {persona} is not a persona of this page"
+                )));
+            }
         }
         let customer = self.customers.get(&psid).ok_or(MetaError::NoMatchingUser)?;
         if customer.blocked {
@@ -177,7 +249,7 @@ impl Platform {
                     "param tag requires messaging_type MESSAGE_TAG".into(),
                 ))
             }
-            (Some(MessagingType::Response | MessagingType::Update), None) | (None, None) => {
+            (Some(MessagingType::Response | MessagingType::Update), None) => {
                 if !window.is_standard() {
                     return Err(MetaError::OutsideWindow);
                 }
@@ -188,6 +260,7 @@ impl Platform {
                     "UTILITY messages need an approved template".into(),
                 ))
             }
+            (None, None) => return Err(missing_parameter("messaging_type")),
         };
         if tagged && thread.tagged_since_customer >= 2 {
             self.penalize(&Offense::TagSpam);
@@ -290,6 +363,16 @@ impl Platform {
             recipient_id: psid,
             message_id: Some(mid),
         }
+    }
+}
+
+/// Graph's usual answer to a required parameter left out, as in
+/// "(#100) The parameter messaging_type is required".
+pub fn missing_parameter(name: &str) -> MetaError {
+    MetaError::Other {
+        code: 100,
+        subcode: None,
+        message: format!("(#100) The parameter {name} is required"),
     }
 }
 

@@ -16,7 +16,7 @@ use scenario_format::format::FaultSection;
 use scenario_format::{Action, Scenario};
 use serde::Serialize;
 
-use super::{AdminError, Faults, Platform};
+use super::{AdminError, Faults, Platform, LATEST};
 
 /// One scheduled customer-side event.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,6 +72,7 @@ impl Platform {
     /// Starts over with `scenario`'s start, seed, rules and page, creates its
     /// customers, and schedules its customer-side steps.
     pub fn load_scenario(&mut self, scenario: &Scenario) -> Result<Loaded, AdminError> {
+        check_bounds(scenario)?;
         self.settings.start = scenario.start;
         self.settings.seed = scenario.seed;
         self.settings.rules = scenario.era;
@@ -161,14 +162,27 @@ impl Platform {
             Action::Reads => self.customer_read(psid),
             Action::Blocks(b) => self.set_blocked(psid, *b),
             Action::Handover(b) => self.set_other_app_owns(psid, *b),
-            Action::OtherApp { text, tag } => {
+            Action::OtherApp {
+                text,
+                tag,
+                recipients,
+            } => {
                 let tag = tag.as_deref().and_then(|t| t.parse().ok());
                 let kind = if tag.is_some() {
                     MessagingType::MessageTag
                 } else {
                     MessagingType::Response
                 };
-                let _ = self.send_as_other_app(&SendRequest::text(psid, kind, tag, text.clone()));
+                match recipients {
+                    None => {
+                        let request = SendRequest::text(psid, kind, tag, text.clone());
+                        let _ = self.send_as_other_app(&request);
+                    }
+                    Some(n) => {
+                        let psids = self.broadcast_recipients(Some(psid), *n as usize)?;
+                        let _ = self.broadcast_as_other_app(&psids, kind, tag, text);
+                    }
+                }
                 Ok(())
             }
             Action::Faults(f) => {
@@ -180,4 +194,38 @@ impl Platform {
             }
         }
     }
+}
+
+/// What the emulator can't take, refused before anything changes: a start or a step
+/// past [`LATEST`], faults out of bounds.
+fn check_bounds(scenario: &Scenario) -> Result<(), AdminError> {
+    let out_of_range = |field, reason| AdminError::OutOfRange { field, reason };
+    if scenario.start > LATEST {
+        return Err(out_of_range(
+            "start",
+            format!(
+                "{} is past {LATEST}, the latest instant the clock may show",
+                scenario.start
+            ),
+        ));
+    }
+    for step in &scenario.steps {
+        let at = scenario
+            .start
+            .checked_add(step.at)
+            .ok()
+            .filter(|at| *at <= LATEST);
+        if at.is_none() {
+            return Err(out_of_range(
+                "at",
+                format!("a step at {:#} from the start is past {LATEST}", step.at),
+            ));
+        }
+        if let Action::Faults(f) = &step.action {
+            Faults::from(f)
+                .check_bounds()
+                .map_err(|e| out_of_range("faults", e))?;
+        }
+    }
+    Ok(())
 }

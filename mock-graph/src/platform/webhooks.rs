@@ -1,6 +1,7 @@
 //! Webhook deliveries, at least once, as Meta makes them.
 //!
-//! Pending events are batched into one POST. A delivery that fails (non-200, or no
+//! Pending events are batched into one POST, one entry per event (`entry[].messaging[]`
+//! holds exactly one, as Meta documents). A delivery that fails (non-200, or no
 //! answer within 5 seconds) is retried with backoff on the virtual clock; after an hour
 //! of failure the app is unsubscribed from the page. Faults drop, duplicate or reorder
 //! deliveries, decided by the seeded generator; hold an echo back (`echo_lag`); or
@@ -145,15 +146,27 @@ impl Platform {
             if self.ids.chance(self.faults.reorder_rate) {
                 events.reverse();
             }
-            let (standby, messaging): (Vec<_>, Vec<_>) = events.into_iter().partition(|(_, s)| *s);
+            // Meta's documented shape: `messaging` (or `standby`) holds exactly one
+            // event, and a batch is several entries.
+            let page_id = self.settings.page_id.clone();
             let batch = WebhookDelivery {
                 object: "page".into(),
-                entry: vec![Entry {
-                    id: self.settings.page_id.clone(),
-                    time: to_millis(now),
-                    messaging: messaging.into_iter().map(|(e, _)| e).collect(),
-                    standby: standby.into_iter().map(|(e, _)| e).collect(),
-                }],
+                entry: events
+                    .into_iter()
+                    .map(|(event, standby)| {
+                        let (messaging, standby) = if standby {
+                            (Vec::new(), vec![event])
+                        } else {
+                            (vec![event], Vec::new())
+                        };
+                        Entry {
+                            id: page_id.clone(),
+                            time: to_millis(now),
+                            messaging,
+                            standby,
+                        }
+                    })
+                    .collect(),
             };
             let body = to_meta_json(&batch).expect("wire types always serialize");
             let signature = sign(self.settings.app_secret.as_bytes(), &body);

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::*;
 
 /// An emulator whose webhooks go to an in-process subscriber that records each body's
-/// events (`entry[0].messaging`) as one short line per event.
+/// events (`entry[].messaging`) as one short line per event.
 fn with_subscriber() -> (Mock, Arc<Mutex<Vec<String>>>) {
     let m = Mock::with(|s| s.webhook_url = Some("http://subscriber.test/webhook".into()));
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -21,8 +21,10 @@ fn with_subscriber() -> (Mock, Arc<Mutex<Vec<String>>>) {
             let log = log.clone();
             async move {
                 let v: Value = serde_json::from_slice(&body).unwrap();
-                for e in v["entry"][0]["messaging"].as_array().unwrap() {
-                    log.lock().unwrap().push(describe(e));
+                for entry in v["entry"].as_array().unwrap() {
+                    for e in entry["messaging"].as_array().unwrap() {
+                        log.lock().unwrap().push(describe(e));
+                    }
                 }
                 StatusCode::OK
             }

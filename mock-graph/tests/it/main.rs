@@ -1,6 +1,8 @@
 //! mock-graph's tests: every endpoint in-process, webhooks over a real loopback socket.
 
 mod admin;
+mod admin_props;
+mod conformance;
 mod faults;
 mod ladder;
 mod reading;

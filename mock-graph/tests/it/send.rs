@@ -48,11 +48,19 @@ async fn retired_unknown_and_malformed_are_code_100() {
             "Your account changed",
         ))
         .await;
-    assert_meta_error(&r, 400, 100, None, "(#100) Invalid parameter");
+    // Meta's real answer: "Invalid parameter", told apart by its subcode.
+    assert_meta_error(&r, 400, 100, Some(1893061), "(#100) Invalid parameter");
     assert!(r.1["error"]["error_user_msg"]
         .as_str()
         .unwrap()
         .contains("retired on 2026-04-27"));
+    let mut wire: messenger::wire::GraphError =
+        serde_json::from_value(r.1["error"].clone()).unwrap();
+    wire.error_user_msg = None;
+    assert!(matches!(
+        messenger::meta_error::MetaError::classify(&wire),
+        messenger::meta_error::MetaError::RetiredTag(_)
+    ));
     let r = m
         .send(text(&psid, "MESSAGE_TAG", Some("SHIPPING_UPDATE"), "x"))
         .await;
@@ -66,7 +74,7 @@ async fn retired_unknown_and_malformed_are_code_100() {
         .await;
     assert_meta_error(&r, 400, 100, None, "(#100) Invalid parameter");
     let r = m
-        .send(text(&psid, "RESPONSE", None, &"x".repeat(2000)))
+        .send(text(&psid, "RESPONSE", None, &"x".repeat(2001)))
         .await;
     assert_meta_error(
         &r,
@@ -187,7 +195,22 @@ async fn blocked_handover_and_human_agent_feature() {
     let r = m
         .send(text(&psid, "MESSAGE_TAG", Some("HUMAN_AGENT"), "hi"))
         .await;
-    assert_meta_error(&r, 400, 10, None, "(#10) The HUMAN_AGENT tag requires the Human Agent permission, which this app does not have.");
+    // Graph's classic permission error, and the bot's classifier explains it as the
+    // missing Human Agent permission.
+    assert_meta_error(
+        &r,
+        400,
+        10,
+        None,
+        "(#10) Application does not have permission for this action",
+    );
+    let wire: messenger::wire::GraphError = serde_json::from_value(r.1["error"].clone()).unwrap();
+    let known = messenger::meta_error::MetaError::classify(&wire);
+    assert_eq!(
+        known,
+        messenger::meta_error::MetaError::HumanAgentNotPermitted(10)
+    );
+    assert!(known.explain().0.contains("Human Agent"));
     let m = Mock::with(|s| {
         s.human_agent = false;
         s.human_agent_error = 100;
@@ -198,6 +221,11 @@ async fn blocked_handover_and_human_agent_feature() {
         .send(text(&psid, "MESSAGE_TAG", Some("HUMAN_AGENT"), "hi"))
         .await;
     assert_eq!(r.1["error"]["code"], 100);
+    let wire: messenger::wire::GraphError = serde_json::from_value(r.1["error"].clone()).unwrap();
+    assert_eq!(
+        messenger::meta_error::MetaError::classify(&wire),
+        messenger::meta_error::MetaError::HumanAgentNotPermitted(100)
+    );
 }
 
 #[tokio::test]

@@ -125,7 +125,8 @@ async fn signed_escaped_batched_over_a_real_socket() {
         raw.contains(r"ritardo \u2764\ufe0f") && raw.contains(r"\u00e8"),
         "{raw}"
     );
-    // A send produces an echo and a delivery receipt, batched into one POST.
+    // A send produces an echo and a delivery receipt, batched into one POST across
+    // `entry[]`: each entry's `messaging` holds exactly one event, as Meta documents.
     let ok = live
         .post(
             "/v25.0/me/messages?access_token=mock-page-token",
@@ -134,11 +135,21 @@ async fn signed_escaped_batched_over_a_real_socket() {
         .await;
     let bodies = sub.bodies();
     assert_eq!(bodies.len(), 2);
-    let events = bodies[1]["entry"][0]["messaging"].as_array().unwrap();
-    assert_eq!(events.len(), 2);
-    assert_eq!(events[0]["message"]["is_echo"], true);
-    assert_eq!(events[0]["message"]["mid"], ok["message_id"]);
-    assert_eq!(events[1]["delivery"]["mids"][0], ok["message_id"]);
+    let entries = bodies[1]["entry"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    for entry in entries {
+        assert_eq!(entry["id"], "104857600000001");
+        assert!(entry["time"].is_i64());
+        assert_eq!(entry["messaging"].as_array().unwrap().len(), 1, "{entry}");
+        assert!(entry.get("standby").is_none());
+    }
+    let echo = &entries[0]["messaging"][0];
+    assert_eq!(echo["message"]["is_echo"], true);
+    assert_eq!(echo["message"]["mid"], ok["message_id"]);
+    assert_eq!(
+        entries[1]["messaging"][0]["delivery"]["mids"][0],
+        ok["message_id"]
+    );
 }
 
 #[tokio::test]
