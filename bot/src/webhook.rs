@@ -91,7 +91,14 @@ impl GroupCommit {
             events.extend(e);
             replies.push(reply);
         }
-        let result = self.store.ingest(&events).map_err(|e| e.to_string());
+        // The commit waits on the disk (it is synced before Meta's 200): off the async
+        // workers, so requests keep being verified and parsed meanwhile and join the
+        // next group.
+        let store = self.store.clone();
+        let result = tokio::task::spawn_blocking(move || store.ingest(&events))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()));
         for reply in replies {
             let _ = reply.send(result.clone());
         }
