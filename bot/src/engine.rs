@@ -18,6 +18,26 @@ use crate::outbox::{self, Drained};
 use crate::settings::Settings;
 use crate::store::{Changes, Customer, NewWork, Store, StoreError, Work};
 
+/// Profile lookups per tick.
+const PROFILE_BATCH: usize = 32;
+
+/// Profile lookups in flight at once.
+const PROFILE_LOOKUPS_AT_ONCE: usize = 4;
+
+/// How long one profile lookup may take.
+const PROFILE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How long profile lookups may hold one tick in all.
+const PROFILE_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Lookups of one profile before the placeholder name stays: about a day of trying.
+pub const PROFILE_ATTEMPTS: u32 = 30;
+
+/// How long after `tried` failed lookups the next one is: a minute, doubling to an hour.
+fn profile_backoff(tried: u32) -> jiff::SignedDuration {
+    jiff::SignedDuration::from_mins(1i64 << tried.min(6)).min(jiff::SignedDuration::from_hours(1))
+}
+
 /// How long a due alert waits before looking again for its conversation's thread.
 const ALERT_WAITS_FOR_THREAD: jiff::SignedDuration = jiff::SignedDuration::from_mins(1);
 
@@ -55,6 +75,7 @@ impl Engine {
     pub async fn tick(&self) -> Result<Ticked, StoreError> {
         let now = self.clock.now();
         let events = self.process_inbound(now).await?;
+        self.look_up_profiles(now).await?;
         let refreshed = self.refresh_due(now)?;
         let work = self.drain(now).await?;
         Ok(Ticked {
@@ -82,7 +103,24 @@ impl Engine {
                 .collect();
             psids.sort_unstable();
             psids.dedup();
-            let mut fresh = Vec::new();
+            // New customers are stored under a placeholder name at once, then their
+            // profiles are looked up within a short budget: when Meta is quick the
+            // first post already has the name, when it is slow the mirror goes on.
+            let fresh: Vec<Customer> = psids
+                .iter()
+                .filter(|p| matches!(self.store.customer(p), Ok(None)))
+                .map(|p| Customer {
+                    psid: (*p).to_owned(),
+                    ..Customer::default()
+                })
+                .collect();
+            if !fresh.is_empty() {
+                self.store.commit(&Changes {
+                    customers: fresh,
+                    ..Changes::default()
+                })?;
+                self.look_up_profiles(now).await?;
+            }
             for psid in psids {
                 if let Some(t) = self.store.thread(psid)? {
                     loaded.threads.insert(psid.to_owned(), t);
@@ -94,46 +132,100 @@ impl Engine {
                 if !parked.is_empty() {
                     loaded.parked.insert(psid.to_owned(), parked);
                 }
-                let (customer, new) = self.customer(psid).await?;
-                if new {
-                    fresh.push(customer.clone());
+                if let Some(customer) = self.store.customer(psid)? {
+                    loaded.customers.insert(psid.to_owned(), customer);
                 }
-                loaded.customers.insert(psid.to_owned(), customer);
             }
-            let mut changes = process::process(&batch, loaded, now, &self.settings);
-            // Only profiles fetched just now need storing.
-            changes.customers = fresh;
+            let changes = process::process(&batch, loaded, now, &self.settings);
             self.store.commit(&changes)?;
             total += batch.len();
         }
     }
 
-    /// A customer, with the profile fetched from the Graph API the first time. A
-    /// failed fetch is retried on the customer's next event; the name falls back to
-    /// one made from the PSID meanwhile.
-    /// The second value says whether the record is new and must be stored.
-    async fn customer(&self, psid: &str) -> Result<(Customer, bool), StoreError> {
-        if let Some(c) = self.store.customer(psid)? {
-            if c.fetched {
-                return Ok((c, false));
+    /// Looks up the profiles of new customers, a few at once, each with a short
+    /// timeout; a customer whose lookup fails is tried again later with backoff, and
+    /// after [`PROFILE_ATTEMPTS`] keeps the placeholder. A name that arrives renames the
+    /// conversation's thread.
+    ///
+    /// All of it fits in [`PROFILE_BUDGET`] per call: the tick it runs in (and the
+    /// posts waiting in it) is never held longer than that.
+    pub async fn look_up_profiles(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let due = self.store.profiles_due(now, PROFILE_BATCH)?;
+        let deadline = tokio::time::Instant::now() + PROFILE_BUDGET;
+        let mut looked = 0;
+        for chunk in due.chunks(PROFILE_LOOKUPS_AT_ONCE) {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                break;
             }
-        }
-        let fetched = match self.graph.profile(psid).await {
-            Ok(p) => Customer {
-                psid: psid.to_owned(),
-                name: p.display_name(),
-                profile_pic: p.profile_pic,
-                fetched: true,
-            },
-            Err(e) => {
-                tracing::warn!(%psid, %e, "profile fetch failed; will retry");
-                Customer {
-                    psid: psid.to_owned(),
-                    ..Customer::default()
+            let wait = left.min(PROFILE_TIMEOUT);
+            looked += chunk.len();
+            let mut lookups = tokio::task::JoinSet::new();
+            for (psid, tried) in chunk.iter().cloned() {
+                let graph = self.graph.clone();
+                lookups.spawn(async move {
+                    let answer = tokio::time::timeout(wait, graph.profile(&psid)).await;
+                    (psid, tried, answer)
+                });
+            }
+            let mut answers = lookups.join_all().await;
+            // In a stable order, whichever answered first.
+            answers.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut changes = Changes::default();
+            for (psid, tried, answer) in answers {
+                match answer {
+                    Ok(Ok(profile)) => {
+                        let customer = Customer {
+                            psid: psid.clone(),
+                            name: profile.display_name(),
+                            profile_pic: profile.profile_pic,
+                            fetched: true,
+                        };
+                        if let Some(rename) = self.renamed(&customer)? {
+                            changes.work.push(rename);
+                        }
+                        changes.customers.push(customer);
+                    }
+                    failed => {
+                        let why = match failed {
+                            Ok(Err(e)) => e.to_string(),
+                            _ => "no answer in time".to_owned(),
+                        };
+                        let next =
+                            (tried + 1 < PROFILE_ATTEMPTS).then(|| now + profile_backoff(tried));
+                        tracing::warn!(%psid, %why, ?next, "profile lookup failed");
+                        self.store.profile_failed(&psid, next)?;
+                    }
                 }
             }
+            self.store.commit(&changes)?;
+        }
+        Ok(looked)
+    }
+
+    /// The rename a conversation's thread needs now that its customer has a name.
+    fn renamed(&self, customer: &Customer) -> Result<Option<NewWork>, StoreError> {
+        let Some(thread) = self.store.thread(&customer.psid)? else {
+            return Ok(None);
         };
-        Ok((fetched, true))
+        let (Some(label), true) = (
+            thread.label,
+            thread.opening || thread.discord_thread.is_some(),
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(NewWork {
+            key: Some(format!("rename:{}", customer.psid)),
+            work: Work::EditThread {
+                psid: customer.psid.clone(),
+                name: Some(crate::mirror::label::thread_name(
+                    &label,
+                    &customer.display_name(),
+                )),
+                archived: None,
+            },
+            due: self.clock.now(),
+        }))
     }
 
     /// Renames threads whose window changed state and sends alerts that fell due.

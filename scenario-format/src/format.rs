@@ -215,6 +215,12 @@ pub struct FaultSection {
     /// events, e.g. `"1h"`; with `drop`, a lost delivery's only retry comes this late.
     #[serde(default)]
     pub late_redelivery: Option<String>,
+    /// Real latency added to profile lookups, e.g. `"5s"`.
+    #[serde(default)]
+    pub profile_latency: Option<String>,
+    /// Probability a profile lookup fails with a 5xx.
+    #[serde(default)]
+    pub profile_errors: f64,
 }
 
 /// `expect = {...}`: what must hold after a step.

@@ -492,6 +492,7 @@ fn check_faults(cx: &Ctx<'_>, f: &FaultSection, offset: usize) -> Result<(), Loa
         ("latency", &f.latency, "\"400ms\""),
         ("echo_lag", &f.echo_lag, "\"5m\""),
         ("late_redelivery", &f.late_redelivery, "\"1h\""),
+        ("profile_latency", &f.profile_latency, "\"5s\""),
     ] {
         let Some(text) = value else { continue };
         match parse_duration(text) {
@@ -517,6 +518,7 @@ fn check_faults(cx: &Ctx<'_>, f: &FaultSection, offset: usize) -> Result<(), Loa
         ("drop", f.drop),
         ("duplicate", f.duplicate),
         ("reorder", f.reorder),
+        ("profile_errors", f.profile_errors),
     ] {
         if !(0.0..=1.0).contains(&p) {
             return Err(cx.err(

@@ -104,6 +104,14 @@ pub trait Store: Send + Sync + 'static {
     /// The conversation mirrored in a Discord thread.
     fn thread_by_discord(&self, discord_thread: u64) -> Result<Option<Thread>, StoreError>;
 
+    /// Customers whose profile is still to be looked up at `now` (never tried, or due
+    /// again after a failure), with the lookups tried so far.
+    fn profiles_due(&self, now: Timestamp, limit: usize) -> Result<Vec<(String, u32)>, StoreError>;
+
+    /// A profile lookup failed: try again at `next`, or (`None`) give up and keep the
+    /// placeholder name.
+    fn profile_failed(&self, psid: &str, next: Option<Timestamp>) -> Result<(), StoreError>;
+
     /// Every customer, by name.
     fn customers(&self) -> Result<Vec<Customer>, StoreError>;
 
@@ -169,6 +177,6 @@ pub trait Store: Send + Sync + 'static {
     /// How much work is waiting.
     fn work_pending(&self) -> Result<u64, StoreError>;
 
-    /// The earliest instant anything is due: work, a label, an alert.
+    /// The earliest instant anything is due: work, a label, an alert, a profile lookup.
     fn next_due(&self) -> Result<Option<Timestamp>, StoreError>;
 }

@@ -126,6 +126,11 @@ CREATE TABLE problems (
     since INTEGER NOT NULL
 );
 "#,
+    r#"
+ALTER TABLE customers ADD COLUMN lookups INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE customers ADD COLUMN next_lookup INTEGER;
+CREATE INDEX customers_to_fetch ON customers (fetched, next_lookup);
+"#,
 ];
 
 /// The SQLite store. One connection behind a mutex: SQLite serializes writers anyway,
@@ -833,6 +838,30 @@ impl Store for SqliteStore {
             .optional()?)
     }
 
+    fn profiles_due(&self, now: Timestamp, limit: usize) -> Result<Vec<(String, u32)>, StoreError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached(
+            "SELECT psid, lookups FROM customers
+             WHERE fetched = 0 AND (next_lookup IS NULL OR next_lookup <= ?1)
+             ORDER BY COALESCE(next_lookup, 0), psid LIMIT ?2",
+        )?;
+        let rows = q.query_map(params![ms(now), limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn profile_failed(&self, psid: &str, next: Option<Timestamp>) -> Result<(), StoreError> {
+        run(
+            &self.conn(),
+            "UPDATE customers SET lookups = lookups + 1, next_lookup = ?2,
+                 fetched = CASE WHEN ?2 IS NULL THEN 1 ELSE fetched END
+             WHERE psid = ?1",
+            params![psid, next.map(ms)],
+        )?;
+        Ok(())
+    }
+
     fn customers(&self) -> Result<Vec<Customer>, StoreError> {
         let conn = self.conn();
         let mut q = conn.prepare_cached(
@@ -1084,6 +1113,7 @@ impl Store for SqliteStore {
                 WHERE o.state = 'pending'
                   AND NOT EXISTS (SELECT 1 FROM outbox p
                                   WHERE p.state = 'pending' AND p.lane = o.lane AND p.id < o.id)
+                UNION ALL SELECT MIN(COALESCE(next_lookup, 0)) FROM customers WHERE fetched = 0
                 UNION ALL SELECT MIN(label_due) FROM threads
                 UNION ALL SELECT MIN(alert_due) FROM threads)",
             )?

@@ -368,6 +368,33 @@ async fn conversations(
 
 /// `GET /{v}/{id}`: a conversation, a message, a profile or the page, by id.
 async fn object(
+    state: State<AppState>,
+    path: Path<(String, String)>,
+    params: Params,
+    headers: HeaderMap,
+) -> Response {
+    // Profile faults: a slow or failing profile service, answered after the wait.
+    let (latency, fail) = {
+        let mut p = state.lock();
+        if p.customer(&path.1).is_some() {
+            (p.faults.profile_latency_ms, p.profile_fails())
+        } else {
+            (0, false)
+        }
+    };
+    let answer = if fail {
+        meta_error(&mut state.lock(), MetaError::Unexpected)
+    } else {
+        object_now(state, path, params, headers)
+    };
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+    }
+    answer
+}
+
+/// `GET /{v}/{id}`, answered at once.
+fn object_now(
     State(state): State<AppState>,
     Path((version, id)): Path<(String, String)>,
     Query(params): Params,

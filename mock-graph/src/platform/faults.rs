@@ -33,6 +33,11 @@ pub struct Faults {
     /// late, after later events. Zero is off.
     #[serde(with = "duration_text")]
     pub late_redelivery: SignedDuration,
+    /// Real milliseconds added to every profile lookup (`GET /{psid}`), answered after
+    /// the wait: a slow profile service, as on a busy Monday.
+    pub profile_latency_ms: u64,
+    /// Probability that a profile lookup fails with a 500 (code 2).
+    pub profile_error_rate: f64,
 }
 
 impl Faults {
@@ -44,6 +49,7 @@ impl Faults {
             ("drop_rate", self.drop_rate),
             ("duplicate_rate", self.duplicate_rate),
             ("reorder_rate", self.reorder_rate),
+            ("profile_error_rate", self.profile_error_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("field `{name}`: a probability between 0 and 1"));
@@ -64,10 +70,15 @@ impl Faults {
     /// minutes, delays of at most a year. The error names the field.
     pub fn check_bounds(&self) -> Result<(), String> {
         self.check()?;
-        if self.latency_ms > MAX_LATENCY_MS {
-            return Err(format!(
-                "field `latency_ms`: at most {MAX_LATENCY_MS} (10 minutes)"
-            ));
+        for (name, ms) in [
+            ("latency_ms", self.latency_ms),
+            ("profile_latency_ms", self.profile_latency_ms),
+        ] {
+            if ms > MAX_LATENCY_MS {
+                return Err(format!(
+                    "field `{name}`: at most {MAX_LATENCY_MS} (10 minutes)"
+                ));
+            }
         }
         for (name, d) in [
             ("echo_lag", self.echo_lag),

@@ -250,6 +250,13 @@ impl Platform {
     }
 
     /// A customer by PSID.
+    /// Whether a profile lookup fails now, by the `profile_error_rate` fault (a seeded
+    /// draw, made only when the fault is on so other seeds replay unchanged).
+    pub fn profile_fails(&mut self) -> bool {
+        let rate = self.faults.profile_error_rate;
+        rate > 0.0 && self.ids.chance(rate)
+    }
+
     pub fn customer(&self, psid: &str) -> Option<&Customer> {
         self.customers.get(psid)
     }

@@ -61,6 +61,8 @@ impl From<&FaultSection> for Faults {
             reorder_rate: f.reorder,
             echo_lag: duration(&f.echo_lag),
             late_redelivery: duration(&f.late_redelivery),
+            profile_latency_ms: duration(&f.profile_latency).as_millis() as u64,
+            profile_error_rate: f.profile_errors,
         }
     }
 }
