@@ -117,6 +117,10 @@ impl Report {
 pub async fn run(s: &Scenario, seed: u64, on_step: &mut dyn FnMut()) -> Report {
     let started = Instant::now();
     let mut transcript = Transcript::new(&s.name, &s.description, seed);
+    // Replaying old traffic under a fixed era is allowed, and said once.
+    if let Some(warning) = messenger::RulesChoice::Fixed(s.era).contradiction(s.start) {
+        transcript.note(&format!("⚠️ {warning}"));
+    }
     let mut report = Report {
         name: s.name.clone(),
         path: s.path.clone(),
