@@ -167,4 +167,30 @@ pub trait DiscordApi: Send + Sync + 'static {
         &'a self,
         effect: &'a Effect<'a>,
     ) -> BoxFuture<'a, Result<Performed, DiscordError>>;
+
+    /// The last `limit` messages of a channel or thread, newest first, as Discord's
+    /// JSON: how the outbox checks what was already posted before posting again after
+    /// Discord may have forgotten a nonce.
+    fn recent_messages(
+        &self,
+        channel: u64,
+        limit: u8,
+    ) -> BoxFuture<'_, Result<Vec<serde_json::Value>, DiscordError>>;
+}
+
+/// Whether `posted` (a message as Discord returns it) is `post`: the same content and
+/// the same embeds (text, footer, and the instant each line happened), in order.
+pub fn is_post(posted: &serde_json::Value, post: &Post) -> bool {
+    let instant = |v: Option<&str>| v.and_then(|t| t.parse::<jiff::Timestamp>().ok());
+    let embeds = posted["embeds"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    posted["content"].as_str().unwrap_or_default() == post.content
+        && embeds.len() == post.embeds.len()
+        && embeds.iter().zip(&post.embeds).all(|(got, want)| {
+            got["description"].as_str() == Some(want.description.as_str())
+                && got["footer"]["text"].as_str() == want.footer.as_deref()
+                && instant(got["timestamp"].as_str()) == instant(want.timestamp.as_deref())
+        })
 }

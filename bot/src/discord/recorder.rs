@@ -55,12 +55,29 @@ pub struct Thread {
     pub archived: bool,
 }
 
+/// How long the recorder, like Discord, honours a nonce.
+#[derive(Clone)]
+struct NonceMemory {
+    clock: Arc<dyn crate::clock::Clock>,
+    keep: SignedDuration,
+}
+
+impl std::fmt::Debug for NonceMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NonceMemory({})", self.keep)
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
     next_id: u64,
     calls: Vec<Call>,
     messages: Vec<Message>,
-    by_nonce: HashMap<String, u64>,
+    /// Nonces Discord still remembers: the message they made, and when.
+    by_nonce: HashMap<String, (u64, Option<jiff::Timestamp>)>,
+    /// The clock nonces age by, and how long Discord remembers one; without it, for
+    /// ever.
+    nonce_memory: Option<NonceMemory>,
     threads: HashMap<u64, Thread>,
     outage: bool,
     no_thread_permission: bool,
@@ -91,6 +108,15 @@ impl Recorder {
     /// role lacks Create Public Threads.
     pub fn set_thread_permission_missing(&self, on: bool) {
         self.state().no_thread_permission = on;
+    }
+
+    /// Discord honours a nonce only for a few minutes: from now on, a nonce older than
+    /// `memory` by `clock` posts again, as on Discord.
+    pub fn forget_nonces_after(&self, clock: Arc<dyn crate::clock::Clock>, memory: SignedDuration) {
+        self.state().nonce_memory = Some(NonceMemory {
+            clock,
+            keep: memory,
+        });
     }
 
     /// The next `n` calls get 429 with a one-second `Retry-After`.
@@ -216,11 +242,18 @@ impl State {
         };
         match *effect {
             Effect::SendMessage { channel, nonce, .. } => {
-                if let Some(&id) = self.by_nonce.get(nonce) {
-                    return Ok(Performed::Message(id));
+                let now = self.nonce_memory.as_ref().map(|m| m.clock.now());
+                let remembered = |at: Option<jiff::Timestamp>| match (&self.nonce_memory, at, now) {
+                    (Some(m), Some(at), Some(now)) => now.duration_since(at) < m.keep,
+                    _ => true,
+                };
+                if let Some(&(id, at)) = self.by_nonce.get(nonce) {
+                    if remembered(at) {
+                        return Ok(Performed::Message(id));
+                    }
                 }
                 let id = self.id();
-                self.by_nonce.insert(nonce.to_owned(), id);
+                self.by_nonce.insert(nonce.to_owned(), (id, now));
                 if let Some(t) = self.threads.get_mut(&channel) {
                     // Posting in an archived thread unarchives it, as on Discord.
                     t.archived = false;
@@ -350,6 +383,37 @@ impl DiscordApi for Recorder {
         let mut s = self.state();
         let (call, result) = s.perform(effect);
         s.calls.push(call);
+        drop(s);
+        Box::pin(std::future::ready(result))
+    }
+
+    fn recent_messages(
+        &self,
+        channel: u64,
+        limit: u8,
+    ) -> BoxFuture<'_, Result<Vec<Value>, DiscordError>> {
+        let mut s = self.state();
+        let result = match s.refuse() {
+            Some(e) => Err(e),
+            None => Ok(s
+                .messages
+                .iter()
+                .rev()
+                .filter(|m| m.channel == channel)
+                .take(usize::from(limit))
+                .map(|m| {
+                    let mut v = m.body.clone();
+                    v["id"] = Value::String(m.id.to_string());
+                    v
+                })
+                .collect()),
+        };
+        s.calls.push(Call {
+            method: "GET",
+            path: format!("/api/v10/channels/{channel}/messages?limit={limit}"),
+            body: Value::Null,
+            outcome: result.as_ref().map(|_| 0).map_err(|e| e.status),
+        });
         drop(s);
         Box::pin(std::future::ready(result))
     }

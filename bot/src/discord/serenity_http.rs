@@ -53,6 +53,22 @@ impl SerenityDiscord {
 }
 
 impl DiscordApi for SerenityDiscord {
+    fn recent_messages(
+        &self,
+        channel: u64,
+        limit: u8,
+    ) -> BoxFuture<'_, Result<Vec<serde_json::Value>, DiscordError>> {
+        Box::pin(async move {
+            let route = Route::ChannelMessages {
+                channel_id: ChannelId::new(channel),
+            };
+            let request = Request::new(route, LightMethod::Get)
+                .params(Some(vec![("limit", limit.to_string())]));
+            let v = self.call(request).await?;
+            Ok(v.as_array().cloned().unwrap_or_default())
+        })
+    }
+
     fn perform<'a>(
         &'a self,
         effect: &'a Effect<'a>,

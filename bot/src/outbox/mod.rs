@@ -233,14 +233,7 @@ async fn discord_work(
         Work::OpenThread { psid, name, post } => {
             let starter = match item.progress {
                 Some(id) => Ok(id),
-                None => discord
-                    .perform(&Effect::SendMessage {
-                        channel: s.channel_id,
-                        post,
-                        nonce: &nonce,
-                    })
-                    .await
-                    .map(id_of),
+                None => post_once(discord, s.channel_id, post, &nonce, item.attempts).await,
             };
             match starter {
                 Err(e) => Err(e),
@@ -268,12 +261,7 @@ async fn discord_work(
         }
         Work::Post { psid, post } => match store.thread(psid)?.and_then(|t| t.discord_thread) {
             None => Err(waiting_for_thread()),
-            Some(thread) => discord
-                .perform(&Effect::SendMessage {
-                    channel: thread,
-                    post,
-                    nonce: &nonce,
-                })
+            Some(thread) => post_once(discord, thread, post, &nonce, item.attempts)
                 .await
                 .map(|_| changes),
         },
@@ -292,12 +280,7 @@ async fn discord_work(
                 .await
                 .map(|_| changes),
         },
-        Work::Alert { post } => discord
-            .perform(&Effect::SendMessage {
-                channel: s.channel_id,
-                post,
-                nonce: &nonce,
-            })
+        Work::Alert { post } => post_once(discord, s.channel_id, post, &nonce, item.attempts)
             .await
             .map(|_| changes),
         Work::GraphSend { .. } => Err(DiscordError {
@@ -308,6 +291,40 @@ async fn discord_work(
         }),
     };
     Ok(result)
+}
+
+/// How many recent messages a retried post is looked for among.
+const LOOK_BACK: u8 = 50;
+
+/// Posts `post` in `channel`, once. The nonce makes a retry within minutes return the
+/// first message; but Discord forgets nonces after a few minutes, so a post whose
+/// earlier attempt failed (its answer may have been lost, and an outage may have lasted
+/// longer than that) is first looked for among the channel's recent messages.
+async fn post_once(
+    discord: &dyn DiscordApi,
+    channel: u64,
+    post: &Post,
+    nonce: &str,
+    attempts: u32,
+) -> Result<u64, DiscordError> {
+    if attempts > 0 {
+        let recent = discord.recent_messages(channel, LOOK_BACK).await?;
+        let found = recent
+            .iter()
+            .find(|m| crate::discord::is_post(m, post))
+            .and_then(|m| m["id"].as_str()?.parse().ok());
+        if let Some(id) = found {
+            return Ok(id);
+        }
+    }
+    discord
+        .perform(&Effect::SendMessage {
+            channel,
+            post,
+            nonce,
+        })
+        .await
+        .map(id_of)
 }
 
 fn id_of(p: Performed) -> u64 {

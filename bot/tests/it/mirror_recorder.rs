@@ -259,3 +259,44 @@ async fn a_thread_that_cannot_be_opened_is_said_once_and_appears_when_fixed() {
     assert_eq!(lines, expected, "every message, in order");
     assert!(h.engine.store.problems().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_post_whose_answer_was_lost_before_a_long_outage_is_not_posted_again() {
+    let discord = Recorder::new();
+    let h = Harness::new(Arc::new(discord.clone()), None).await;
+    // Discord honours a nonce for a few minutes only.
+    discord.forget_nonces_after(h.engine.clock.clone(), jiff::SignedDuration::from_mins(5));
+    let ada = h.customer("Ada Lovelace").await;
+    h.say(&ada, "hello").await;
+    h.tick().await;
+    let thread = h
+        .engine
+        .store
+        .thread(&ada)
+        .unwrap()
+        .unwrap()
+        .discord_thread
+        .unwrap();
+    // The next post reaches Discord but its answer is lost; then Discord is down for
+    // half an hour, long past the nonce's memory.
+    h.say(&ada, "are you there?").await;
+    discord.drop_answers_next(1);
+    h.tick().await;
+    discord.set_outage(true);
+    for _ in 0..6 {
+        h.advance("5m").await;
+        h.tick().await;
+    }
+    discord.set_outage(false);
+    for _ in 0..3 {
+        h.advance("5m").await;
+        h.tick().await;
+    }
+    assert_eq!(h.engine.store.work_pending().unwrap(), 0);
+    let copies = discord
+        .messages_in(thread)
+        .iter()
+        .filter(|m| m.body.to_string().contains("are you there?"))
+        .count();
+    assert_eq!(copies, 1, "posted once");
+}
