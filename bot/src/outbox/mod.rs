@@ -308,7 +308,15 @@ async fn post_once(
     attempts: u32,
 ) -> Result<u64, DiscordError> {
     if attempts > 0 {
-        let recent = discord.recent_messages(channel, LOOK_BACK).await?;
+        let recent = match discord.recent_messages(channel, LOOK_BACK).await {
+            Ok(recent) => recent,
+            Err(e) if e.is_transient() => return Err(e),
+            // Can't read the channel (no Read Message History): the nonce is all there is.
+            Err(e) => {
+                tracing::warn!(%e, channel, "can't read recent messages before posting again");
+                Vec::new()
+            }
+        };
         let found = recent
             .iter()
             .find(|m| crate::discord::is_post(m, post))

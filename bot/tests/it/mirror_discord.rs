@@ -131,8 +131,13 @@ async fn discord_500_and_429_then_recovering_loses_nothing_and_posts_once() {
         .with_priority(2)
         .mount(&server)
         .await;
-    // Then Discord answers as usual.
+    // Then Discord answers as usual; the channel shows no message yet.
     for (verb, route, body) in [
+        (
+            "GET",
+            format!("/api/v10/channels/{CHANNEL}/messages"),
+            json!([]),
+        ),
         (
             "POST",
             format!("/api/v10/channels/{CHANNEL}/messages"),
@@ -168,8 +173,16 @@ async fn discord_500_and_429_then_recovering_loses_nothing_and_posts_once() {
     let c = calls(&server, 0).await;
     let posts: Vec<_> = c
         .iter()
-        .filter(|(_, p, _)| p.ends_with("/900/messages"))
+        .filter(|(m, p, _)| m == "POST" && p.ends_with("/900/messages"))
         .collect();
+    // Before each retry the bot looked for the post among the channel's messages.
+    assert_eq!(
+        c.iter()
+            .filter(|(m, p, _)| m == "GET" && p.ends_with("/900/messages"))
+            .count(),
+        2,
+        "{c:#?}"
+    );
     assert_eq!(posts.len(), 3, "two failures and one success: {c:#?}");
     let nonces: Vec<&Value> = posts.iter().map(|(_, _, b)| &b["nonce"]).collect();
     assert!(
