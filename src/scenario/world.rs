@@ -41,6 +41,9 @@ pub const TEAM_ROLE: u64 = 1_100_000_000_000_000_003;
 /// The webhook URL mock-graph is given; deliveries go to the bot's router in-process.
 const IN_PROCESS_WEBHOOK: &str = "http://bot.in-process/webhook";
 
+/// How long Discord honours a message nonce: "the past few minutes" in its docs.
+pub const DISCORD_NONCE_MEMORY: jiff::SignedDuration = jiff::SignedDuration::from_mins(5);
+
 /// How long the bot waits for Meta in a scenario: a latency fault past it is a timeout.
 pub const GRAPH_TIMEOUT: Duration = Duration::from_millis(150);
 
@@ -158,6 +161,9 @@ impl World {
         s.coalesce = jiff::SignedDuration::from_secs(10);
         s.lexicon.extend(&scenario.guard);
         let discord = Recorder::new();
+        // As forgetful as Discord: a nonce is honoured for a few minutes, so an outage
+        // or crash longer than that shows a copy if the bot relies on nonces alone.
+        discord.forget_nonces_after(Arc::new(clock.clone()), DISCORD_NONCE_MEMORY);
         let engine = Engine {
             store,
             graph: Arc::new(InProcessGraph {
