@@ -78,41 +78,31 @@ pub async fn drain(
         }
         let mut progressed = false;
         for item in due {
-            let attempt = match &item.work {
-                Work::GraphSend { interaction_id, .. } => {
-                    // An agent's command may be sending in this lane right now.
-                    if !store.lease_work(item.id, now, now + sends::ECHO_GRACE)? {
-                        continue;
-                    }
-                    sends::perform(store, graph, s, interaction_id, item.attempts, now).await?
-                }
-                Work::OpenThread { .. } => match discord_work(store, discord, s, &item).await? {
-                    Err(e) if e.status == 403 || e.status == 404 => {
-                        // Not transient, but fixable by a person: say so once, keep
-                        // trying, and the conversation appears once it is fixed.
-                        announce_blocked(store, s, &e, now)?;
-                        Attempt::Retry {
-                            error: e.to_string(),
-                            after: None,
-                        }
-                    }
-                    Ok(changes) => {
-                        if store.clear_problem(OPEN_THREAD)? {
-                            tracing::info!("threads open again");
-                        }
-                        Attempt::Done(Box::new(changes))
-                    }
-                    other => other.into(),
-                },
-                _ => discord_work(store, discord, s, &item).await?.into(),
+            let settled = match attempt(store, discord, graph, s, &item, now).await {
+                Ok(Some(attempt)) => settle(store, &item, attempt, now),
+                // Leased by an agent's command: theirs to perform.
+                Ok(None) => continue,
+                Err(e) => Err(e),
             };
-            match settle(store, &item, attempt, now)? {
-                Settled::Done => total.done += 1,
-                Settled::Retried => {
+            match settled {
+                Ok(Settled::Done) => total.done += 1,
+                Ok(Settled::Failed) => total.failed += 1,
+                Ok(Settled::Retried) => {
                     total.retried += 1;
                     continue;
                 }
-                Settled::Failed => total.failed += 1,
+                // One item's trouble with the store holds only its own lane: it is
+                // tried again later, and the rest of the pass goes on.
+                Err(e) => {
+                    tracing::error!(id = item.id, %e, "work failed in the store; will retry");
+                    store.work_retry(
+                        item.id,
+                        now + backoff(item.attempts, None),
+                        &e.to_string(),
+                    )?;
+                    total.retried += 1;
+                    continue;
+                }
             }
             progressed = true;
         }
@@ -120,6 +110,45 @@ pub async fn drain(
             return Ok(total);
         }
     }
+}
+
+/// One attempt at `item`; `None` if an agent's command holds it.
+async fn attempt(
+    store: &dyn Store,
+    discord: &dyn DiscordApi,
+    graph: &dyn GraphApi,
+    s: &Settings,
+    item: &QueuedWork,
+    now: Timestamp,
+) -> Result<Option<Attempt>, StoreError> {
+    Ok(Some(match &item.work {
+        Work::GraphSend { interaction_id, .. } => {
+            // An agent's command may be sending in this lane right now.
+            if !store.lease_work(item.id, now, now + sends::ECHO_GRACE)? {
+                return Ok(None);
+            }
+            sends::perform(store, graph, s, interaction_id, item.attempts, now).await?
+        }
+        Work::OpenThread { .. } => match discord_work(store, discord, s, item).await? {
+            Err(e) if e.status == 403 || e.status == 404 => {
+                // Not transient, but fixable by a person: say so once, keep trying,
+                // and the conversation appears once it is fixed.
+                announce_blocked(store, s, &e, now)?;
+                Attempt::Retry {
+                    error: e.to_string(),
+                    after: None,
+                }
+            }
+            Ok(changes) => {
+                if store.clear_problem(OPEN_THREAD)? {
+                    tracing::info!("threads open again");
+                }
+                Attempt::Done(Box::new(changes))
+            }
+            other => other.into(),
+        },
+        _ => discord_work(store, discord, s, item).await?.into(),
+    }))
 }
 
 /// How an attempt left its work.
