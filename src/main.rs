@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bot_cmd;
+mod explore_cmd;
 mod rules_cmd;
 mod scenario_cmd;
 

@@ -1,4 +1,4 @@
-//! `tagdesk scenario run`: the QA suite.
+//! `tagdesk scenario run`: the QA suite; `tagdesk scenario explore`: generated worlds.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,6 +12,9 @@ use tagdesk::scenario::{self, report, run};
 pub enum Command {
     /// Replay scenarios end to end and check their expectations.
     Run(RunArgs),
+    /// Generate seeded random worlds, run them, check the product's promises after
+    /// every step, and shrink any world that breaks one into a scenario file.
+    Explore(crate::explore_cmd::ExploreArgs),
 }
 
 /// `tagdesk scenario run` arguments.
@@ -37,7 +40,10 @@ pub struct RunArgs {
 /// Runs the command: exit 0 when everything held, 1 when an expectation failed, 2 on
 /// unusable input.
 pub fn run(cmd: &Command) -> ExitCode {
-    let Command::Run(args) = cmd;
+    let args = match cmd {
+        Command::Run(args) => args,
+        Command::Explore(args) => return crate::explore_cmd::run(args),
+    };
     match run_suite(args) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),

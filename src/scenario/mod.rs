@@ -6,8 +6,11 @@
 //! - [`world`]: mock-graph, the bot and the recording Discord, in-process; [`graph`]
 //!   is the bot's Graph API as mock-graph's router, without a socket.
 //! - [`run`], [`expect`], [`transcript`], [`report`]: running, checking, telling.
+//! - [`explore`]: generated worlds checked against the product's promises, and
+//!   shrunk to a scenario file when one breaks.
 
 pub mod expect;
+pub mod explore;
 pub mod graph;
 pub mod report;
 pub mod run;

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `tagdesk` binary and the crates together.
 
 mod cli;
+mod explore;
 mod runner;
 mod scenarios;

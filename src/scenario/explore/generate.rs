@@ -1,0 +1,384 @@
+//! From a seed and a profile, a random world ([`Plan`]): customers writing at random
+//! moments, agents answering at random moments (sometimes two at once, sometimes
+//! pressing a button twice), Meta's faults, Discord outages, restarts and other apps.
+//! Only the seeded RNG decides: the same seed and profile give the same world.
+
+use rand::seq::IndexedRandom as _;
+use rand::{Rng as _, SeedableRng as _};
+use rand_chacha::ChaCha8Rng;
+
+use super::plan::{Event, Faults, Group, Plan};
+
+/// How a world is weighted: which troubles it has, and how much traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Profile {
+    /// A few customers, one agent, nothing going wrong.
+    Calm,
+    /// Many customers, up to three agents, often at the same instant and pressing
+    /// buttons twice; few faults.
+    BusyMonday,
+    /// Meta misbehaving: slow answers, 613 bursts, 5xx, lost, doubled and reordered
+    /// webhooks, late echoes and redeliveries.
+    HostileMeta,
+    /// Discord outages and bot restarts, with webhooks redelivered.
+    FlakyDiscord,
+    /// Everything, other apps sending tagged messages included.
+    All,
+}
+
+impl Profile {
+    /// The profile's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Calm => "calm",
+            Profile::BusyMonday => "busy-monday",
+            Profile::HostileMeta => "hostile-meta",
+            Profile::FlakyDiscord => "flaky-discord",
+            Profile::All => "all",
+        }
+    }
+
+    fn weights(self) -> Weights {
+        let base = Weights {
+            customers: (2, 4),
+            messages: (1, 3),
+            agents: (1, 1),
+            replies: (0, 2),
+            span_hours: 48,
+            p_concurrent: 0.0,
+            p_press: 0.0,
+            p_double_press: 0.0,
+            fault_spells: (0, 0),
+            outages: (0, 0),
+            restarts: (0, 0),
+            other_apps: (0, 0),
+        };
+        match self {
+            Profile::Calm => base,
+            Profile::BusyMonday => Weights {
+                customers: (5, 10),
+                agents: (2, 3),
+                replies: (1, 3),
+                p_concurrent: 0.35,
+                p_press: 0.5,
+                p_double_press: 0.4,
+                fault_spells: (0, 1),
+                ..base
+            },
+            Profile::HostileMeta => Weights {
+                customers: (2, 6),
+                agents: (1, 2),
+                replies: (1, 3),
+                p_concurrent: 0.15,
+                p_press: 0.4,
+                p_double_press: 0.2,
+                fault_spells: (2, 5),
+                ..base
+            },
+            Profile::FlakyDiscord => Weights {
+                customers: (3, 8),
+                agents: (1, 2),
+                replies: (0, 2),
+                p_press: 0.2,
+                fault_spells: (0, 1),
+                outages: (1, 3),
+                restarts: (1, 3),
+                ..base
+            },
+            Profile::All => Weights {
+                customers: (2, 8),
+                agents: (1, 3),
+                replies: (0, 3),
+                p_concurrent: 0.25,
+                p_press: 0.4,
+                p_double_press: 0.3,
+                fault_spells: (0, 3),
+                outages: (0, 2),
+                restarts: (0, 2),
+                other_apps: (0, 1),
+                ..base
+            },
+        }
+    }
+}
+
+/// Ranges and chances of one profile.
+#[derive(Debug, Clone, Copy)]
+struct Weights {
+    customers: (usize, usize),
+    messages: (usize, usize),
+    agents: (usize, usize),
+    /// Replies per customer.
+    replies: (usize, usize),
+    /// Events fall in the first this-many hours (long enough to cross the 24-hour
+    /// window, so tagged replies, warnings and parking happen).
+    span_hours: u64,
+    /// Chance a reply has another agent replying at the same instant.
+    p_concurrent: f64,
+    /// Chance a reply is followed by a press of `confirm` or `park`.
+    p_press: f64,
+    /// Chance a press is a double click (or `park` and `confirm` at once).
+    p_double_press: f64,
+    fault_spells: (usize, usize),
+    outages: (usize, usize),
+    restarts: (usize, usize),
+    other_apps: (usize, usize),
+}
+
+const AGENTS: [&str; 3] = ["grace", "alan", "linus"];
+
+const CUSTOMER_TEXTS: [&str; 8] = [
+    "Where is my order?",
+    "Hello?? Anyone there?",
+    "Can I change my delivery address?",
+    "The parcel arrived damaged.",
+    "Dov'è il mio ordine?",
+    "Can I get a refund?",
+    "Thanks!",
+    "Still waiting for an answer.",
+];
+
+/// Plain service answers: nothing promotional, so neither the bot's guard nor Meta's
+/// judge has reason to object.
+const REPLIES: [&str; 8] = [
+    "Sorry for the wait, checking now.",
+    "Your parcel left the warehouse today.",
+    "We have changed the address.",
+    "A replacement is on its way.",
+    "The refund has been issued.",
+    "Could you send us the order number?",
+    "Il pacco è in consegna.",
+    "We are looking into it.",
+];
+
+/// The world of `seed` under `profile`.
+pub fn world(seed: u64, profile: Profile) -> Plan {
+    let w = profile.weights();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let span = w.span_hours * 3600;
+    let mut g = Gen {
+        rng: &mut rng,
+        events: Vec::new(),
+    };
+    let customers: Vec<String> = (1..=g.count(w.customers))
+        .map(|i| format!("c{i}"))
+        .collect();
+    let agents: Vec<String> = AGENTS[..g.count(w.agents).clamp(1, AGENTS.len())]
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect();
+    for c in 0..customers.len() {
+        g.customer(&w, c, agents.len(), span);
+    }
+    for _ in 0..g.count(w.fault_spells) {
+        let at = g.rng.random_range(0..span);
+        let faults = g.faults();
+        g.push(at, Event::Faults(faults));
+        let end = at + g.rng.random_range(60..4 * 3600);
+        g.push(end, Event::Faults(Faults::default()));
+    }
+    for _ in 0..g.count(w.outages) {
+        let at = g.rng.random_range(0..span);
+        g.push(at, Event::DiscordOutage(true));
+        let end = at + g.rng.random_range(60..2 * 3600);
+        g.push(end, Event::DiscordOutage(false));
+    }
+    for _ in 0..g.count(w.restarts) {
+        let at = g.rng.random_range(0..span);
+        g.push(at, Event::Restart);
+    }
+    for _ in 0..g.count(w.other_apps) {
+        let at = g.rng.random_range(0..span);
+        let customer = g.rng.random_range(0..customers.len());
+        let tag = g.rng.random_bool(0.7).then(|| "HUMAN_AGENT".to_owned());
+        let text = "Your case has been updated.".to_owned();
+        g.push(
+            at,
+            Event::OtherApp {
+                customer,
+                text,
+                tag,
+            },
+        );
+    }
+    let groups = g.groups();
+    Plan {
+        seed,
+        name: format!("explore-{}-seed-{seed}", profile.name()),
+        description: format!(
+            "A world generated by `tagdesk scenario explore` from seed {seed} (profile {}).",
+            profile.name()
+        ),
+        agents,
+        customers,
+        groups,
+        extra_final: None,
+    }
+}
+
+/// Events as they are drawn: (time, sequence within a time, event).
+struct Gen<'a> {
+    rng: &'a mut ChaCha8Rng,
+    /// (seconds, whether it joins the event before it at that instant, event).
+    events: Vec<(u64, bool, Event)>,
+}
+
+impl Gen<'_> {
+    fn count(&mut self, (lo, hi): (usize, usize)) -> usize {
+        self.rng.random_range(lo..=hi)
+    }
+
+    fn push(&mut self, at: u64, e: Event) {
+        self.events.push((at, false, e));
+    }
+
+    /// Joins the event pushed last: the same instant, at once with it.
+    fn join(&mut self, e: Event) {
+        let at = self.events.last().map_or(0, |(at, _, _)| *at);
+        self.events.push((at, true, e));
+    }
+
+    /// One customer's messages and the team's answers to them.
+    fn customer(&mut self, w: &Weights, customer: usize, agents: usize, span: u64) {
+        let mut at = self.rng.random_range(0..span / 2);
+        for _ in 0..self.count(w.messages).max(1) {
+            let text = CUSTOMER_TEXTS.choose(self.rng).expect("texts").to_string();
+            self.push(at, Event::Says { customer, text });
+            at += self.rng.random_range(10..3 * 3600);
+        }
+        let first = at;
+        for _ in 0..self.count(w.replies) {
+            // Some answers come within the day, some after the window closes.
+            let at = first + self.rng.random_range(60..36 * 3600);
+            let agent = self.rng.random_range(0..agents);
+            let does = format!("/reply {}", REPLIES.choose(self.rng).expect("replies"));
+            self.push(
+                at,
+                Event::Agent {
+                    agent,
+                    customer,
+                    does,
+                },
+            );
+            // Who presses afterwards: either agent of a pair may be the one warned.
+            let mut presser = agent;
+            if agents > 1 && self.rng.random_bool(w.p_concurrent) {
+                let other = (agent + 1 + self.rng.random_range(0..agents - 1)) % agents;
+                let does = format!("/reply {}", REPLIES.choose(self.rng).expect("replies"));
+                self.join(Event::Agent {
+                    agent: other,
+                    customer,
+                    does,
+                });
+                if self.rng.random_bool(0.5) {
+                    presser = other;
+                }
+            }
+            if self.rng.random_bool(w.p_press) {
+                // A second reply right after the first is what draws the warning with
+                // its buttons, outside the 24-hour window.
+                let mut last = at;
+                if self.rng.random_bool(0.6) {
+                    last += self.rng.random_range(30..600);
+                    let does = format!("/reply {}", REPLIES.choose(self.rng).expect("replies"));
+                    self.push(
+                        last,
+                        Event::Agent {
+                            agent: presser,
+                            customer,
+                            does,
+                        },
+                    );
+                }
+                self.presses(w, last, presser, customer);
+            }
+        }
+        // Customers write again while the team answers: that reopens the window,
+        // resets the count of tagged messages and releases parked replies.
+        for _ in 0..self.rng.random_range(0..=2) {
+            let at = first + self.rng.random_range(60..36 * 3600);
+            let text = CUSTOMER_TEXTS.choose(self.rng).expect("texts").to_string();
+            self.push(at, Event::Says { customer, text });
+        }
+    }
+
+    /// A press of `confirm` or `park` on an agent's last answer, soon after it;
+    /// sometimes twice at once (a double click) or both buttons at once.
+    fn presses(&mut self, w: &Weights, after: u64, agent: usize, customer: usize) {
+        let at = after + self.rng.random_range(5..600);
+        let first = if self.rng.random_bool(0.6) {
+            "press confirm"
+        } else {
+            "press park"
+        };
+        self.push(at, press(agent, customer, first));
+        if self.rng.random_bool(w.p_double_press) {
+            let second = if self.rng.random_bool(0.7) {
+                first
+            } else {
+                "press confirm"
+            };
+            self.join(press(agent, customer, second));
+        }
+    }
+
+    /// A spell of Meta misbehaving: a few kinds of fault at once.
+    fn faults(&mut self) -> Faults {
+        let mut f = Faults::default();
+        while f.is_empty() {
+            let r = &mut *self.rng;
+            if r.random_bool(0.3) {
+                f.latency_ms = *[100, 400, 1000, 5000].choose(r).expect("latencies");
+            }
+            if r.random_bool(0.25) {
+                f.rate_limit_burst = r.random_range(1..=4);
+            }
+            if r.random_bool(0.25) {
+                f.graph_errors = *[0.1, 0.3, 0.5].choose(r).expect("shares");
+            }
+            if r.random_bool(0.25) {
+                f.drop = *[0.1, 0.3].choose(r).expect("shares");
+            }
+            if r.random_bool(0.25) {
+                f.duplicate = *[0.2, 0.5].choose(r).expect("shares");
+            }
+            if r.random_bool(0.25) {
+                f.reorder = *[0.2, 0.5].choose(r).expect("shares");
+            }
+            if r.random_bool(0.2) {
+                f.echo_lag_secs = *[30, 300, 1800].choose(r).expect("lags");
+            }
+            if r.random_bool(0.15) {
+                f.late_redelivery_secs = *[600, 3600].choose(r).expect("delays");
+            }
+        }
+        f
+    }
+
+    /// The events as groups in time order; at one instant, events keep the order they
+    /// were drawn in, and a joined event stays with the one it joined.
+    fn groups(self) -> Vec<Group> {
+        // Chains: an event and those that joined it, moved as one.
+        let mut chains: Vec<(u64, Vec<Event>)> = Vec::new();
+        for (at, joined, e) in self.events {
+            match chains.last_mut() {
+                Some((_, chain)) if joined => chain.push(e),
+                _ => chains.push((at, vec![e])),
+            }
+        }
+        // Stable: equal times keep drawing order.
+        chains.sort_by_key(|(at, _)| *at);
+        chains
+            .into_iter()
+            .map(|(at, events)| Group { at, events })
+            .collect()
+    }
+}
+
+fn press(agent: usize, customer: usize, what: &str) -> Event {
+    Event::Agent {
+        agent,
+        customer,
+        does: what.to_owned(),
+    }
+}

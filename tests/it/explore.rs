@@ -1,0 +1,176 @@
+//! `tagdesk scenario explore`: generated worlds are valid scenario files, the same seed
+//! gives the same file, calm worlds keep every promise, and a failing world shrinks to
+//! a small file that still fails when run as written.
+
+use tagdesk::scenario::explore::{self, generate, Invariant, Profile};
+use tagdesk::scenario::{self, run};
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tagdesk-explore-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn the_same_seed_gives_the_same_scenario_bytes() {
+    for profile in [Profile::Calm, Profile::All] {
+        for seed in 1..=5 {
+            let a = explore::load(&generate::world(seed, profile), "")
+                .unwrap()
+                .0;
+            let b = explore::load(&generate::world(seed, profile), "")
+                .unwrap()
+                .0;
+            assert_eq!(a, b, "seed {seed}, {profile:?}");
+        }
+    }
+    // And different seeds give different worlds.
+    let one = generate::world(1, Profile::All).render("");
+    let two = generate::world(2, Profile::All).render("");
+    assert_ne!(one, two);
+}
+
+#[test]
+fn every_profile_generates_worlds_that_load() {
+    for profile in [
+        Profile::Calm,
+        Profile::BusyMonday,
+        Profile::HostileMeta,
+        Profile::FlakyDiscord,
+        Profile::All,
+    ] {
+        for seed in 1..=20 {
+            let plan = generate::world(seed, profile);
+            let (_, s) = explore::load(&plan, "").unwrap();
+            // Each event is a step, plus the settling steps and the final check.
+            assert_eq!(s.steps.len(), plan.step_count(), "{profile:?} seed {seed}");
+            assert_eq!(s.seed, seed);
+        }
+    }
+}
+
+#[test]
+fn calm_worlds_keep_every_promise() {
+    for seed in 1..=5 {
+        let r = explore::run_seed(seed, Profile::Calm, None).unwrap();
+        assert!(r.violations.is_empty(), "seed {seed}: {:?}", r.violations);
+        let report = r.report.expect("no panic");
+        assert!(report.error.is_none(), "{:?}", report.error);
+        // The final check ran, with nothing_lost among its expectations.
+        assert!(report.checked > 0);
+    }
+}
+
+#[test]
+fn a_world_runs_the_same_twice() {
+    let a = explore::run_seed(3, Profile::All, None).unwrap();
+    let b = explore::run_seed(3, Profile::All, None).unwrap();
+    let (a, b) = (a.report.unwrap(), b.report.unwrap());
+    assert!(!a.transcript.is_empty());
+    assert_eq!(a.transcript, b.transcript);
+}
+
+#[test]
+fn a_failing_world_shrinks_to_a_small_file_that_fails_the_same_way() {
+    // `sends = 0` at the end fails exactly when some reply reached Meta: the shrinker
+    // must keep a customer's message and an agent's reply, and may drop the rest.
+    let seed = 4;
+    let r = explore::run_seed(seed, Profile::Calm, Some("sends = 0")).unwrap();
+    let first = r.first().expect("the impossible expectation fails").clone();
+    assert_eq!(first.invariant, Invariant::Other);
+    let out = temp_dir("shrink");
+    let found = explore::shrink_and_write(&r, Profile::Calm, &out, 200)
+        .unwrap()
+        .expect("a finding");
+    assert!(found.reproduces);
+    assert!(
+        found.shrunk.groups.len() <= 3 && found.shrunk.step_count() < r.plan.step_count(),
+        "not shrunk enough:\n{}",
+        found.shrunk.outline()
+    );
+    assert!(found
+        .shrunk
+        .events()
+        .any(|e| matches!(e, explore::plan::Event::Agent { .. })));
+    assert_eq!(found.shrunk.customers.len(), 1);
+
+    // The file as written: a normal scenario, whose header says how to reproduce it,
+    // failing on the same expectation under `scenario run`.
+    let text = std::fs::read_to_string(&found.path).unwrap();
+    assert!(
+        text.starts_with("# Found by `tagdesk scenario explore --from 4"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# Reproduce: tagdesk scenario run "),
+        "{text}"
+    );
+    let s = scenario::load(&found.path).unwrap();
+    let rt = scenario::runtime().unwrap();
+    let report = rt.block_on(run::run(&s, s.seed, &mut || {}));
+    let fields: Vec<&str> = report
+        .failures
+        .iter()
+        .filter_map(|f| match &f.kind {
+            run::FailureKind::Expectation(m) => Some(m.field),
+            run::FailureKind::NoSuchButton(_) => None,
+        })
+        .collect();
+    assert_eq!(fields, ["sends"], "{}", report.transcript);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn the_command_exits_1_and_writes_a_reproducing_file_on_a_violation() {
+    let bin = env!("CARGO_BIN_EXE_tagdesk");
+    let ok = std::process::Command::new(bin)
+        .args(["scenario", "explore", "--seeds", "3", "--profile", "calm"])
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let stdout = String::from_utf8(ok.stdout).unwrap();
+    assert!(stdout.contains("violations: none"), "{stdout}");
+
+    let out = temp_dir("cli");
+    let junit = out.with_extension("xml");
+    let failed = std::process::Command::new(bin)
+        .args([
+            "scenario",
+            "explore",
+            "--seeds",
+            "1",
+            "--from",
+            "3",
+            "--profile",
+            "calm",
+        ])
+        .args(["--expect-final", "sends = 0", "--out"])
+        .arg(&out)
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(1));
+    let stderr = String::from_utf8(failed.stderr).unwrap();
+    assert!(stderr.contains("✗ seed 3"), "{stderr}");
+    let file = out.join("seed-3-other.toml");
+    assert!(stderr.contains(&format!(
+        "reproduce: tagdesk scenario run {}",
+        file.display()
+    )));
+    assert!(std::fs::read_to_string(&junit)
+        .unwrap()
+        .contains("failures=\"1\""));
+    let rerun = std::process::Command::new(bin)
+        .args(["scenario", "run"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(rerun.status.code(), Some(1));
+    let _ = std::fs::remove_dir_all(&out);
+    let _ = std::fs::remove_file(&junit);
+}
