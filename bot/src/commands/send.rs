@@ -109,11 +109,7 @@ pub async fn tag_command(
                 },
                 &text,
             );
-            let policy = Context {
-                rules: s.rules_at(ctx.now),
-                page: &page,
-                lexicon: &s.lexicon,
-            };
+            let policy = policy_now(ctx, &page);
             let tags = allowed_tags(&thread.state, &intent, ctx.now, &policy);
             let window = messenger::window::Window::at(
                 &thread.state,
@@ -340,6 +336,16 @@ fn intent(asked: Asked, text: &str) -> Intent<'_> {
     }
 }
 
+/// What the policy reads besides the conversation, now, over `page`.
+fn policy_now<'a>(ctx: &'a Ctx<'_>, page: &'a PageState) -> Context<'a> {
+    let s = &ctx.engine.settings;
+    Context {
+        rules: s.rules_at(ctx.now),
+        page,
+        lexicon: &s.lexicon,
+    }
+}
+
 /// The page as the policy sees it now.
 pub fn page_state(ctx: &Ctx<'_>) -> Result<PageState, StoreError> {
     crate::policy::page_state(&*ctx.engine.store, &ctx.engine.settings, ctx.now)
@@ -352,13 +358,8 @@ pub fn decision(
     asked: Asked,
     text: &str,
 ) -> Result<Decision, StoreError> {
-    let s = &ctx.engine.settings;
     let page = page_state(ctx)?;
-    let policy = Context {
-        rules: s.rules_at(ctx.now),
-        page: &page,
-        lexicon: &s.lexicon,
-    };
+    let policy = policy_now(ctx, &page);
     Ok(decide(
         &thread.state,
         &intent(asked, text),
@@ -494,13 +495,8 @@ fn refused(
         )]);
     } else if refusal.instead.contains(&Alternative::TagByPurpose) {
         // The agent states the purpose; the tag follows from it.
-        let s = &ctx.engine.settings;
         let page = page_state(ctx)?;
-        let policy = Context {
-            rules: s.rules_at(ctx.now),
-            page: &page,
-            lexicon: &s.lexicon,
-        };
+        let policy = policy_now(ctx, &page);
         let asked = Asked::Reply {
             confirmed_second: false,
         };

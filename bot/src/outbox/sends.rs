@@ -159,20 +159,23 @@ const COUNTED_SLACK: SignedDuration = SignedDuration::from_secs(10);
 fn unconfirmed(msg: &MessageRecord, now: Timestamp) -> Changes {
     let why = "Meta never answered and the conversation has moved on too far to check \
                whether it went out; look in Meta Business Suite before sending it again";
+    ended(msg, "failed", why, format!("❓ not confirmed: {why}"), now)
+}
+
+/// A claimed send that ends without going out: its state and reason, and a line in the
+/// thread.
+fn ended(msg: &MessageRecord, state: &str, why: &str, line: String, now: Timestamp) -> Changes {
     let mut changes = Changes::default();
     changes.message_updates.push(MessageUpdate {
         interaction_id: msg.interaction_id.clone().unwrap_or_default(),
-        state: "failed".into(),
+        state: state.into(),
         error: Some(why.into()),
         if_state: Some("sending".into()),
         ..MessageUpdate::default()
     });
-    changes.work.push(team_line(
-        msg,
-        format!("❓ not confirmed: {why}"),
-        colour::REFUSED,
-        now,
-    ));
+    changes
+        .work
+        .push(team_line(msg, line, colour::REFUSED, now));
     changes
 }
 
@@ -203,21 +206,7 @@ fn retry(
 /// A send the policy stops when its turn comes: not made, its place in the count
 /// given back, and the thread says why.
 fn stopped(msg: &MessageRecord, why: String, now: Timestamp) -> Changes {
-    let mut changes = Changes::default();
-    changes.message_updates.push(MessageUpdate {
-        interaction_id: msg.interaction_id.clone().unwrap_or_default(),
-        state: "refused".into(),
-        error: Some(why.clone()),
-        if_state: Some("sending".into()),
-        ..MessageUpdate::default()
-    });
-    changes.work.push(team_line(
-        msg,
-        format!("🚫 not sent: {why}"),
-        colour::REFUSED,
-        now,
-    ));
-    changes
+    ended(msg, "refused", &why, format!("🚫 not sent: {why}"), now)
 }
 
 /// What a successful send changes: the message, the thread's tag count and last reply,
