@@ -106,20 +106,29 @@ impl Engine {
             // New customers are stored under a placeholder name at once, then their
             // profiles are looked up within a short budget: when Meta is quick the
             // first post already has the name, when it is slow the mirror goes on.
-            let fresh: Vec<Customer> = psids
-                .iter()
-                .filter(|p| matches!(self.store.customer(p), Ok(None)))
-                .map(|p| Customer {
-                    psid: (*p).to_owned(),
-                    ..Customer::default()
-                })
-                .collect();
+            let mut fresh = Vec::new();
+            for psid in &psids {
+                match self.store.customer(psid)? {
+                    Some(c) => {
+                        loaded.customers.insert((*psid).to_owned(), c);
+                    }
+                    None => fresh.push(Customer {
+                        psid: (*psid).to_owned(),
+                        ..Customer::default()
+                    }),
+                }
+            }
             if !fresh.is_empty() {
                 self.store.commit(&Changes {
-                    customers: fresh,
+                    customers: fresh.clone(),
                     ..Changes::default()
                 })?;
                 self.look_up_profiles(now).await?;
+                // The placeholders, named where a profile arrived in time.
+                for c in fresh {
+                    let c = self.store.customer(&c.psid)?.unwrap_or(c);
+                    loaded.customers.insert(c.psid.clone(), c);
+                }
             }
             for psid in psids {
                 if let Some(t) = self.store.thread(psid)? {
@@ -131,9 +140,6 @@ impl Engine {
                 let parked = self.store.parked(psid)?;
                 if !parked.is_empty() {
                     loaded.parked.insert(psid.to_owned(), parked);
-                }
-                if let Some(customer) = self.store.customer(psid)? {
-                    loaded.customers.insert(psid.to_owned(), customer);
                 }
             }
             let changes = process::process(&batch, loaded, now, &self.settings);
@@ -181,7 +187,7 @@ impl Engine {
                             profile_pic: profile.profile_pic,
                             fetched: true,
                         };
-                        if let Some(rename) = self.renamed(&customer)? {
+                        if let Some(rename) = self.renamed(&customer, now)? {
                             changes.work.push(rename);
                         }
                         changes.customers.push(customer);
@@ -204,7 +210,7 @@ impl Engine {
     }
 
     /// The rename a conversation's thread needs now that its customer has a name.
-    fn renamed(&self, customer: &Customer) -> Result<Option<NewWork>, StoreError> {
+    fn renamed(&self, customer: &Customer, now: Timestamp) -> Result<Option<NewWork>, StoreError> {
         let Some(thread) = self.store.thread(&customer.psid)? else {
             return Ok(None);
         };
@@ -224,7 +230,7 @@ impl Engine {
                 )),
                 archived: None,
             },
-            due: self.clock.now(),
+            due: now,
         }))
     }
 

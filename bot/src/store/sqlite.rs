@@ -306,11 +306,23 @@ const THREAD_SELECT: &str = "psid, last_opened, last_customer,
     discord_thread, opening, claimed_by, closed, standby, last_team_reply, last_text, label,
     label_due, alerted_at, alerted_kind, alert_due, last_tagged";
 
-/// The tagged count as [`THREAD_SELECT`] reads it, for a precondition.
-const TAGGED_COUNT: &str = "SELECT tagged_since + (SELECT COUNT(*) FROM messages m
+/// The tagged count a send decides against: sent since the customer acted, plus the
+/// tagged sends in flight with a message id below `?2` (`i64::MAX`: all of them, as
+/// [`THREAD_SELECT`] counts).
+const TAGGED_BEFORE: &str = "SELECT tagged_since + (SELECT COUNT(*) FROM messages m
         WHERE m.psid = threads.psid AND m.direction = 'out' AND m.tag IS NOT NULL
+          AND m.id < ?2
           AND m.state IN ('queued', 'sending', 'retrying', 'uncertain', 'echoed'))
     FROM threads WHERE psid = ?1";
+
+/// [`TAGGED_BEFORE`] on `conn`: 0 for a conversation not stored yet.
+fn tagged_before(conn: &Connection, psid: &str, before: i64) -> rusqlite::Result<u32> {
+    let n: Option<u32> = conn
+        .prepare_cached(TAGGED_BEFORE)?
+        .query_row(params![psid, before], |r| r.get(0))
+        .optional()?;
+    Ok(n.unwrap_or(0))
+}
 
 fn thread_from(r: &Row<'_>) -> rusqlite::Result<Thread> {
     let alerted_kind: Option<String> = r.get(14)?;
@@ -369,13 +381,7 @@ fn message_from(r: &Row<'_>) -> rusqlite::Result<MessageRecord> {
 /// Fails with [`StoreError::Conflict`] unless `p` holds.
 fn check(tx: &Transaction<'_>, p: &Precondition) -> Result<(), StoreError> {
     let holds = match p {
-        Precondition::TaggedCount { psid, is } => {
-            let n: Option<u32> = tx
-                .prepare_cached(TAGGED_COUNT)?
-                .query_row([psid], |r| r.get(0))
-                .optional()?;
-            n.unwrap_or(0) == *is
-        }
+        Precondition::TaggedCount { psid, is } => tagged_before(tx, psid, i64::MAX)? == *is,
         Precondition::NoMessageFor { interaction_id } => tx
             .prepare_cached("SELECT 1 FROM messages WHERE interaction_id = ?1")?
             .query_row([interaction_id], |_| Ok(()))
@@ -794,18 +800,7 @@ impl Store for SqliteStore {
     }
 
     fn tagged_before(&self, psid: &str, before: i64) -> Result<u32, StoreError> {
-        let n: Option<u32> = self
-            .conn()
-            .prepare_cached(
-                "SELECT tagged_since + (SELECT COUNT(*) FROM messages m
-                     WHERE m.psid = threads.psid AND m.direction = 'out' AND m.tag IS NOT NULL
-                       AND m.id < ?2
-                       AND m.state IN ('queued', 'sending', 'retrying', 'uncertain', 'echoed'))
-                 FROM threads WHERE psid = ?1",
-            )?
-            .query_row(params![psid, before], |r| r.get(0))
-            .optional()?;
-        Ok(n.unwrap_or(0))
+        Ok(tagged_before(&self.conn(), psid, before)?)
     }
 
     fn parked(&self, psid: &str) -> Result<Vec<MessageRecord>, StoreError> {
@@ -1174,6 +1169,6 @@ mod tests {
                 .all(|state| sql.contains(&format!("'{state}'")))
         };
         assert!(listed(THREAD_SELECT));
-        assert!(listed(TAGGED_COUNT));
+        assert!(listed(TAGGED_BEFORE));
     }
 }
