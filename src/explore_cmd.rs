@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use tagdesk::scenario::explore::{self, Invariant, Profile, SeedRun};
 use tagdesk::scenario::run::FailureKind;
+use tagdesk::scenario::settings::Options;
 use tagdesk::scenario::{report, run};
 
 /// `tagdesk scenario explore` arguments.
@@ -52,6 +53,8 @@ pub struct ExploreArgs {
     /// Print each seed's generated scenario file instead of running it.
     #[arg(long)]
     print: bool,
+    #[command(flatten)]
+    with: crate::scenario_cmd::WithArgs,
 }
 
 /// Runs the command: exit 0 when every world kept every promise, 1 when one broke,
@@ -74,6 +77,7 @@ enum Until {
 }
 
 fn explore_all(args: &ExploreArgs) -> anyhow::Result<bool> {
+    let options = args.with.options()?;
     let until = match (&args.for_, args.seeds) {
         (Some(d), _) => {
             let d = messenger::timefmt::parse_duration(d).context("--for")?;
@@ -111,10 +115,18 @@ fn explore_all(args: &ExploreArgs) -> anyhow::Result<bool> {
     bar.set_message(args.profile.name());
     bar.enable_steady_tick(Duration::from_millis(200));
     let started = Instant::now();
-    let runs = run_seeds(args, &until, jobs, &bar, started)?;
+    let runs = run_seeds(args, &options, &until, jobs, &bar, started)?;
     bar.finish_and_clear();
     let wall = started.elapsed();
     print!("{}", summary(args, &runs, wall, jobs));
+    if options.team.is_some() || options.defect.is_some() {
+        if let Some(report) = runs.first().and_then(|r| r.report.as_ref()) {
+            println!("bot settings in force ({}):", options.flags().trim());
+            for line in &report.settings {
+                println!("  {line}");
+            }
+        }
+    }
 
     let mut shrunk_per: BTreeMap<Invariant, usize> = BTreeMap::new();
     let mut paths: BTreeMap<u64, PathBuf> = BTreeMap::new();
@@ -139,12 +151,12 @@ fn explore_all(args: &ExploreArgs) -> anyhow::Result<bool> {
         }
         *n += 1;
         let Some(found) =
-            explore::shrink_and_write(r, args.profile, &args.out, args.shrink_budget)?
+            explore::shrink_and_write(r, args.profile, &args.out, args.shrink_budget, &options)?
         else {
             continue;
         };
         eprintln!(
-            "  shrunk from {} to {} steps ({} worlds tried); the steps that lead to it:\n{}  written: {}{}\n  reproduce: tagdesk scenario run {}",
+            "  shrunk from {} to {} steps ({} worlds tried); the steps that lead to it:\n{}  written: {}{}\n  reproduce: tagdesk scenario run{} {}",
             r.plan.step_count(),
             found.shrunk.step_count(),
             found.shrink_runs,
@@ -155,6 +167,7 @@ fn explore_all(args: &ExploreArgs) -> anyhow::Result<bool> {
             } else {
                 " (WARNING: the written file did not fail the same way when run again)"
             },
+            options.flags(),
             found.path.display()
         );
         paths.insert(r.seed, found.path);
@@ -171,6 +184,7 @@ fn explore_all(args: &ExploreArgs) -> anyhow::Result<bool> {
 /// seed order (so the output doesn't depend on which thread finished first).
 fn run_seeds(
     args: &ExploreArgs,
+    options: &Options,
     until: &Until,
     jobs: usize,
     bar: &ProgressBar,
@@ -193,7 +207,7 @@ fn run_seeds(
                     }
                 }
                 let mut result =
-                    explore::run_seed(seed, args.profile, args.expect_final.as_deref());
+                    explore::run_seed(seed, args.profile, args.expect_final.as_deref(), options);
                 if let Ok(r) = &mut result {
                     // Only failing seeds' transcripts are worth keeping in memory.
                     if r.violations.is_empty() {

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
+use tagdesk::scenario::defects::Defect;
+use tagdesk::scenario::settings::{Options, TeamConfig};
 use tagdesk::scenario::{self, report, run};
 
 /// `tagdesk scenario` subcommands.
@@ -35,6 +37,36 @@ pub struct RunArgs {
     /// Only scenarios whose name or file contains this.
     #[arg(long)]
     filter: Option<String>,
+    #[command(flatten)]
+    with: WithArgs,
+}
+
+/// What `scenario run` and `scenario explore` may apply to every world.
+#[derive(Debug, clap::Args)]
+pub struct WithArgs {
+    /// The team's own tagdesk.toml: its policy and mirror settings (rules, Human Agent
+    /// flag, extra promotional phrases, coalescing, alert lead time) apply to the bot
+    /// in every scenario, except those the scenario file gives itself.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Give the bot a known defect, to see the checks catch it (for testing the tools
+    /// themselves).
+    #[arg(long, value_enum, value_name = "DEFECT")]
+    inject_defect: Option<Defect>,
+}
+
+impl WithArgs {
+    /// The run options these arguments give.
+    pub fn options(&self) -> anyhow::Result<Options> {
+        let team = match &self.config {
+            Some(path) => Some(TeamConfig::load(path)?),
+            None => None,
+        };
+        Ok(Options {
+            team,
+            defect: self.inject_defect,
+        })
+    }
 }
 
 /// Runs the command: exit 0 when everything held, 1 when an expectation failed, 2 on
@@ -55,6 +87,7 @@ pub fn run(cmd: &Command) -> ExitCode {
 }
 
 fn run_suite(args: &RunArgs) -> anyhow::Result<bool> {
+    let options = args.with.options()?;
     let files = scenario::files(&args.paths).context("listing scenarios")?;
     let mut scenarios = Vec::new();
     let mut errors = Vec::new();
@@ -107,9 +140,12 @@ fn run_suite(args: &RunArgs) -> anyhow::Result<bool> {
         let s = &scenarios[i];
         bar.set_message(s.name.clone());
         let mut tick = || bar.inc(1);
-        reports.push(rt.block_on(run::run(s, seed, &mut tick)));
+        reports.push(rt.block_on(run::run_with(s, seed, &options, &mut tick)));
     }
     bar.finish_and_clear();
+    if let Some(team) = &options.team {
+        print!("{}", settings_in_force(&team.path, &reports));
+    }
     if let Some(dir) = &args.transcript {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         for r in &reports {
@@ -128,4 +164,27 @@ fn run_suite(args: &RunArgs) -> anyhow::Result<bool> {
         eprint!("{failures}");
     }
     Ok(reports.iter().all(run::Report::passed))
+}
+
+/// Which settings were in force with a team's file applied, each distinct set once with
+/// the scenarios that ran under it (a scenario's own keys override the file's).
+fn settings_in_force(path: &std::path::Path, reports: &[run::Report]) -> String {
+    use std::fmt::Write as _;
+    let mut sets: Vec<(&Vec<String>, Vec<&str>)> = Vec::new();
+    for r in reports {
+        match sets.iter_mut().find(|(s, _)| **s == r.settings) {
+            Some((_, names)) => names.push(&r.name),
+            None => sets.push((&r.settings, vec![&r.name])),
+        }
+    }
+    let mut out = format!("settings in force, with {} applied:\n", path.display());
+    for (lines, names) in sets {
+        let mut names = names;
+        names.dedup();
+        let _ = writeln!(out, "  for {}:", names.join(", "));
+        for l in lines {
+            let _ = writeln!(out, "    {l}");
+        }
+    }
+    out
 }

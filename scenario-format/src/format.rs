@@ -271,4 +271,16 @@ pub struct Expect {
     /// Every customer message is in the bot's store once and in Discord once (only
     /// `true` means something).
     pub nothing_lost: Option<bool>,
+    /// Every answer an agent got so far was true: `sent` means Meta had accepted it,
+    /// `refused`, `warned`, `parked` and `denied` mean nothing went out, and `pending`
+    /// (queued) has ended, sent or stopped, with its outcome in the thread (only `true`).
+    pub answers_true: Option<bool>,
+    /// Every reply an agent was told is sent or queued reached Meta at most once (once,
+    /// if it was sent), and the replies to one customer, and the parts of one reply,
+    /// reached Meta in the order they were told (only `true`).
+    pub replies_kept: Option<bool>,
+    /// The bot's record of the page (warnings, worst rung, restriction in force and its
+    /// end) equals Meta's; where another app sends, the bot may know less than Meta but
+    /// never more (only `true`).
+    pub record_agrees: Option<bool>,
 }

@@ -122,6 +122,9 @@ pub struct Scenario {
     pub era: Era,
     /// The Human Agent feature.
     pub human_agent: bool,
+    /// Which of the page's settings the file gives itself: those override a team's
+    /// configuration applied to the run (`scenario run --config`).
+    pub given: Given,
     /// Meta's judge's word list, if not the default.
     pub judge: Option<Vec<String>>,
     /// Extra phrases for the bot's guard.
@@ -313,6 +316,10 @@ pub fn parse(
         start,
         era,
         human_agent: file.page.human_agent.unwrap_or(true),
+        given: Given {
+            rules: file.rules.is_some(),
+            human_agent: file.page.human_agent.is_some(),
+        },
         judge: file.page.judge,
         guard: file.page.guard,
         rate_limit: file.page.rate_limit,
@@ -320,6 +327,16 @@ pub fn parse(
         customers,
         steps,
     })
+}
+
+/// The page settings a scenario file gives itself (the others take their defaults,
+/// or a team's configuration when one is applied).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Given {
+    /// `rules = ...`.
+    pub rules: bool,
+    /// `[page] human_agent = ...`.
+    pub human_agent: bool,
 }
 
 /// When a step happens: its own `at`, in time order, or, for a concurrent step, the
@@ -584,12 +601,22 @@ fn check_expect(
     one_of("restriction", &x.restriction, &LEVELS)?;
     one_of("bot_restriction", &x.bot_restriction, &LEVELS)?;
     one_of("worst_restriction", &x.worst_restriction, &LEVELS)?;
-    if x.nothing_lost == Some(false) {
-        return Err(cx.err(
-            at,
-            "`expect.nothing_lost = false` checks nothing: a lost message can't be expected",
-            Some("write `nothing_lost = true`, or leave it out".into()),
-        ));
+    // A promise broken can't be expected: only `true` checks something.
+    for (field, value) in [
+        ("nothing_lost", x.nothing_lost),
+        ("answers_true", x.answers_true),
+        ("replies_kept", x.replies_kept),
+        ("record_agrees", x.record_agrees),
+    ] {
+        if value == Some(false) {
+            return Err(cx.err(
+                at,
+                format!(
+                    "`expect.{field} = false` checks nothing: a broken promise can't be expected"
+                ),
+                Some(format!("write `{field} = true`, or leave it out")),
+            ));
+        }
     }
     if let Some(d) = &x.restriction_ends {
         parse_duration(d).map_err(|err| {

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use bot::commands::{views, Action, Agent, Ctx, Invocation};
 use bot::mirror::posts::colour;
 use jiff::SignedDuration;
+use messenger::restriction::Enforcement;
 use messenger::timefmt::parse_duration;
 use messenger::window::Window;
 use mock_graph::platform::{Outcome, RequestRecord, SentRecord};
@@ -256,6 +257,35 @@ pub fn check(
     if let Some(first) = &x.inbox_first {
         cmp("inbox_first", first, inbox_first(w)?);
     }
+    if x.answers_true == Some(true) {
+        let posted = |psid: &str, text: &str| thread_shows(w, psid, text);
+        let untrue = w.ledger().first_untrue(w.engine.store.as_ref(), &posted)?;
+        cmp(
+            "answers_true",
+            "every answer true",
+            untrue.unwrap_or_else(|| "every answer true".into()),
+        );
+    }
+    if x.replies_kept == Some(true) {
+        let broken = {
+            let p = w.mock.lock();
+            w.ledger().first_broken(&p.sent, p.settings.app_id)
+        };
+        cmp(
+            "replies_kept",
+            "every reply once, in order",
+            broken.unwrap_or_else(|| "every reply once, in order".into()),
+        );
+    }
+    if x.record_agrees == Some(true) {
+        let ours = w.engine.store.page()?.enforcement;
+        let differs = record_differs(w, &ours);
+        cmp(
+            "record_agrees",
+            "the bot's record is Meta's",
+            differs.unwrap_or_else(|| "the bot's record is Meta's".into()),
+        );
+    }
     if x.nothing_lost == Some(true) {
         cmp(
             "nothing_lost",
@@ -264,6 +294,68 @@ pub fn check(
         );
     }
     Ok(misses)
+}
+
+/// How the bot's record of the page differs from Meta's, if it does: warnings, the
+/// worst rung, and the restriction in force with its end. Where another app has sent,
+/// Meta may have penalised the page for it without tagdesk hearing of it, so there the
+/// bot may know less than Meta, never more.
+fn record_differs(w: &World, ours: &Enforcement) -> Option<String> {
+    let p = w.mock.lock();
+    let now = p.now();
+    let theirs = &p.enforcement;
+    let others = p.sent.iter().any(|r| r.app_id != p.settings.app_id);
+    let show = |e: &Enforcement| {
+        let active = e.active(now).map_or("none".to_owned(), |r| {
+            let until = r
+                .until
+                .map_or("for good".to_owned(), |u| format!("until {u}"));
+            format!("{} {until}", r.level)
+        });
+        let rung = e.rung().map_or("none", |l| l.as_str());
+        format!("{} warnings, worst {rung}, in force {active}", e.warnings)
+    };
+    let same = ours.warnings == theirs.warnings
+        && ours.rung() == theirs.rung()
+        && ours.active(now).map(|r| (r.level, r.until))
+            == theirs.active(now).map(|r| (r.level, r.until));
+    let knows_less = ours.warnings <= theirs.warnings
+        && ours.rung() <= theirs.rung()
+        && ours.active(now).is_none_or(|r| {
+            theirs
+                .active(now)
+                .is_some_and(|t| (t.level, t.until) == (r.level, r.until))
+        });
+    if same || (others && knows_less) {
+        None
+    } else {
+        Some(format!("bot: {}; Meta: {}", show(ours), show(theirs)))
+    }
+}
+
+/// Whether the customer's Discord thread shows `text` (in a post's content or embeds).
+fn thread_shows(w: &World, psid: &str, text: &str) -> bool {
+    let Ok(Some(thread)) = w.engine.store.thread(psid) else {
+        return false;
+    };
+    let Some(id) = thread.discord_thread else {
+        return false;
+    };
+    w.discord
+        .messages()
+        .iter()
+        .filter(|m| m.channel == id || m.id == id)
+        .any(|m| has_text(&m.body, text))
+}
+
+/// Whether any string in `v` contains `text`.
+fn has_text(v: &Value, text: &str) -> bool {
+    match v {
+        Value::String(s) => s.contains(text),
+        Value::Array(a) => a.iter().any(|v| has_text(v, text)),
+        Value::Object(o) => o.values().any(|v| has_text(v, text)),
+        _ => false,
+    }
 }
 
 /// Meta's record of the page and its sends, read under one lock.

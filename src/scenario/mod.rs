@@ -5,15 +5,21 @@
 //! `scenario-format` crate, which mock-graph shares. Here:
 //! - [`world`]: mock-graph, the bot and the recording Discord, in-process; [`graph`]
 //!   is the bot's Graph API as mock-graph's router, without a socket.
-//! - [`run`], [`expect`], [`transcript`], [`report`]: running, checking, telling.
+//! - [`run`], [`expect`], [`transcript`], [`report`]: running, checking, telling;
+//!   [`promises`] keeps what agents were told, to check it was true and kept;
+//!   [`settings`] is the bot's settings in a world (a team's `--config` applied);
+//!   [`defects`] gives the bot a known defect, to see the checks catch it.
 //! - [`explore`]: generated worlds checked against the product's promises, and
 //!   shrunk to a scenario file when one breaks.
 
+pub mod defects;
 pub mod expect;
 pub mod explore;
 pub mod graph;
+pub mod promises;
 pub mod report;
 pub mod run;
+pub mod settings;
 pub mod transcript;
 pub mod world;
 

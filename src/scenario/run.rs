@@ -10,6 +10,8 @@ use scenario_format::format::FaultSection;
 use serde_json::Value;
 
 use super::expect::{self, Effects, Miss};
+use super::promises::{Ledger, Told};
+use super::settings::{bot_settings, Options};
 use super::transcript::Transcript;
 use super::world::{Actor, Prepared, World};
 use scenario_format::{Action, Scenario, TimedStep};
@@ -84,6 +86,8 @@ pub struct Report {
     pub discord_calls: usize,
     /// Customer messages Meta received.
     pub customer_messages: usize,
+    /// The bot's settings in force, each with where it came from.
+    pub settings: Vec<String>,
 }
 
 impl Report {
@@ -115,8 +119,28 @@ impl Report {
 
 /// Runs `s` under `seed`, end to end; `on_step` is called after each step (progress).
 pub async fn run(s: &Scenario, seed: u64, on_step: &mut dyn FnMut()) -> Report {
+    run_with(s, seed, &Options::default(), on_step).await
+}
+
+/// [`run`], with a team's configuration applied or a defect injected.
+pub async fn run_with(
+    s: &Scenario,
+    seed: u64,
+    options: &Options,
+    on_step: &mut dyn FnMut(),
+) -> Report {
     let started = Instant::now();
     let mut transcript = Transcript::new(&s.name, &s.description, seed);
+    let (_, settings) = bot_settings(s, options.team.as_ref());
+    if let Some(team) = &options.team {
+        transcript.note(&format!(
+            "settings in force, with {} applied:",
+            team.path.display()
+        ));
+        for line in &settings {
+            transcript.note(&format!("• {line}"));
+        }
+    }
     // Replaying old traffic under a fixed era is allowed, and said once.
     if let Some(warning) = messenger::RulesChoice::Fixed(s.era).contradiction(s.start) {
         transcript.note(&format!("⚠️ {warning}"));
@@ -134,8 +158,9 @@ pub async fn run(s: &Scenario, seed: u64, on_step: &mut dyn FnMut()) -> Report {
         wall: Duration::ZERO,
         discord_calls: 0,
         customer_messages: 0,
+        settings,
     };
-    match World::start(s, seed).await {
+    match World::start(s, seed, options).await {
         Ok(mut w) => {
             if let Err(e) = steps(s, &mut w, &mut transcript, &mut report, on_step).await {
                 transcript.note(&format!("ERROR: {e:#}"));
@@ -164,9 +189,9 @@ async fn steps(
     on_step: &mut dyn FnMut(),
 ) -> anyhow::Result<()> {
     // A step and the concurrent steps right after it happen at once.
-    for group in s.steps.chunk_by(|_, next| next.concurrent) {
+    for (n, group) in s.steps.chunk_by(|_, next| next.concurrent).enumerate() {
         advance(w, t, s.start + group[0].at).await?;
-        play(s, w, t, report, group).await?;
+        play(s, w, t, report, group, n).await?;
         for _ in group {
             report.steps += 1;
             on_step();
@@ -236,6 +261,7 @@ async fn play(
     t: &mut Transcript,
     report: &mut Report,
     group: &[TimedStep],
+    group_no: usize,
 ) -> anyhow::Result<()> {
     let lines = Lines {
         now: w.now(),
@@ -257,9 +283,12 @@ async fn play(
     for turn in &turns {
         answered(w, t, report, lines, turn);
     }
+    promised(w, &turns, group_no);
     w.settle().await?;
     t.activity(w);
     let calls = w.mock.lock().sent[calls_before..].to_vec();
+    let app_id = w.mock.lock().settings.app_id;
+    w.ledger().settled(group_no, &calls, app_id);
     for step in group.iter().filter(|st| st.expect.is_some()) {
         check(w, t, report, lines, step, &turns, &calls)?;
     }
@@ -332,6 +361,30 @@ fn answered(w: &World, t: &mut Transcript, report: &mut Report, lines: Lines, tu
             });
         }
         (Prepared::Interaction { .. }, None) => {}
+    }
+}
+
+/// Notes in the world's ledger what each turn's agent was told about a send, against
+/// Meta's log as it is when they read it.
+fn promised(w: &World, turns: &[Turn<'_>], group: usize) {
+    let p = w.mock.lock();
+    let mut ledger = w.ledger();
+    for turn in turns {
+        let (Prepared::Interaction { invocation, .. }, Some(answer)) =
+            (&turn.prepared, &turn.answer)
+        else {
+            continue;
+        };
+        let Some(key) = Ledger::key_of(invocation) else {
+            continue;
+        };
+        let told = Told {
+            key,
+            outcome: expect::outcome_of(answer),
+            line: turn.step.line,
+            group,
+        };
+        ledger.told(told, &p.sent, p.settings.app_id);
     }
 }
 

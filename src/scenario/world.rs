@@ -18,8 +18,8 @@ use bot::clock::{Clock, ManualClock};
 use bot::commands::{self, interaction, response, Invocation};
 use bot::discord::recorder::Recorder;
 use bot::engine::Engine;
-use bot::settings::Settings;
 use bot::store::sqlite::SqliteStore;
+use bot::store::Store;
 use bot::webhook::{router, WebhookConfig};
 use jiff::Timestamp;
 use messenger::guard::PromoLexicon;
@@ -28,7 +28,10 @@ use serde_json::{json, Value};
 
 use scenario_format::command::{interaction_data, AgentAction};
 
+use super::defects::{self, Defect};
 use super::graph::InProcessGraph;
+use super::promises::Ledger;
+use super::settings::{bot_settings, Options};
 use scenario_format::{AgentDef, Scenario};
 
 /// The parent channel of the scenario's Discord.
@@ -67,6 +70,10 @@ pub struct World {
     dir: PathBuf,
     /// Interactions so far: their ids count up in step order.
     interactions: AtomicU64,
+    /// What agents were told about their sends, to check it was true.
+    pub ledger: Mutex<Ledger>,
+    /// The defect the store was told to have, again after a restart.
+    defect: Option<Defect>,
 }
 
 /// Who acts: a team member as Discord presents them to the bot.
@@ -122,7 +129,7 @@ pub enum Acted {
 
 impl World {
     /// Starts Meta, the bot and Discord for `scenario` under `seed`.
-    pub async fn start(scenario: &Scenario, seed: u64) -> anyhow::Result<World> {
+    pub async fn start(scenario: &Scenario, seed: u64, options: &Options) -> anyhow::Result<World> {
         let n = WORLDS.fetch_add(1, Ordering::Relaxed);
         let dir = scratch().join(format!("tagdesk-scenario-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -130,7 +137,7 @@ impl World {
         for ext in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{ext}", db.display()));
         }
-        let store = Arc::new(SqliteStore::open(&db)?);
+        let store = open_store(&db, options.defect)?;
 
         let mut settings = mock_graph::Settings::defaults();
         // Never dialled: deliveries go to the bot's router in-process.
@@ -155,11 +162,7 @@ impl World {
             }
         }
         let clock = ManualClock::new(scenario.start);
-        let mut s = Settings::new(CHANNEL, AGENT_ROLE, scenario.era);
-        s.team_role_id = TEAM_ROLE;
-        s.human_agent = scenario.human_agent;
-        s.coalesce = jiff::SignedDuration::from_secs(10);
-        s.lexicon.extend(&scenario.guard);
+        let (s, _) = bot_settings(scenario, options.team.as_ref());
         let discord = Recorder::new();
         // As forgetful as Discord: a nonce is honoured for a few minutes, so an outage
         // or crash longer than that shows a copy if the bot relies on nonces alone.
@@ -184,6 +187,8 @@ impl World {
             last_answers: Mutex::default(),
             dir,
             interactions: AtomicU64::new(0),
+            ledger: Mutex::default(),
+            defect: options.defect,
         })
     }
 
@@ -241,7 +246,7 @@ impl World {
         // process would; meanwhile Meta's deliveries find nobody (404) and are retried.
         self.mock.deliverer.deliver_in_process(axum::Router::new());
         self.engine.store = Arc::new(SqliteStore::in_memory()?);
-        let store = Arc::new(SqliteStore::open(self.dir.join("tagdesk.db"))?);
+        let store = open_store(&self.dir.join("tagdesk.db"), self.defect)?;
         self.mock
             .deliverer
             .deliver_in_process(webhook(store.clone()));
@@ -257,6 +262,11 @@ impl World {
 
     fn answers(&self) -> std::sync::MutexGuard<'_, HashMap<String, Value>> {
         self.last_answers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The ledger of what agents were told.
+    pub fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        self.ledger.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// An agent acts, alone: prepared, performed and remembered. Presses use their
@@ -449,8 +459,17 @@ fn scratch() -> PathBuf {
     }
 }
 
+/// The bot's database at `path`, with `defect` if a test asked for one.
+fn open_store(path: &std::path::Path, defect: Option<Defect>) -> anyhow::Result<Arc<dyn Store>> {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(path)?);
+    Ok(match defect {
+        Some(d) => defects::inject(store, d),
+        None => store,
+    })
+}
+
 /// The bot's `/webhook`, with the secrets mock-graph signs with.
-fn webhook(store: Arc<SqliteStore>) -> axum::Router {
+fn webhook(store: Arc<dyn Store>) -> axum::Router {
     let defaults = mock_graph::Settings::defaults();
     router(
         WebhookConfig {

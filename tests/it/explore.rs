@@ -2,7 +2,9 @@
 //! gives the same file, calm worlds keep every promise, and a failing world shrinks to
 //! a small file that still fails when run as written.
 
+use tagdesk::scenario::defects::Defect;
 use tagdesk::scenario::explore::{self, generate, Invariant, Profile};
+use tagdesk::scenario::settings::Options;
 use tagdesk::scenario::{self, run};
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
@@ -52,7 +54,7 @@ fn every_profile_generates_worlds_that_load() {
 #[test]
 fn calm_worlds_keep_every_promise() {
     for seed in 1..=5 {
-        let r = explore::run_seed(seed, Profile::Calm, None).unwrap();
+        let r = explore::run_seed(seed, Profile::Calm, None, &Options::default()).unwrap();
         assert!(r.violations.is_empty(), "seed {seed}: {:?}", r.violations);
         let report = r.report.expect("no panic");
         assert!(report.error.is_none(), "{:?}", report.error);
@@ -63,8 +65,8 @@ fn calm_worlds_keep_every_promise() {
 
 #[test]
 fn a_world_runs_the_same_twice() {
-    let a = explore::run_seed(3, Profile::All, None).unwrap();
-    let b = explore::run_seed(3, Profile::All, None).unwrap();
+    let a = explore::run_seed(3, Profile::All, None, &Options::default()).unwrap();
+    let b = explore::run_seed(3, Profile::All, None, &Options::default()).unwrap();
     let (a, b) = (a.report.unwrap(), b.report.unwrap());
     assert!(!a.transcript.is_empty());
     assert_eq!(a.transcript, b.transcript);
@@ -75,11 +77,11 @@ fn a_failing_world_shrinks_to_a_small_file_that_fails_the_same_way() {
     // `sends = 0` at the end fails exactly when some reply reached Meta: the shrinker
     // must keep a customer's message and an agent's reply, and may drop the rest.
     let seed = 4;
-    let r = explore::run_seed(seed, Profile::Calm, Some("sends = 0")).unwrap();
+    let r = explore::run_seed(seed, Profile::Calm, Some("sends = 0"), &Options::default()).unwrap();
     let first = r.first().expect("the impossible expectation fails").clone();
     assert_eq!(first.invariant, Invariant::Other);
     let out = temp_dir("shrink");
-    let found = explore::shrink_and_write(&r, Profile::Calm, &out, 200)
+    let found = explore::shrink_and_write(&r, Profile::Calm, &out, 200, &Options::default())
         .unwrap()
         .expect("a finding");
     assert!(found.reproduces);
@@ -173,4 +175,72 @@ fn the_command_exits_1_and_writes_a_reproducing_file_on_a_violation() {
     assert_eq!(rerun.status.code(), Some(1));
     let _ = std::fs::remove_dir_all(&out);
     let _ = std::fs::remove_file(&junit);
+}
+
+/// The first seed from 1 whose world breaks a promise with `defect` injected.
+fn first_failing(profile: Profile, options: &Options, within: u64) -> explore::SeedRun {
+    (1..=within)
+        .map(|seed| explore::run_seed(seed, profile, None, options).unwrap())
+        .find(|r| !r.violations.is_empty())
+        .unwrap_or_else(|| panic!("no seed up to {within} found the defect"))
+}
+
+#[test]
+fn a_reintroduced_defect_is_found_and_shrunk_to_a_few_steps() {
+    // The guard losing its count of tagged messages: a third tagged message in a row
+    // goes out, Meta warns the page, and the explorer must say so and shrink the
+    // world to the few steps that do it.
+    let with_defect = Options {
+        defect: Some(Defect::NoTagCount),
+        ..Options::default()
+    };
+    let r = first_failing(Profile::BusyMonday, &with_defect, 20);
+    let first = r.first().unwrap().clone();
+    assert_eq!(first.invariant, Invariant::NoPenalty, "{first:?}");
+    let out = temp_dir("defect");
+    let found = explore::shrink_and_write(&r, Profile::BusyMonday, &out, 120, &with_defect)
+        .unwrap()
+        .expect("a finding");
+    assert!(
+        found.reproduces,
+        "the written file fails again with the defect"
+    );
+    let agent_steps = found
+        .shrunk
+        .events()
+        .filter(|e| matches!(e, explore::plan::Event::Agent { .. }))
+        .count();
+    assert!(
+        found.shrunk.step_count() <= 10 && agent_steps >= 3,
+        "not a few steps:\n{}",
+        found.shrunk.outline()
+    );
+    let text = std::fs::read_to_string(&found.path).unwrap();
+    assert!(
+        text.contains("# Reproduce: tagdesk scenario run --inject-defect no-tag-count "),
+        "{text}"
+    );
+    // The same file without the defect keeps every promise: the bot refuses or warns
+    // where the defective one sent.
+    let s = scenario::load(&found.path).unwrap();
+    let rt = scenario::runtime().unwrap();
+    let healthy = rt.block_on(run::run(&s, s.seed, &mut || {}));
+    assert!(healthy.passed(), "{}", healthy.transcript);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn without_the_reservation_the_re_decision_still_keeps_the_page_safe() {
+    // Tagged sends in flight not holding their place: agents decide on a count that
+    // misses them, but every attempt decides again on the count as it is, through the
+    // customer's lane one send at a time, so no promise breaks. (If this ever fails,
+    // the re-decision has stopped guarding on its own.)
+    let options = Options {
+        defect: Some(Defect::NoTagReservation),
+        ..Options::default()
+    };
+    for seed in 1..=12 {
+        let r = explore::run_seed(seed, Profile::BusyMonday, None, &options).unwrap();
+        assert!(r.violations.is_empty(), "seed {seed}: {:?}", r.violations);
+    }
 }

@@ -8,6 +8,7 @@
 use std::panic::AssertUnwindSafe;
 
 use super::super::run::{self, FailureKind};
+use super::super::settings::Options;
 
 /// A promise tagdesk makes when no other app misbehaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -20,6 +21,13 @@ pub enum Invariant {
     /// Every customer message stored once and shown in Discord once, once settled
     /// (`nothing_lost = true`).
     NothingLost,
+    /// Every reply an agent was told is sent or queued reached Meta once (at most once
+    /// if queued and then stopped), in the order promised (`replies_kept = true`).
+    RepliesKept,
+    /// Every answer to an agent was true (`answers_true = true`).
+    AnswersTrue,
+    /// The bot's record of the page equals Meta's (`record_agrees = true`).
+    RecordAgrees,
     /// The run itself went through: no step the runner couldn't carry out.
     RunCompletes,
     /// Nothing panicked.
@@ -35,6 +43,9 @@ impl Invariant {
             Invariant::NoDuplicates => "no-duplicates",
             Invariant::NoPenalty => "no-penalty",
             Invariant::NothingLost => "nothing-lost",
+            Invariant::RepliesKept => "replies-kept",
+            Invariant::AnswersTrue => "answers-true",
+            Invariant::RecordAgrees => "record-agrees",
             Invariant::RunCompletes => "run-completes",
             Invariant::NoPanic => "no-panic",
             Invariant::Other => "other",
@@ -51,6 +62,15 @@ impl Invariant {
             Invariant::NothingLost => {
                 "every customer message stored once and in Discord once after settling (nothing_lost = true)"
             }
+            Invariant::RepliesKept => {
+                "every reply told sent or queued reaches Meta exactly once, in order (replies_kept = true)"
+            }
+            Invariant::AnswersTrue => {
+                "every answer to an agent is true: sent was accepted, refused and parked sent nothing, queued ended with a posted outcome (answers_true = true)"
+            }
+            Invariant::RecordAgrees => {
+                "the bot's record of the page (warnings, rung, restriction) equals Meta's (record_agrees = true)"
+            }
             Invariant::RunCompletes => "the run completes without a runner error",
             Invariant::NoPanic => "nothing panics",
             Invariant::Other => "an expectation of the file",
@@ -63,6 +83,9 @@ impl Invariant {
             "duplicates" => Invariant::NoDuplicates,
             "warnings" | "worst_restriction" => Invariant::NoPenalty,
             "nothing_lost" => Invariant::NothingLost,
+            "replies_kept" => Invariant::RepliesKept,
+            "answers_true" => Invariant::AnswersTrue,
+            "record_agrees" => Invariant::RecordAgrees,
             _ => Invariant::Other,
         }
     }
@@ -93,10 +116,10 @@ pub struct Outcome {
 /// Runs `s` on a fresh runtime (a panic or leftover task can't leak into the next
 /// world) and names what broke. A press that found no button is the generator's
 /// guess missing, not a broken promise: it is ignored.
-pub fn check(s: &scenario_format::Scenario) -> Outcome {
+pub fn check(s: &scenario_format::Scenario, options: &Options) -> Outcome {
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
         let rt = super::super::runtime().expect("a current-thread runtime");
-        rt.block_on(run::run(s, s.seed, &mut || {}))
+        rt.block_on(run::run_with(s, s.seed, options, &mut || {}))
     }));
     let report = match result {
         Ok(r) => r,

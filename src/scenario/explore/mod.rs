@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use scenario_format::Scenario;
 
+use super::settings::Options;
+
 pub use generate::Profile;
 pub use invariants::{Invariant, Violation};
 pub use plan::Plan;
@@ -61,16 +63,21 @@ impl SeedRun {
 
 /// Generates and runs the world of `seed` under `profile`; `extra_final` is an
 /// expectation added to the final check (`"sends = 0"`), verbatim.
-pub fn run_seed(seed: u64, profile: Profile, extra_final: Option<&str>) -> anyhow::Result<SeedRun> {
+pub fn run_seed(
+    seed: u64,
+    profile: Profile,
+    extra_final: Option<&str>,
+    options: &Options,
+) -> anyhow::Result<SeedRun> {
     let mut plan = generate::world(seed, profile);
     plan.extra_final = extra_final.map(str::to_owned);
-    run_plan(plan)
+    run_plan(plan, options)
 }
 
 /// Runs a world against the promises.
-pub fn run_plan(plan: Plan) -> anyhow::Result<SeedRun> {
+pub fn run_plan(plan: Plan, options: &Options) -> anyhow::Result<SeedRun> {
     let (_, s) = load(&plan, "")?;
-    let outcome = invariants::check(&s);
+    let outcome = invariants::check(&s, options);
     Ok(SeedRun {
         seed: plan.seed,
         steps: s.steps.len(),
@@ -82,9 +89,9 @@ pub fn run_plan(plan: Plan) -> anyhow::Result<SeedRun> {
 }
 
 /// Whether `plan` breaks `invariant`.
-pub fn breaks(plan: &Plan, invariant: Invariant) -> bool {
+pub fn breaks(plan: &Plan, invariant: Invariant, options: &Options) -> bool {
     match load(plan, "") {
-        Ok((_, s)) => invariants::check(&s)
+        Ok((_, s)) => invariants::check(&s, options)
             .violations
             .iter()
             .any(|v| v.invariant == invariant),
@@ -115,12 +122,15 @@ pub fn shrink_and_write(
     profile: Profile,
     out: &Path,
     budget: usize,
+    options: &Options,
 ) -> anyhow::Result<Option<Finding>> {
     let Some(first) = run.first() else {
         return Ok(None);
     };
     let invariant = first.invariant;
-    let shrunk = shrink::shrink(run.plan.clone(), budget, &mut |p| breaks(p, invariant));
+    let shrunk = shrink::shrink(run.plan.clone(), budget, &mut |p| {
+        breaks(p, invariant, options)
+    });
     let mut plan = shrunk.plan;
     let file = format!("seed-{}-{}.toml", run.seed, invariant.name());
     plan.name = format!("explore-seed-{}-{}", run.seed, invariant.name());
@@ -132,13 +142,14 @@ pub fn shrink_and_write(
     );
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let path = out.join(file);
+    let flags = options.flags();
     let header = format!(
-        "# Found by `tagdesk scenario explore --from {seed} --seeds 1 --profile {profile}`,\n\
+        "# Found by `tagdesk scenario explore --from {seed} --seeds 1 --profile {profile}{flags}`,\n\
          # shrunk from {before} steps to {after} ({runs} worlds tried).\n\
          # Broken: {what} [{name}]\n\
          # First seen: {detail}\n\
-         # Reproduce: tagdesk scenario run {path}\n\
-         #   (or: cargo run --release -- scenario run {path})\n\n",
+         # Reproduce: tagdesk scenario run{flags} {path}\n\
+         #   (or: cargo run --release -- scenario run{flags} {path})\n\n",
         seed = run.seed,
         profile = profile.name(),
         before = run.plan.step_count(),
@@ -152,7 +163,7 @@ pub fn shrink_and_write(
     let (text, _) = load(&plan, &header)?;
     std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
     let reproduces = match crate::scenario::load(&path) {
-        Ok(s) => invariants::check(&s)
+        Ok(s) => invariants::check(&s, options)
             .violations
             .iter()
             .any(|v| v.invariant == invariant),

@@ -142,6 +142,9 @@ pub struct Checks {
     pub no_penalty: bool,
     /// `nothing_lost = true` once everything has settled.
     pub nothing_lost: bool,
+    /// `replies_kept = true, answers_true = true, record_agrees = true` once
+    /// everything has settled.
+    pub promises: bool,
 }
 
 /// How long after the last event the final check runs: Meta retries a webhook for
@@ -191,6 +194,7 @@ impl Plan {
             duplicates: true,
             no_penalty: !self.has_other_app(),
             nothing_lost: true,
+            promises: true,
         }
     }
 
@@ -208,7 +212,7 @@ impl Plan {
     ///
     /// Every step carries the cheap invariants as expectations; after the last event
     /// faults end and Discord comes back, and [`SETTLE_SECS`] later the final check
-    /// adds `nothing_lost`.
+    /// adds `nothing_lost` and the promises made to agents.
     pub fn render(&self, header: &str) -> String {
         let checks = self.checks();
         let mut out = String::new();
@@ -217,8 +221,14 @@ impl Plan {
         let _ = writeln!(out, "description = {}", quote(&self.description));
         let _ = writeln!(out, "seed = {}", self.seed);
         let _ = writeln!(out, "rules = \"meta-2026\"");
-        for a in &self.agents {
-            let _ = writeln!(out, "\n[agents.{a}]\nroles = [\"agent\", \"team\"]");
+        // Only the agents who act: a shrunk world reads better without the others.
+        for (i, a) in self.agents.iter().enumerate() {
+            let acts = self
+                .events()
+                .any(|e| matches!(e, Event::Agent { agent, .. } if *agent == i));
+            if acts {
+                let _ = writeln!(out, "\n[agents.{a}]\nroles = [\"agent\", \"team\"]");
+            }
         }
         for c in &self.customers {
             let _ = writeln!(out, "\n[customers.{c}]");
@@ -349,6 +359,16 @@ fn step_expect(c: Checks, last: bool, extra: Option<&str>) -> Option<String> {
     }
     if last && c.nothing_lost {
         keys.push("nothing_lost = true".to_owned());
+    }
+    if last && c.promises {
+        keys.extend(
+            [
+                "replies_kept = true",
+                "answers_true = true",
+                "record_agrees = true",
+            ]
+            .map(str::to_owned),
+        );
     }
     if last {
         keys.extend(extra.map(str::to_owned));

@@ -1,0 +1,141 @@
+//! The bot's settings in a scenario world, and what else a run may be given.
+//!
+//! A scenario runs under the runner's defaults unless QA applies their team's own
+//! configuration (`scenario run --config tagdesk.toml`): then its policy and mirror
+//! settings (rules, the Human Agent flag, extra promotional phrases, coalescing, the
+//! alert lead time) apply to the bot, except where the scenario file gives a setting
+//! itself. Meta's side stays as the scenario describes it: a team that configured the
+//! wrong era or a Human Agent feature it lacks finds out, as it would live.
+
+use std::path::{Path, PathBuf};
+
+use bot::config::{ConfigError, FileConfig};
+use bot::settings::Settings;
+use jiff::SignedDuration;
+use messenger::RulesChoice;
+use scenario_format::Scenario;
+
+use super::defects::Defect;
+use super::world::{AGENT_ROLE, CHANNEL, TEAM_ROLE};
+
+/// How long the runner's bot waits for a burst of customer messages to post them
+/// together, when no configuration says otherwise.
+pub const DEFAULT_COALESCE: SignedDuration = SignedDuration::from_secs(10);
+
+/// What a run is given beyond its scenario.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The team's configuration, applied to the bot.
+    pub team: Option<TeamConfig>,
+    /// A defect the bot's store is told to have: only the explorer's own tests (and
+    /// `scenario explore --inject-defect`, to see it find one) set it.
+    pub defect: Option<Defect>,
+}
+
+impl Options {
+    /// The command-line flags that give a run these options (` --config FILE`), for a
+    /// reproduce command.
+    pub fn flags(&self) -> String {
+        let mut f = String::new();
+        if let Some(t) = &self.team {
+            f.push_str(&format!(" --config {}", t.path.display()));
+        }
+        if let Some(d) = self.defect {
+            f.push_str(&format!(" --inject-defect {}", d.name()));
+        }
+        f
+    }
+}
+
+/// The parts of a team's `tagdesk.toml` a scenario applies.
+#[derive(Debug, Clone)]
+pub struct TeamConfig {
+    /// The file, for the report.
+    pub path: PathBuf,
+    /// The file's settings.
+    pub file: FileConfig,
+}
+
+impl TeamConfig {
+    /// Reads a team's configuration (no secrets needed: a scenario has its own Meta).
+    pub fn load(path: &Path) -> Result<TeamConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(TeamConfig {
+            path: path.to_owned(),
+            file: FileConfig::parse(path, &text)?,
+        })
+    }
+}
+
+/// The bot's settings for `s`, and one line per setting saying its value and where it
+/// came from (the scenario, the team's file, or the runner's default).
+pub fn bot_settings(s: &Scenario, team: Option<&TeamConfig>) -> (Settings, Vec<String>) {
+    let mut settings = Settings::new(CHANNEL, AGENT_ROLE, s.era);
+    settings.team_role_id = TEAM_ROLE;
+    settings.human_agent = s.human_agent;
+    settings.coalesce = DEFAULT_COALESCE;
+    settings.lexicon.extend(&s.guard);
+    let mut lines = Vec::new();
+    let from_team = |name: &str| {
+        team.map_or("runner default".to_owned(), |t| {
+            format!("{} in {}", name, t.path.display())
+        })
+    };
+    let (rules, rules_from) = match team {
+        _ if s.given.rules => (RulesChoice::Fixed(s.era), "scenario".to_owned()),
+        Some(t) => (t.file.policy.rules, from_team("policy.rules")),
+        None => (RulesChoice::Fixed(s.era), "scenario default".to_owned()),
+    };
+    settings.rules = rules;
+    lines.push(format!("rules = {:?} ({rules_from})", rules.as_str()));
+    let human_from = match team {
+        _ if s.given.human_agent => "scenario".to_owned(),
+        Some(t) => {
+            settings.human_agent = t.file.policy.human_agent;
+            from_team("policy.human_agent")
+        }
+        None => "scenario default".to_owned(),
+    };
+    lines.push(format!(
+        "human_agent = {} ({human_from})",
+        settings.human_agent
+    ));
+    if let Some(t) = team {
+        let policy = &t.file.policy;
+        settings.lexicon.extend(&policy.promo_phrases);
+        settings.alert_before = policy.alert_before;
+        settings.coalesce = t.file.discord.coalesce;
+    }
+    let mut phrases: Vec<String> = s.guard.clone();
+    if let Some(t) = team {
+        phrases.extend(t.file.policy.promo_phrases.iter().cloned());
+    }
+    lines.push(format!(
+        "extra promotional phrases = {} ({})",
+        if phrases.is_empty() {
+            "none".to_owned()
+        } else {
+            phrases.join(", ")
+        },
+        match (s.guard.is_empty(), team) {
+            (false, Some(t)) => format!("scenario and {}", t.path.display()),
+            (false, None) => "scenario".to_owned(),
+            (true, Some(_)) => from_team("policy.promo_phrases"),
+            (true, None) => "runner default".to_owned(),
+        }
+    ));
+    lines.push(format!(
+        "coalesce = {} ({})",
+        messenger::timefmt::human(settings.coalesce),
+        from_team("discord.coalesce")
+    ));
+    lines.push(format!(
+        "alert_before = {} ({})",
+        messenger::timefmt::human(settings.alert_before),
+        from_team("policy.alert_before")
+    ));
+    (settings, lines)
+}
