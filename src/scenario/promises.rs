@@ -179,10 +179,13 @@ impl Ledger {
                 let earlier_group = t.group < group;
                 let earlier_part = prev_key == key && part < prev_part;
                 if earlier_group || earlier_part {
+                    let prev = match prev_part {
+                        0 => metadata(prev_key),
+                        n => metadata(&format!("{prev_key}/{n}")),
+                    };
                     return Some(format!(
-                        "line {}: {md} reached Meta after {} of a later step or part",
-                        t.line,
-                        metadata(&format!("{prev_key}/{prev_part}"))
+                        "line {}: {md} reached Meta after {prev}, a later step's or part",
+                        t.line
                     ));
                 }
             }
@@ -245,6 +248,124 @@ fn records(store: &dyn Store, key: &str) -> anyhow::Result<Vec<bot::store::Messa
 #[cfg(test)]
 mod tests {
     use super::*;
+    use messenger::wire::{MessagingType, SendRequest, SendResponse};
+
+    const APP: u64 = 7;
+
+    fn accepted_call(psid: &str, key: &str) -> SentRecord {
+        let mut request =
+            SendRequest::text(psid, MessagingType::Response, None, "hello".to_owned());
+        if let Some(m) = request.message.as_mut() {
+            m.metadata = Some(metadata(key));
+        }
+        SentRecord {
+            at: "2026-11-23T09:00:00Z".parse().unwrap(),
+            app_id: APP,
+            request: RequestRecord::Parsed(request),
+            outcome: Outcome::Sent(SendResponse {
+                recipient_id: psid.into(),
+                message_id: Some(format!("m_{key}")),
+            }),
+        }
+    }
+
+    fn told(key: &str, outcome: &'static str, group: usize) -> Told {
+        Told {
+            key: key.into(),
+            outcome,
+            line: 10 + group,
+            group,
+        }
+    }
+
+    #[test]
+    fn sent_is_true_only_if_meta_had_accepted_it() {
+        let mut l = Ledger::default();
+        l.told(told("1", "sent", 0), &[accepted_call("p", "1")], APP);
+        assert!(l.untrue.is_empty());
+        l.told(told("2", "sent", 1), &[accepted_call("p", "1")], APP);
+        assert_eq!(l.untrue.len(), 1, "{:?}", l.untrue);
+        assert!(l.untrue[0].contains("told \"sent\""));
+    }
+
+    #[test]
+    fn nothing_went_out_is_untrue_if_it_went_out_at_that_step() {
+        let mut l = Ledger::default();
+        l.told(told("1", "refused", 0), &[], APP);
+        l.told(told("2", "parked", 0), &[], APP);
+        l.settled(0, &[accepted_call("p", "2")], APP);
+        assert_eq!(l.untrue.len(), 1, "{:?}", l.untrue);
+        assert!(l.untrue[0].contains("parked"));
+        // Another app's send with the same key is not ours.
+        let mut l = Ledger::default();
+        l.told(told("1", "refused", 0), &[], APP);
+        l.settled(0, &[accepted_call("p", "1")], APP + 1);
+        assert!(l.untrue.is_empty());
+    }
+
+    #[test]
+    fn replies_reach_meta_once_and_in_the_order_promised() {
+        let mut l = Ledger::default();
+        l.told(told("1", "pending", 0), &[], APP);
+        l.told(told("2", "pending", 1), &[], APP);
+        l.told(told("3", "sent", 2), &[accepted_call("q", "3")], APP);
+        let in_order = [
+            accepted_call("p", "1"),
+            accepted_call("p", "2"),
+            accepted_call("q", "3"),
+        ];
+        assert_eq!(l.first_broken(&in_order, APP), None);
+        let reversed = [
+            accepted_call("p", "2"),
+            accepted_call("p", "1"),
+            accepted_call("q", "3"),
+        ];
+        assert!(l
+            .first_broken(&reversed, APP)
+            .unwrap()
+            .contains("after tagdesk:2,"));
+        let twice = [
+            accepted_call("p", "1"),
+            accepted_call("p", "1"),
+            accepted_call("p", "2"),
+            accepted_call("q", "3"),
+        ];
+        assert!(l.first_broken(&twice, APP).unwrap().contains("2 times"));
+        let never = [accepted_call("p", "1"), accepted_call("p", "2")];
+        assert!(l
+            .first_broken(&never, APP)
+            .unwrap()
+            .contains("never accepted"));
+    }
+
+    #[test]
+    fn the_parts_of_one_reply_reach_meta_in_order() {
+        let mut l = Ledger::default();
+        l.told(told("9", "pending", 0), &[], APP);
+        let ok = [accepted_call("p", "9/1"), accepted_call("p", "9/2")];
+        assert_eq!(l.first_broken(&ok, APP), None);
+        let swapped = [accepted_call("p", "9/2"), accepted_call("p", "9/1")];
+        assert!(l.first_broken(&swapped, APP).is_some());
+    }
+
+    #[test]
+    fn a_press_acts_on_its_drafts_send() {
+        let press = Invocation {
+            id: "5".into(),
+            token: String::new(),
+            agent: bot::commands::interaction::Agent {
+                id: 1,
+                name: "grace".into(),
+                roles: vec![],
+            },
+            channel_id: None,
+            action: Action::Component {
+                custom_id: "confirm:120".into(),
+                values: vec![],
+            },
+        };
+        assert_eq!(Ledger::key_of(&press).as_deref(), Some("120:done"));
+    }
 
     #[test]
     fn keys_and_parts_read_back() {

@@ -3,6 +3,7 @@
 //! Send API calls.
 
 use tagdesk::scenario::run::{self, FailureKind};
+use tagdesk::scenario::settings::{Options, TeamConfig};
 use tagdesk::scenario::{self, report};
 
 fn run_text(name: &str, text: &str) -> run::Report {
@@ -167,4 +168,123 @@ expect = {{ tag = "none" }}
         "{xml}"
     );
     assert!(xml.contains("errors=\"0\""), "{xml}");
+}
+
+/// A team's tagdesk.toml: the example configuration with `edit` applied.
+fn team_config(name: &str, edit: impl Fn(String) -> String) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tagdesk-runner-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.toml"));
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tagdesk.example.toml"))
+            .unwrap();
+    std::fs::write(&path, edit(example)).unwrap();
+    path
+}
+
+fn run_with_config(name: &str, text: &str, config: &std::path::Path) -> run::Report {
+    let dir = std::env::temp_dir().join(format!("tagdesk-runner-{}", std::process::id()));
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    let s = scenario::load(&path).unwrap();
+    let options = Options {
+        team: Some(TeamConfig::load(config).unwrap()),
+        ..Options::default()
+    };
+    let rt = scenario::runtime().unwrap();
+    rt.block_on(run::run_with(&s, s.seed, &options, &mut || {}))
+}
+
+#[test]
+fn a_teams_configuration_applies_unless_the_scenario_says_otherwise() {
+    // The team believes it lacks the Human Agent feature: after 24 hours its bot
+    // refuses a plain reply instead of sending it as HUMAN_AGENT.
+    let no_human_agent = team_config("team-no-ha", |t| {
+        t.replace("human_agent = true", "human_agent = false")
+            .replace(
+                "promo_phrases = [\"flash sale\", \"saldi\"]",
+                "promo_phrases = [\"mega deal\"]",
+            )
+    });
+    let steps = r#"
+[[step]]
+at = "26h"
+customer = "ada"
+agent = "grace"
+does = "/reply Your parcel is on its way."
+expect = { outcome = "refused" }
+
+"#;
+    let r = run_with_config("team-config", &format!("{HEAD}{steps}"), &no_human_agent);
+    assert!(r.passed(), "{}", r.transcript);
+    assert!(
+        r.transcript
+            .contains("human_agent = false (policy.human_agent in"),
+        "{}",
+        r.transcript
+    );
+    assert!(r
+        .settings
+        .iter()
+        .any(|l| l.starts_with("extra promotional phrases = mega deal")));
+
+    // The scenario's own [page] key wins over the team's file.
+    let page = HEAD.replace(
+        "[agents.grace]",
+        "[page]\nhuman_agent = true\n\n[agents.grace]",
+    );
+    let steps = r#"
+[[step]]
+at = "26h"
+customer = "ada"
+agent = "grace"
+does = "/reply Your parcel is on its way."
+expect = { outcome = "sent", tag = "HUMAN_AGENT" }
+
+# The team's own promotional phrase stops a tagged message.
+[[step]]
+at = "26h 1m"
+customer = "ada"
+agent = "grace"
+does = "/reply A mega deal for you!"
+expect = { outcome = "refused", says = "mega deal" }
+"#;
+    let r = run_with_config(
+        "team-config-page",
+        &format!("{page}{steps}"),
+        &no_human_agent,
+    );
+    assert!(r.passed(), "{}", r.transcript);
+    assert!(
+        r.transcript.contains("human_agent = true (scenario)"),
+        "{}",
+        r.transcript
+    );
+}
+
+#[test]
+fn scenario_run_says_which_settings_were_in_force() {
+    let config = team_config("team-cli", |t| {
+        t.replace("coalesce = \"10s\"", "coalesce = \"30s\"")
+    });
+    let dir = std::env::temp_dir().join(format!("tagdesk-runner-{}", std::process::id()));
+    let path = dir.join("cli-config.toml");
+    std::fs::write(&path, HEAD).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tagdesk"))
+        .args(["scenario", "run", "--config"])
+        .arg(&config)
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("settings in force, with "), "{stdout}");
+    assert!(
+        stdout.contains("coalesce = 30s (discord.coalesce in"),
+        "{stdout}"
+    );
 }

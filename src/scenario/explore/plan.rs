@@ -101,6 +101,13 @@ pub enum Event {
         /// With this tag.
         tag: Option<String>,
     },
+    /// A customer does something other than write.
+    Acts {
+        /// Who.
+        customer: usize,
+        /// What.
+        act: CustomerAct,
+    },
     /// Meta's faults from now on.
     Faults(Faults),
     /// Discord goes down (true) or comes back (false).
@@ -115,11 +122,46 @@ impl Event {
         match self {
             Event::Says { customer, .. }
             | Event::Agent { customer, .. }
+            | Event::Acts { customer, .. }
             | Event::OtherApp { customer, .. } => Some(*customer),
             _ => None,
         }
     }
 }
+
+/// What a customer does besides writing: the scenario format's customer keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CustomerAct {
+    /// Presses a button (`postback = "..."`).
+    Postback(String),
+    /// Reacts to the page's last message (`reaction = "..."`).
+    Reaction(String),
+    /// Arrives through a link (`referral = "..."`).
+    Referral(String),
+    /// Reads the conversation (`reads = true`).
+    Reads,
+    /// Blocks (true) or unblocks the page (`blocks = ...`).
+    Blocks(bool),
+    /// Another app takes the conversation (true) or gives it back (`handover = ...`).
+    Handover(bool),
+}
+
+impl CustomerAct {
+    /// The step's key and value, as in the file.
+    fn render(&self) -> String {
+        match self {
+            CustomerAct::Postback(p) => format!("postback = {}", quote(p)),
+            CustomerAct::Reaction(r) => format!("reaction = {}", quote(r)),
+            CustomerAct::Referral(r) => format!("referral = {}", quote(r)),
+            CustomerAct::Reads => "reads = true".into(),
+            CustomerAct::Blocks(on) => format!("blocks = {on}"),
+            CustomerAct::Handover(on) => format!("handover = {on}"),
+        }
+    }
+}
+
+/// The generated team member without the agent role: may look, may not send.
+pub const TEAM_ONLY: &str = "ada";
 
 /// Events at one virtual instant; more than one is a group of `concurrent = true`
 /// steps, run at once.
@@ -161,7 +203,10 @@ pub struct Plan {
     pub name: String,
     /// What it is, for the file's description.
     pub description: String,
-    /// Agents' names (all with the `agent` and `team` roles).
+    /// Where virtual time starts (RFC 3339), and with it the rules era: worlds fall on
+    /// both sides of the retirement of 2026-04-27.
+    pub start: String,
+    /// Agents' names (all with the `agent` and `team` roles, but [`TEAM_ONLY`]).
     pub agents: Vec<String>,
     /// Customers' ids.
     pub customers: Vec<String>,
@@ -173,6 +218,14 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The rules era Meta applies at the start.
+    pub fn era(&self) -> messenger::Era {
+        self.start
+            .parse::<jiff::Timestamp>()
+            .map(messenger::Era::at)
+            .unwrap_or_default()
+    }
+
     /// Whether another app sends anywhere in the world.
     pub fn has_other_app(&self) -> bool {
         self.events().any(|e| matches!(e, Event::OtherApp { .. }))
@@ -220,14 +273,20 @@ impl Plan {
         let _ = writeln!(out, "name = {}", quote(&self.name));
         let _ = writeln!(out, "description = {}", quote(&self.description));
         let _ = writeln!(out, "seed = {}", self.seed);
-        let _ = writeln!(out, "rules = \"meta-2026\"");
+        let _ = writeln!(out, "start = {}", quote(&self.start));
+        let _ = writeln!(out, "rules = \"{}\"", self.era());
         // Only the agents who act: a shrunk world reads better without the others.
         for (i, a) in self.agents.iter().enumerate() {
             let acts = self
                 .events()
                 .any(|e| matches!(e, Event::Agent { agent, .. } if *agent == i));
+            let roles = if a == TEAM_ONLY {
+                "[\"team\"]"
+            } else {
+                "[\"agent\", \"team\"]"
+            };
             if acts {
-                let _ = writeln!(out, "\n[agents.{a}]\nroles = [\"agent\", \"team\"]");
+                let _ = writeln!(out, "\n[agents.{a}]\nroles = {roles}");
             }
         }
         for c in &self.customers {
@@ -295,6 +354,7 @@ impl Plan {
                             .map(|t| format!(" tagged {t}"))
                             .unwrap_or_default()
                     ),
+                    Event::Acts { customer, act } => format!("{} {}", c(customer), act.render()),
                     Event::Faults(f) => format!("faults = {}", f.render()),
                     Event::DiscordOutage(true) => "Discord goes down".into(),
                     Event::DiscordOutage(false) => "Discord is back".into(),
@@ -334,6 +394,10 @@ impl Plan {
                 if let Some(t) = tag {
                     let _ = writeln!(out, "tag = \"{t}\"");
                 }
+            }
+            Event::Acts { customer: c, act } => {
+                customer(out, *c);
+                let _ = writeln!(out, "{}", act.render());
             }
             Event::Faults(f) => {
                 let _ = writeln!(out, "faults = {}", f.render());

@@ -222,7 +222,9 @@ fn tidy(mut plan: Plan) -> Plan {
     for g in &mut plan.groups {
         for e in &mut g.events {
             match e {
-                Event::Says { customer, .. } | Event::OtherApp { customer, .. } => {
+                Event::Says { customer, .. }
+                | Event::Acts { customer, .. }
+                | Event::OtherApp { customer, .. } => {
                     *customer = new_index(&used_customers, *customer);
                 }
                 Event::Agent {
