@@ -9,6 +9,7 @@ use std::panic::AssertUnwindSafe;
 
 use super::super::run::{self, FailureKind};
 use super::super::settings::Options;
+use super::error_log::ErrorLog;
 
 /// A promise tagdesk makes when no other app misbehaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -32,6 +33,8 @@ pub enum Invariant {
     RunCompletes,
     /// Nothing panicked.
     NoPanic,
+    /// No error-level log in a world where nothing goes wrong on purpose.
+    NoErrorLog,
     /// Any other expectation that failed (the explorer's own tests add one).
     Other,
 }
@@ -48,6 +51,7 @@ impl Invariant {
             Invariant::RecordAgrees => "record-agrees",
             Invariant::RunCompletes => "run-completes",
             Invariant::NoPanic => "no-panic",
+            Invariant::NoErrorLog => "no-error-log",
             Invariant::Other => "other",
         }
     }
@@ -73,6 +77,9 @@ impl Invariant {
             }
             Invariant::RunCompletes => "the run completes without a runner error",
             Invariant::NoPanic => "nothing panics",
+            Invariant::NoErrorLog => {
+                "no error-level log without an injected fault to explain it"
+            }
             Invariant::Other => "an expectation of the file",
         }
     }
@@ -116,10 +123,16 @@ pub struct Outcome {
 /// Runs `s` on a fresh runtime (a panic or leftover task can't leak into the next
 /// world) and names what broke. A press that found no button is the generator's
 /// guess missing, not a broken promise: it is ignored.
-pub fn check(s: &scenario_format::Scenario, options: &Options) -> Outcome {
+///
+/// `quiet`: nothing in the world goes wrong on purpose, so an error-level log is a
+/// broken promise too.
+pub fn check(s: &scenario_format::Scenario, options: &Options, quiet: bool) -> Outcome {
+    let log = ErrorLog::default();
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        let rt = super::super::runtime().expect("a current-thread runtime");
-        rt.block_on(run::run_with(s, s.seed, options, &mut || {}))
+        log.capture(|| {
+            let rt = super::super::runtime().expect("a current-thread runtime");
+            rt.block_on(run::run_with(s, s.seed, options, &mut || {}))
+        })
     }));
     let report = match result {
         Ok(r) => r,
@@ -153,6 +166,16 @@ pub fn check(s: &scenario_format::Scenario, options: &Options) -> Outcome {
             FailureKind::NoSuchButton(_) => None,
         })
         .collect();
+    if quiet {
+        if let Some(first) = log.events().first() {
+            violations.push(Violation {
+                invariant: Invariant::NoErrorLog,
+                line: 0,
+                at: String::new(),
+                detail: first.clone(),
+            });
+        }
+    }
     if let Some(e) = &report.error {
         violations.push(Violation {
             invariant: Invariant::RunCompletes,

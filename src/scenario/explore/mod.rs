@@ -5,9 +5,11 @@
 //!
 //! - [`generate`]: seed and profile → a [`plan::Plan`].
 //! - [`plan`]: the world as data, rendered in the public scenario format.
-//! - [`invariants`]: the promises, and running a world against them.
+//! - [`invariants`]: the promises, and running a world against them; [`error_log`]
+//!   catches error-level logs while it runs.
 //! - [`shrink`]: the smallest world that still breaks the same promise.
 
+pub mod error_log;
 pub mod generate;
 pub mod invariants;
 pub mod plan;
@@ -77,7 +79,7 @@ pub fn run_seed(
 /// Runs a world against the promises.
 pub fn run_plan(plan: Plan, options: &Options) -> anyhow::Result<SeedRun> {
     let (_, s) = load(&plan, "")?;
-    let outcome = invariants::check(&s, options);
+    let outcome = invariants::check(&s, options, plan.is_quiet());
     Ok(SeedRun {
         seed: plan.seed,
         steps: s.steps.len(),
@@ -91,7 +93,7 @@ pub fn run_plan(plan: Plan, options: &Options) -> anyhow::Result<SeedRun> {
 /// Whether `plan` breaks `invariant`.
 pub fn breaks(plan: &Plan, invariant: Invariant, options: &Options) -> bool {
     match load(plan, "") {
-        Ok((_, s)) => invariants::check(&s, options)
+        Ok((_, s)) => invariants::check(&s, options, plan.is_quiet())
             .violations
             .iter()
             .any(|v| v.invariant == invariant),
@@ -163,7 +165,7 @@ pub fn shrink_and_write(
     let (text, _) = load(&plan, &header)?;
     std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
     let reproduces = match crate::scenario::load(&path) {
-        Ok(s) => invariants::check(&s, options)
+        Ok(s) => invariants::check(&s, options, plan.is_quiet())
             .violations
             .iter()
             .any(|v| v.invariant == invariant),

@@ -226,6 +226,20 @@ impl Plan {
             .unwrap_or_default()
     }
 
+    /// Whether nothing in the world goes wrong on purpose: no faults, outages or
+    /// restarts, no customer blocking the page or handed to another app, no other app
+    /// sending. Then tagdesk has no reason to log an error.
+    pub fn is_quiet(&self) -> bool {
+        !self.events().any(|e| match e {
+            Event::Faults(f) => !f.is_empty(),
+            Event::DiscordOutage(_) | Event::Restart | Event::OtherApp { .. } => true,
+            Event::Acts { act, .. } => {
+                matches!(act, CustomerAct::Blocks(_) | CustomerAct::Handover(_))
+            }
+            Event::Says { .. } | Event::Agent { .. } => false,
+        })
+    }
+
     /// Whether another app sends anywhere in the world.
     pub fn has_other_app(&self) -> bool {
         self.events().any(|e| matches!(e, Event::OtherApp { .. }))
