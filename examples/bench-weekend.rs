@@ -51,5 +51,8 @@ fn main() {
             report.discord_calls,
             report.discord_calls as f64 / report.customer_messages as f64,
         );
+        for (route, n) in &report.discord_calls_by_route {
+            println!("           {n:>7}  {route}");
+        }
     }
 }

@@ -209,6 +209,12 @@ impl Store for Defective {
     fn work_retry(&self, id: i64, due: Timestamp, error: &str) -> Result<(), StoreError> {
         self.inner.work_retry(id, due, error)
     }
+    fn work_defer(&self, ids: &[i64], due: Timestamp) -> Result<(), StoreError> {
+        self.inner.work_defer(ids, due)
+    }
+    fn work_resume_discord(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.inner.work_resume_discord(now)
+    }
     fn work_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
         self.inner.work_failed(id, error)
     }

@@ -84,6 +84,8 @@ pub struct Report {
     pub wall: Duration,
     /// Discord REST calls made.
     pub discord_calls: usize,
+    /// Discord REST calls by route (`POST /channels/{id}/messages`).
+    pub discord_calls_by_route: std::collections::BTreeMap<String, usize>,
     /// Customer messages Meta received.
     pub customer_messages: usize,
     /// The bot's settings in force, each with where it came from.
@@ -129,6 +131,18 @@ pub async fn run_with(
     options: &Options,
     on_step: &mut dyn FnMut(),
 ) -> Report {
+    run_then(s, seed, options, on_step, &mut |_| {}).await
+}
+
+/// [`run_with`], handing the world to `then` once the last step has run (for
+/// benchmarks that measure what happened in it).
+pub async fn run_then(
+    s: &Scenario,
+    seed: u64,
+    options: &Options,
+    on_step: &mut dyn FnMut(),
+    then: &mut dyn FnMut(&World),
+) -> Report {
     let started = Instant::now();
     let mut transcript = Transcript::new(&s.name, &s.description, seed);
     let (_, settings) = bot_settings(s, options.team.as_ref());
@@ -157,6 +171,7 @@ pub async fn run_with(
         span: s.steps.last().map_or(SignedDuration::ZERO, |st| st.at),
         wall: Duration::ZERO,
         discord_calls: 0,
+        discord_calls_by_route: Default::default(),
         customer_messages: 0,
         settings,
     };
@@ -166,7 +181,14 @@ pub async fn run_with(
                 transcript.note(&format!("ERROR: {e:#}"));
                 report.error = Some(format!("{e:#}"));
             }
+            then(&w);
             report.discord_calls = w.discord.call_count();
+            for call in w.discord.calls() {
+                *report
+                    .discord_calls_by_route
+                    .entry(route(call.method, &call.path))
+                    .or_default() += 1;
+            }
             report.customer_messages = w
                 .mock
                 .lock()
@@ -454,6 +476,22 @@ fn interaction_of(call: &SentRecord) -> Option<&str> {
     let metadata = req.message.as_ref()?.metadata.as_deref()?;
     let last = metadata.rsplit(':').next()?;
     last.split('/').next()
+}
+
+/// A REST call's route, its ids replaced: `PATCH /channels/{id}`.
+fn route(method: &str, path: &str) -> String {
+    let path = path.strip_prefix("/api/v10").unwrap_or(path);
+    let parts: Vec<&str> = path
+        .split('/')
+        .map(|p| {
+            if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
+                "{id}"
+            } else {
+                p
+            }
+        })
+        .collect();
+    format!("{method} {}", parts.join("/"))
 }
 
 fn is_agent(step: &TimedStep) -> bool {

@@ -30,6 +30,9 @@ pub struct Options {
     /// A defect the bot's store is told to have: only the explorer's own tests (and
     /// `scenario explore --inject-defect`, to see it find one) set it.
     pub defect: Option<Defect>,
+    /// Don't pace the bot's Discord calls by the rate-limit headers: the reference
+    /// beside which `bench-monday` measures pacing.
+    pub unpaced: bool,
 }
 
 impl Options {

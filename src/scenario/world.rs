@@ -16,6 +16,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use bot::clock::{Clock, ManualClock};
 use bot::commands::{self, interaction, response, Invocation};
+use bot::discord::pacing::Paced;
+use bot::discord::ratelimit::Limits;
 use bot::discord::recorder::Recorder;
 use bot::engine::Engine;
 use bot::store::sqlite::SqliteStore;
@@ -167,6 +169,10 @@ impl World {
         // As forgetful as Discord: a nonce is honoured for a few minutes, so an outage
         // or crash longer than that shows a copy if the bot relies on nonces alone.
         discord.forget_nonces_after(Arc::new(clock.clone()), DISCORD_NONCE_MEMORY);
+        // And as strict: its rate limits are enforced on the virtual clock. The bot
+        // paces itself by what each answer announces, as serenity's limiter does for
+        // it in production.
+        discord.enforce_limits(Limits::default(), Arc::new(clock.clone()));
         let engine = Engine {
             store,
             graph: Arc::new(InProcessGraph {
@@ -174,7 +180,14 @@ impl World {
                 token: settings.page_token.clone(),
                 timeout: GRAPH_TIMEOUT,
             }),
-            discord: Arc::new(discord.clone()),
+            discord: if options.unpaced {
+                Arc::new(discord.clone())
+            } else {
+                Arc::new(Paced::new(
+                    Arc::new(discord.clone()),
+                    Arc::new(clock.clone()),
+                ))
+            },
             clock: Arc::new(clock.clone()),
             settings: Arc::new(s),
         };

@@ -6,6 +6,8 @@
 //! exactly the same calls.
 
 pub mod deadline;
+pub mod pacing;
+pub mod ratelimit;
 pub mod recorder;
 pub mod render;
 pub mod serenity_http;
@@ -176,6 +178,14 @@ pub trait DiscordApi: Send + Sync + 'static {
         channel: u64,
         limit: u8,
     ) -> BoxFuture<'_, Result<Vec<serde_json::Value>, DiscordError>>;
+
+    /// What Discord's rate-limit headers (or 429 body) said with the last answer on
+    /// `route` (`None`: the global limit), for a client that paces itself
+    /// ([`pacing::Paced`]). `None` where something else already paces the calls
+    /// (serenity's own limiter).
+    fn rate_limit(&self, _route: Option<ratelimit::Route>) -> Option<ratelimit::RateLimit> {
+        None
+    }
 }
 
 /// Whether `posted` (a message as Discord returns it) is `post`: the same content and

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use jiff::SignedDuration;
 use serde_json::Value;
 
+use super::ratelimit::{Buckets, Limits, RateLimit, Route};
 use super::{
     render, BoxFuture, DiscordApi, DiscordError, Effect, Performed, THREAD_ALREADY_CREATED,
 };
@@ -29,6 +30,8 @@ pub struct Call {
     pub body: Value,
     /// What the recorder answered: `Ok(id)` or the HTTP status of a failure.
     pub outcome: Result<u64, u16>,
+    /// When, by the clock the recorder was given (nonce memory or rate limits).
+    pub at: Option<jiff::Timestamp>,
 }
 
 /// A message as it now stands in "Discord".
@@ -83,6 +86,23 @@ struct State {
     no_thread_permission: bool,
     rate_limited: u32,
     lost_answers: u32,
+    /// Discord's rate limits, enforced on the clock's time, when switched on.
+    limits: Option<Enforced>,
+}
+
+/// Rate limits being enforced: the limits, the clock they run on, the buckets' use,
+/// and what the last answer on each bucket announced.
+struct Enforced {
+    limits: Limits,
+    clock: Arc<dyn crate::clock::Clock>,
+    buckets: Buckets,
+    announced: HashMap<Option<Route>, RateLimit>,
+}
+
+impl std::fmt::Debug for Enforced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Enforced({:?})", self.limits)
+    }
 }
 
 /// The in-process Discord. Clones share state.
@@ -117,6 +137,26 @@ impl Recorder {
             clock,
             keep: memory,
         });
+    }
+
+    /// From now on, Discord's rate limits are enforced on `clock`'s time: calls past a
+    /// bucket's limit get 429 with `retry_after` and the bucket's scope, and invalid
+    /// requests are counted (too many and every call is refused for an hour).
+    pub fn enforce_limits(&self, limits: Limits, clock: Arc<dyn crate::clock::Clock>) {
+        self.state().limits = Some(Enforced {
+            limits,
+            clock,
+            buckets: Buckets::default(),
+            announced: HashMap::new(),
+        });
+    }
+
+    /// Invalid requests (401, 403, 429) so far, when limits are enforced.
+    pub fn invalid_requests(&self) -> u64 {
+        self.state()
+            .limits
+            .as_ref()
+            .map_or(0, |e| e.buckets.invalid_total())
     }
 
     /// The next `n` calls get 429 with a one-second `Retry-After`.
@@ -202,9 +242,57 @@ impl State {
         None
     }
 
+    /// Now, by whichever clock the recorder was given.
+    fn now(&self) -> Option<jiff::Timestamp> {
+        self.limits
+            .as_ref()
+            .map(|e| e.clock.now())
+            .or_else(|| self.nonce_memory.as_ref().map(|m| m.clock.now()))
+    }
+
+    /// Counts a call against the rate limits, if enforced: a 429 if it is past one.
+    fn admit(&mut self, route: Option<Route>) -> Option<DiscordError> {
+        let e = self.limits.as_mut()?;
+        let now = e.clock.now();
+        let result = e.buckets.admit(&e.limits, route, now);
+        e.announced
+            .insert(None, e.buckets.global_left(&e.limits, now));
+        match result {
+            Ok(announced) => {
+                if let Some(l) = announced {
+                    e.announced.insert(route, l);
+                }
+                None
+            }
+            Err(refused) => {
+                let retry_after = refused.limit.reset_after;
+                if refused.limit.global {
+                    e.announced.insert(None, refused.limit.clone());
+                }
+                e.announced.insert(route, refused.limit);
+                Some(DiscordError {
+                    status: 429,
+                    code: (!refused.banned).then_some(0),
+                    message: if refused.banned {
+                        "You are being blocked from accessing our API temporarily due to \
+                         exceeding our rate limits frequently."
+                            .into()
+                    } else {
+                        "You are being rate limited.".into()
+                    },
+                    retry_after: Some(retry_after),
+                })
+            }
+        }
+    }
+
     fn perform(&mut self, effect: &Effect<'_>) -> (Call, Result<Performed, DiscordError>) {
         let (method, path, body) = describe(effect);
-        let result = match self.refuse() {
+        let refused = match self.admit(Route::of(effect)) {
+            Some(e) => Some(e),
+            None => self.refuse(),
+        };
+        let result = match refused {
             Some(e) => Err(e),
             None => self.apply(effect, &body).and_then(|done| {
                 if self.lost_answers == 0 {
@@ -229,6 +317,7 @@ impl State {
             path,
             body,
             outcome,
+            at: self.now(),
         };
         (call, result)
     }
@@ -271,6 +360,10 @@ impl State {
                 name,
             } => {
                 if self.no_thread_permission {
+                    if let Some(e) = self.limits.as_mut() {
+                        let now = e.clock.now();
+                        e.buckets.invalid_request(&e.limits, now);
+                    }
                     return Err(DiscordError {
                         status: 403,
                         code: Some(50013),
@@ -393,7 +486,11 @@ impl DiscordApi for Recorder {
         limit: u8,
     ) -> BoxFuture<'_, Result<Vec<Value>, DiscordError>> {
         let mut s = self.state();
-        let result = match s.refuse() {
+        let refused = match s.admit(None) {
+            Some(e) => Some(e),
+            None => s.refuse(),
+        };
+        let result = match refused {
             Some(e) => Err(e),
             None => Ok(s
                 .messages
@@ -408,13 +505,21 @@ impl DiscordApi for Recorder {
                 })
                 .collect()),
         };
+        let at = s.now();
         s.calls.push(Call {
             method: "GET",
             path: format!("/api/v10/channels/{channel}/messages?limit={limit}"),
             body: Value::Null,
             outcome: result.as_ref().map(|_| 0).map_err(|e| e.status),
+            at,
         });
         drop(s);
         Box::pin(std::future::ready(result))
+    }
+
+    fn rate_limit(&self, route: Option<Route>) -> Option<RateLimit> {
+        let s = self.state();
+        let e = s.limits.as_ref()?;
+        e.announced.get(&route).cloned()
     }
 }

@@ -8,6 +8,7 @@
 use jiff::{SignedDuration, Timestamp};
 
 pub mod sends;
+pub mod urgency;
 
 use crate::discord::{DiscordApi, DiscordError, Effect, Performed, Post};
 use crate::graph::GraphApi;
@@ -16,11 +17,14 @@ use crate::settings::Settings;
 use crate::store::{Changes, NewWork, QueuedWork, Store, StoreError, ThreadPatch, Work};
 
 /// How long to wait before attempt `n + 1`: 1 s doubling to 5 minutes, or what
-/// Discord asked for if longer.
+/// the other side asked for if longer.
 pub fn backoff(attempts: u32, retry_after: Option<SignedDuration>) -> SignedDuration {
     let exp = SignedDuration::from_secs(1i64 << attempts.min(9)).min(SignedDuration::from_mins(5));
     retry_after.map_or(exp, |r| r.max(exp))
 }
+
+/// How long a 429 without a `retry_after` is waited out.
+const RATE_LIMIT_DEFAULT_WAIT: SignedDuration = SignedDuration::from_secs(1);
 
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -44,6 +48,12 @@ pub enum Attempt {
         /// A wait the other side asked for.
         after: Option<SignedDuration>,
     },
+    /// Not attempted, or refused by a rate limit (429: nothing happened): run it again
+    /// after `after`, exactly, without counting an attempt.
+    Wait {
+        /// Discord's `retry_after`, or the wait the pacer knows of.
+        after: SignedDuration,
+    },
     /// Never: give up.
     Fail(String),
 }
@@ -52,6 +62,9 @@ impl From<Result<Changes, DiscordError>> for Attempt {
     fn from(r: Result<Changes, DiscordError>) -> Self {
         match r {
             Ok(changes) => Attempt::Done(Box::new(changes)),
+            Err(e) if e.status == 429 => Attempt::Wait {
+                after: e.retry_after.unwrap_or(RATE_LIMIT_DEFAULT_WAIT),
+            },
             Err(e) if e.is_transient() => Attempt::Retry {
                 error: e.to_string(),
                 after: e.retry_after,
@@ -61,8 +74,9 @@ impl From<Result<Changes, DiscordError>> for Attempt {
     }
 }
 
-/// Performs the work due at `now`, as many passes as it takes for work unblocked by
-/// earlier work (a post waiting for its thread) to run too.
+/// Performs the work due at `now`, most urgent first, as many passes as it takes for
+/// work unblocked by earlier work (a post waiting for its thread) to run too. Work
+/// whose Discord bucket is spent waits, untried, until the bucket resets.
 pub async fn drain(
     store: &dyn Store,
     discord: &dyn DiscordApi,
@@ -72,20 +86,34 @@ pub async fn drain(
 ) -> Result<Drained, StoreError> {
     let mut total = Drained::default();
     loop {
-        let due = store.work_due(now, 256)?;
+        let mut due = store.work_due(now, 256)?;
         if due.is_empty() {
             return Ok(total);
         }
+        urgency::sort(store, s, &mut due, now)?;
+        let mut seen = LookBack::default();
+        let mut waiting: Vec<(Timestamp, i64)> = Vec::new();
         let mut progressed = false;
+        let mut recovered = false;
         for item in due {
-            let settled = match attempt(store, discord, graph, s, &item, now).await {
+            let settled = match attempt(store, discord, graph, s, &item, now, &mut seen).await {
+                Ok(Some(Attempt::Wait { after })) => {
+                    waiting.push((now + after, item.id));
+                    total.retried += 1;
+                    continue;
+                }
                 Ok(Some(attempt)) => settle(store, &item, attempt, now),
                 // Leased by an agent's command: theirs to perform.
                 Ok(None) => continue,
                 Err(e) => Err(e),
             };
             match settled {
-                Ok(Settled::Done) => total.done += 1,
+                Ok(Settled::Done) => {
+                    total.done += 1;
+                    // Discord work that had been failing went through: Discord is
+                    // back, and the rest of the backlog needn't wait out its backoff.
+                    recovered |= item.attempts > 0 && !matches!(item.work, Work::GraphSend { .. });
+                }
                 Ok(Settled::Failed) => total.failed += 1,
                 Ok(Settled::Retried) => {
                     total.retried += 1;
@@ -106,6 +134,15 @@ pub async fn drain(
             }
             progressed = true;
         }
+        if recovered && store.work_resume_discord(now)? > 0 {
+            progressed = true;
+        }
+        // Deferred in one write per instant: a Monday backlog waits on one bucket.
+        waiting.sort_unstable();
+        for group in waiting.chunk_by(|a, b| a.0 == b.0) {
+            let ids: Vec<i64> = group.iter().map(|(_, id)| *id).collect();
+            store.work_defer(&ids, group[0].0)?;
+        }
         if !progressed {
             return Ok(total);
         }
@@ -120,6 +157,7 @@ async fn attempt(
     s: &Settings,
     item: &QueuedWork,
     now: Timestamp,
+    seen: &mut LookBack,
 ) -> Result<Option<Attempt>, StoreError> {
     Ok(Some(match &item.work {
         Work::GraphSend { interaction_id, .. } => {
@@ -129,7 +167,7 @@ async fn attempt(
             }
             sends::perform(store, graph, s, interaction_id, item.attempts, now).await?
         }
-        Work::OpenThread { .. } => match discord_work(store, discord, s, item).await? {
+        Work::OpenThread { .. } => match discord_work(store, discord, s, item, seen).await? {
             Err(e) if e.status == 403 || e.status == 404 => {
                 // Not transient, but fixable by a person: say so once, keep trying,
                 // and the conversation appears once it is fixed.
@@ -147,7 +185,7 @@ async fn attempt(
             }
             other => other.into(),
         },
-        _ => discord_work(store, discord, s, item).await?.into(),
+        _ => discord_work(store, discord, s, item, seen).await?.into(),
     }))
 }
 
@@ -179,6 +217,10 @@ pub fn settle(
             let due = now + backoff(item.attempts, after);
             tracing::warn!(id = item.id, attempts = item.attempts + 1, %error, "work failed; will retry");
             store.work_retry(item.id, due, &error)?;
+            Settled::Retried
+        }
+        Attempt::Wait { after } => {
+            store.work_defer(&[item.id], now + after)?;
             Settled::Retried
         }
         Attempt::Fail(error) => {
@@ -255,6 +297,7 @@ async fn discord_work(
     discord: &dyn DiscordApi,
     s: &Settings,
     item: &QueuedWork,
+    seen: &mut LookBack,
 ) -> Result<Result<Changes, DiscordError>, StoreError> {
     let nonce = nonce(store.instance(), item.id);
     let mut changes = Changes::default();
@@ -262,7 +305,7 @@ async fn discord_work(
         Work::OpenThread { psid, name, post } => {
             let starter = match item.progress {
                 Some(id) => Ok(id),
-                None => post_once(discord, s.channel_id, post, &nonce, item.attempts).await,
+                None => post_once(discord, seen, s.channel_id, post, &nonce, item.attempts).await,
             };
             match starter {
                 Err(e) => Err(e),
@@ -290,7 +333,7 @@ async fn discord_work(
         }
         Work::Post { psid, post } => match store.thread(psid)?.and_then(|t| t.discord_thread) {
             None => Err(waiting_for_thread()),
-            Some(thread) => post_once(discord, thread, post, &nonce, item.attempts)
+            Some(thread) => post_once(discord, seen, thread, post, &nonce, item.attempts)
                 .await
                 .map(|_| changes),
         },
@@ -309,7 +352,7 @@ async fn discord_work(
                 .await
                 .map(|_| changes),
         },
-        Work::Alert { post } => post_once(discord, s.channel_id, post, &nonce, item.attempts)
+        Work::Alert { post } => post_once(discord, seen, s.channel_id, post, &nonce, item.attempts)
             .await
             .map(|_| changes),
         Work::GraphSend { .. } => Err(DiscordError {
@@ -325,26 +368,43 @@ async fn discord_work(
 /// How many recent messages a retried post is looked for among.
 const LOOK_BACK: u8 = 50;
 
+/// The recent messages of each channel, read once per pass: a backlog of retried
+/// posts in one channel costs one read, not one each. A pass's own posts needn't be
+/// in it: each post looks only for its own earlier attempts, made in earlier passes.
+/// A read that failed for now fails the pass's other posts in that channel too,
+/// without asking again.
+#[derive(Default)]
+struct LookBack(std::collections::HashMap<u64, Result<Vec<serde_json::Value>, DiscordError>>);
+
 /// Posts `post` in `channel`, once. The nonce makes a retry within minutes return the
 /// first message; but Discord forgets nonces after a few minutes, so a post whose
 /// earlier attempt failed (its answer may have been lost, and an outage may have lasted
 /// longer than that) is first looked for among the channel's recent messages.
 async fn post_once(
     discord: &dyn DiscordApi,
+    seen: &mut LookBack,
     channel: u64,
     post: &Post,
     nonce: &str,
     attempts: u32,
 ) -> Result<u64, DiscordError> {
     if attempts > 0 {
-        let recent = match discord.recent_messages(channel, LOOK_BACK).await {
+        if let std::collections::hash_map::Entry::Vacant(slot) = seen.0.entry(channel) {
+            let recent = match discord.recent_messages(channel, LOOK_BACK).await {
+                Ok(recent) => Ok(recent),
+                Err(e) if e.is_transient() => Err(e),
+                // Can't read the channel (no Read Message History): the nonce is all
+                // there is.
+                Err(e) => {
+                    tracing::warn!(%e, channel, "can't read recent messages before posting again");
+                    Ok(Vec::new())
+                }
+            };
+            slot.insert(recent);
+        }
+        let recent = match &seen.0[&channel] {
             Ok(recent) => recent,
-            Err(e) if e.is_transient() => return Err(e),
-            // Can't read the channel (no Read Message History): the nonce is all there is.
-            Err(e) => {
-                tracing::warn!(%e, channel, "can't read recent messages before posting again");
-                Vec::new()
-            }
+            Err(e) => return Err(e.clone()),
         };
         let found = recent
             .iter()

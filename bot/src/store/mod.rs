@@ -171,6 +171,14 @@ pub trait Store: Send + Sync + 'static {
     /// Schedules another attempt.
     fn work_retry(&self, id: i64, due: Timestamp, error: &str) -> Result<(), StoreError>;
 
+    /// Puts off work that wasn't attempted (its Discord bucket is spent until `due`):
+    /// no attempt is counted, so it runs then as if for the first time.
+    fn work_defer(&self, ids: &[i64], due: Timestamp) -> Result<(), StoreError>;
+
+    /// Discord answers again: Discord work backing off after failures (not Graph
+    /// sends) is due at `now` instead of when its backoff ends. Returns how many.
+    fn work_resume_discord(&self, now: Timestamp) -> Result<u64, StoreError>;
+
     /// Gives up on work that can never succeed.
     fn work_failed(&self, id: i64, error: &str) -> Result<(), StoreError>;
 

@@ -1080,6 +1080,32 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn work_defer(&self, ids: &[i64], due: Timestamp) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut q =
+                tx.prepare_cached("UPDATE outbox SET due = ?2, leased_until = NULL WHERE id = ?1")?;
+            for id in ids {
+                q.execute(params![id, ms(due)])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn work_resume_discord(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let n = self
+            .conn()
+            .prepare_cached(
+                "UPDATE outbox SET due = ?1
+                 WHERE state = 'pending' AND attempts > 0 AND due > ?1
+                   AND lane NOT LIKE 'graph:%'",
+            )?
+            .execute([ms(now)])?;
+        Ok(n as u64)
+    }
+
     fn work_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
         run(
             &self.conn(),
