@@ -1,12 +1,15 @@
 //! The window, at a glance, in a Discord thread's name.
 //!
-//! Discord allows about two renames per thread every ten minutes, so a thread's name
-//! can't count down. It shows an upper bound that moves in steps instead: the 24-hour
-//! window as "24h", "12h", "6h" left, the human-agent window in whole days ("6d" …
-//! "1d"), and "⏰ closing" from the moment the alert fires (`alert_before` ahead of the
-//! end). Each step is a rename, so a thread is renamed at most 4 times in its 24-hour
-//! window and 7 in the human-agent window, and a name never says more time is left
-//! than there is: "12h left" means at most 12 hours. `/inbox` and autocomplete, which
+//! Discord allows about two renames per thread every ten minutes, and every rename is
+//! a call against the bot's global budget: on a weekend backlog of 10,000
+//! conversations, names counting down in steps (24h, 12h, 6h, then days) cost 4.4
+//! renames a conversation, more calls than posting the messages. So a name shows only
+//! what changes what the team must do, and no time that would need counting down:
+//! "🟢 open" while the 24-hour window is open, "⏰ closing · 2h left" from the moment
+//! the alert fires (`alert_before` ahead of the end), "🟡 human agent until Fri 09:00
+//! UTC" (a fixed instant, not a countdown), "⏰ human agent closing · 2h left", "🔴
+//! expired". A thread is renamed at most four times in a conversation's week, and a
+//! name never says more time is left than there is. `/inbox` and autocomplete, which
 //! aren't rate-limited, show the time left to the minute ([`precise`]).
 
 use jiff::{SignedDuration, Timestamp};
@@ -16,53 +19,26 @@ use messenger::window::Window;
 /// Discord's limit on a channel name.
 const NAME_LIMIT: usize = 100;
 
-/// The steps of the 24-hour window's label, longest first, ending at the alert.
-fn standard_steps(alert_before: SignedDuration) -> Vec<SignedDuration> {
-    let hours = [24, 12, 6].map(SignedDuration::from_hours);
-    steps(&hours, alert_before)
-}
-
-/// The steps of the human-agent window's label: whole days, ending at the alert.
-fn human_agent_steps(alert_before: SignedDuration) -> Vec<SignedDuration> {
-    let days = [7, 6, 5, 4, 3, 2, 1].map(|d| SignedDuration::from_hours(24 * d));
-    steps(&days, alert_before)
-}
-
-fn steps(grid: &[SignedDuration], alert_before: SignedDuration) -> Vec<SignedDuration> {
-    let mut out: Vec<SignedDuration> = grid.iter().copied().filter(|g| *g > alert_before).collect();
-    out.push(alert_before);
-    out
-}
-
-/// The step a window with `left` shows: the smallest step that is at least `left`.
-fn bound(left: SignedDuration, steps: &[SignedDuration]) -> SignedDuration {
-    steps
-        .iter()
-        .rev()
-        .copied()
-        .find(|s| left <= *s)
-        .unwrap_or(steps[0])
-}
-
-/// The label a thread's name shows for a window: "🟢 12h left", "⏰ closing · 2h left",
-/// "🟡 human agent · 6d", "⏰ human agent closing · 2h left", "🔴 expired",
-/// "⛔ page restricted". Times are upper bounds, in steps (see the module's docs).
+/// The label a thread's name shows for a window: "🟢 open", "⏰ closing · 2h left",
+/// "🟡 human agent until Fri 09:00 UTC", "⏰ human agent closing · 2h left",
+/// "🔴 expired", "⛔ page restricted" (see the module's docs).
 ///
 /// A restriction blocks tagged messages only, so it shows on threads that could only be
 /// answered with a tag; a thread inside its 24-hour window still shows green.
 pub fn label(window: &Window, restricted: bool, alert_before: SignedDuration) -> String {
     match window {
-        Window::Standard { left, .. } => match bound(*left, &standard_steps(alert_before)) {
-            b if b == alert_before => format!("⏰ closing · {} left", short(b, false)),
-            b => format!("🟢 {} left", short(b, false)),
-        },
+        Window::Standard { left, .. } if *left <= alert_before => {
+            format!("⏰ closing · {} left", short(alert_before))
+        }
+        Window::Standard { .. } => "🟢 open".into(),
         Window::HumanAgent { .. } if restricted => "⛔ page restricted".into(),
-        Window::HumanAgent { left, .. } => match bound(*left, &human_agent_steps(alert_before)) {
-            b if b == alert_before => {
-                format!("⏰ human agent closing · {} left", short(b, false))
-            }
-            b => format!("🟡 human agent · {}", short(b, true)),
-        },
+        Window::HumanAgent { left, .. } if *left <= alert_before => {
+            format!("⏰ human agent closing · {} left", short(alert_before))
+        }
+        Window::HumanAgent { closes_at, .. } => format!(
+            "🟡 human agent until {}",
+            closes_at.strftime("%a %H:%M UTC")
+        ),
         Window::Expired { .. } => "🔴 expired".into(),
     }
 }
@@ -80,12 +56,10 @@ pub fn precise(window: &Window, restricted: bool) -> String {
     }
 }
 
-/// A step as written: "7d" (in `days`), "12h", "90m".
-fn short(d: SignedDuration, days: bool) -> String {
+/// The alert's lead as written: "2h", "90m".
+fn short(d: SignedDuration) -> String {
     let secs = d.as_secs();
-    if days && secs % 86_400 == 0 {
-        format!("{}d", secs / 86_400)
-    } else if secs % 3600 == 0 {
+    if secs % 3600 == 0 {
         format!("{}h", secs / 3600)
     } else {
         format!("{}m", secs / 60)
@@ -109,29 +83,21 @@ pub fn thread_name(label: &str, customer: &str) -> String {
     name.chars().take(NAME_LIMIT).collect()
 }
 
-/// When a thread's label next changes on its own: the next step of its window, the
+/// When a thread's label next changes on its own: when its window's alert fires, the
 /// window's end, or the end of the restriction that colours it.
 pub fn next_change(
     window: &Window,
     restriction: Option<&Restriction>,
     alert_before: SignedDuration,
 ) -> Option<Timestamp> {
-    let next_step = |closes_at: Timestamp, left: SignedDuration, steps: Vec<SignedDuration>| {
-        let shown = bound(left, &steps);
-        match steps.iter().find(|s| **s < shown) {
-            Some(lower) => closes_at - *lower,
-            None => closes_at,
-        }
-    };
     let window_end = match window {
-        Window::Standard { closes_at, left } => {
-            Some(next_step(*closes_at, *left, standard_steps(alert_before)))
+        Window::Standard { closes_at, left } | Window::HumanAgent { closes_at, left } => {
+            Some(if *left > alert_before {
+                *closes_at - alert_before
+            } else {
+                *closes_at
+            })
         }
-        Window::HumanAgent { closes_at, left } => Some(next_step(
-            *closes_at,
-            *left,
-            human_agent_steps(alert_before),
-        )),
         Window::Expired { .. } => None,
     };
     let restriction_end = restriction.and_then(|r| r.until);
@@ -167,31 +133,35 @@ mod tests {
     }
 
     #[test]
-    fn labels_step_down_and_never_claim_more_time_than_is_left() {
+    fn labels_say_what_changes_and_never_claim_more_time_than_is_left() {
         let h = SignedDuration::from_hours;
         let s = SignedDuration::from_secs;
-        assert_eq!(label_after(s(0), false), "🟢 24h left");
-        assert_eq!(label_after(s(1), false), "🟢 24h left");
-        assert_eq!(label_after(h(12), false), "🟢 12h left");
-        assert_eq!(label_after(h(12) + s(1), false), "🟢 12h left");
-        assert_eq!(label_after(h(18), false), "🟢 6h left");
+        assert_eq!(label_after(s(0), false), "🟢 open");
+        assert_eq!(label_after(h(12), false), "🟢 open");
+        assert_eq!(label_after(h(22) - s(1), false), "🟢 open");
         assert_eq!(label_after(h(22), false), "⏰ closing · 2h left");
         assert_eq!(label_after(h(24) - s(1), false), "⏰ closing · 2h left");
-        assert_eq!(label_after(h(24), false), "🟡 human agent · 6d");
+        // The message was Friday 09:00: the human-agent window ends a week later.
+        assert_eq!(
+            label_after(h(24), false),
+            "🟡 human agent until Fri 09:00 UTC"
+        );
         assert_eq!(label_after(h(24), true), "⛔ page restricted");
-        assert_eq!(label_after(h(24) + s(1), false), "🟡 human agent · 6d");
-        assert_eq!(label_after(h(24 * 6), false), "🟡 human agent · 1d");
+        assert_eq!(
+            label_after(h(24 * 6), false),
+            "🟡 human agent until Fri 09:00 UTC"
+        );
         assert_eq!(
             label_after(h(24 * 7) - h(2), false),
             "⏰ human agent closing · 2h left"
         );
         assert_eq!(label_after(h(24 * 7), false), "🔴 expired");
         assert_eq!(label_after(h(24 * 7), true), "🔴 expired");
-        assert_eq!(label_after(h(2), true), "🟢 24h left");
+        assert_eq!(label_after(h(2), true), "🟢 open");
     }
 
     #[test]
-    fn each_step_is_one_rename_at_the_moment_it_is_due() {
+    fn each_change_is_one_rename_at_the_moment_it_is_due() {
         let h = SignedDuration::from_hours;
         let start = at("2026-11-20T09:00:00Z");
         let alert = h(2);
@@ -206,16 +176,9 @@ mod tests {
         assert_eq!(
             names,
             [
-                "🟢 24h left",
-                "🟢 12h left",
-                "🟢 6h left",
+                "🟢 open",
                 "⏰ closing · 2h left",
-                "🟡 human agent · 6d",
-                "🟡 human agent · 5d",
-                "🟡 human agent · 4d",
-                "🟡 human agent · 3d",
-                "🟡 human agent · 2d",
-                "🟡 human agent · 1d",
+                "🟡 human agent until Fri 09:00 UTC",
                 "⏰ human agent closing · 2h left",
                 "🔴 expired",
             ]

@@ -66,7 +66,7 @@ async fn a_conversation_becomes_a_thread_whose_name_follows_the_window() {
         (m.as_str(), p.as_str()),
         ("POST", "/api/v10/channels/900/messages/5001/threads")
     );
-    assert_eq!(body["name"], "🟢 24h left · Ada Lovelace");
+    assert_eq!(body["name"], "🟢 open · Ada Lovelace");
 
     // A later message goes into the thread; the name doesn't change yet.
     h.advance("1h").await;
@@ -102,7 +102,10 @@ async fn a_conversation_becomes_a_thread_whose_name_follows_the_window() {
     let c = calls(&server, 5).await;
     assert_eq!(c.len(), 1, "{c:#?}");
     assert_eq!(c[0].0, "PATCH");
-    assert_eq!(c[0].2["name"], "🟡 human agent · 6d · Ada Lovelace");
+    assert_eq!(
+        c[0].2["name"],
+        "🟡 human agent until Fri 10:00 UTC · Ada Lovelace"
+    );
 
     // Nothing more until the next change.
     h.tick().await;
