@@ -3,4 +3,5 @@
 //! The library half of the `tagdesk` binary: the scenario runner, which the binary's
 //! `scenario run` command and the end-to-end tests share.
 
+pub mod fuzz;
 pub mod scenario;

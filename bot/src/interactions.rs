@@ -85,7 +85,8 @@ fn verify(
     key.verify(&signed, &signature)
         .map_err(|_| "invalid request signature")?;
     let at: i64 = timestamp.parse().map_err(|_| "malformed timestamp")?;
-    if (now - at).abs() > MAX_AGE_SECS {
+    // `abs_diff`: a signed timestamp of -9223372036854775808 overflowed `now - at`.
+    if now.abs_diff(at) > MAX_AGE_SECS.unsigned_abs() {
         return Err("timestamp too old or in the future");
     }
     Ok(())
@@ -118,4 +119,34 @@ async fn receive(State(ep): State<Arc<Endpoint>>, headers: HeaderMap, body: Byte
         deferred.delivered(true);
     }
     Json(started.body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use ed25519_dalek::{Signer, SigningKey};
+
+    use super::*;
+
+    fn signed(key: &SigningKey, timestamp: &str, body: &[u8]) -> HeaderMap {
+        let mut message = timestamp.as_bytes().to_vec();
+        message.extend_from_slice(body);
+        let mut headers = HeaderMap::new();
+        let signature = hex::encode(key.sign(&message).to_bytes());
+        headers.insert("x-signature-ed25519", signature.parse().unwrap());
+        headers.insert("x-signature-timestamp", timestamp.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn timestamps_at_the_ends_of_i64_are_too_old_not_an_overflow() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let now = 1_800_000_000;
+        for at in [i64::MIN, i64::MAX, now - MAX_AGE_SECS - 1] {
+            let headers = signed(&key, &at.to_string(), b"{}");
+            let refused = verify(&key.verifying_key(), &headers, b"{}", now);
+            assert_eq!(refused, Err("timestamp too old or in the future"), "{at}");
+        }
+        let headers = signed(&key, &now.to_string(), b"{}");
+        assert_eq!(verify(&key.verifying_key(), &headers, b"{}", now), Ok(()));
+    }
 }

@@ -13,6 +13,11 @@ use crate::load::{Action, LoadError, TimedStep};
 /// Makes a load error at a byte offset.
 pub type ErrAt<'a> = dyn Fn(usize, String, Option<String>) -> LoadError + 'a;
 
+/// The most messages `[generate]` may make (`count` times the most per customer): far
+/// more than a scenario runs in reasonable time, and a bound on what a file of a few
+/// bytes can make the loader allocate (`count = 4000000000` asked for 32 GB at once).
+pub const MAX_GENERATED: u64 = 100_000;
+
 /// The ids generated customers get: `c0001`, `c0002`, ...
 pub fn id(n: u32) -> String {
     format!("c{n:04}")
@@ -66,6 +71,16 @@ pub fn expand(
             None,
         ));
     }
+    if u64::from(g.count) * u64::from(max) > MAX_GENERATED {
+        return Err(err(
+            at,
+            format!(
+                "generate.count = {} with up to {max} messages each is more than {MAX_GENERATED} generated messages",
+                g.count
+            ),
+            Some("fewer customers, or fewer messages each".into()),
+        ));
+    }
     let languages: Vec<(&String, &Vec<String>)> =
         g.templates.iter().filter(|(_, t)| !t.is_empty()).collect();
     if languages.is_empty() {
@@ -87,7 +102,9 @@ pub fn expand(
         }
     };
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7A9D_E5C0);
-    let span = (until - from).as_millis() as f64;
+    // Under a millisecond apart (`until = "999us"`), the span rounds to 0 and an empty
+    // range can't be sampled: every arrival is then at `from`.
+    let span = ((until - from).as_millis() as f64).max(f64::MIN_POSITIVE);
     let mut arrivals: Vec<f64> = if poisson {
         // Exponential gaps at the rate that fits `count` arrivals in the span.
         let mean = span / g.count as f64;
@@ -128,4 +145,50 @@ pub fn expand(
         ids.push(id);
     }
     Ok((ids, steps))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// A scenario of `[generate]` with these keys and one template.
+    fn load(generate: &str) -> Result<crate::Scenario, crate::LoadError> {
+        let text = format!(
+            "name = \"g\"\ndescription = \"d\"\n[generate]\ntemplates.en = [\"hi {{order}}\"]\n{generate}"
+        );
+        crate::load::parse(Path::new("g.toml"), &text, None)
+    }
+
+    #[test]
+    fn generated_messages_are_bounded() {
+        // Found by fuzzing: this allocated 32 GB for the arrivals before anything else.
+        let err = load("count = 4000000000\nuntil = \"1h\"\n").unwrap_err();
+        assert!(
+            err.message.contains("more than 100000 generated messages"),
+            "{err}"
+        );
+        let err = load("count = 1000\nuntil = \"1h\"\nmessages = [1, 4294967295]\n").unwrap_err();
+        assert!(err.message.contains("more than 100000"), "{err}");
+        assert_eq!(
+            load("count = 25000\nuntil = \"1h\"\nmessages = [1, 4]\n")
+                .unwrap()
+                .customers
+                .len(),
+            25_000
+        );
+    }
+
+    #[test]
+    fn arrivals_less_than_a_millisecond_apart() {
+        // This panicked sampling the empty range 0.0..0.0.
+        for arrival in ["uniform", "poisson"] {
+            let s = load(&format!(
+                "count = 3\nfrom = \"1h\"\nuntil = \"1h 999us\"\narrival = \"{arrival}\"\n"
+            ))
+            .unwrap();
+            // Every customer arrives at `from`; later messages of a burst follow.
+            let first: Vec<_> = s.steps.iter().take(3).map(|step| step.at).collect();
+            assert_eq!(first, [jiff::SignedDuration::from_hours(1); 3]);
+        }
+    }
 }

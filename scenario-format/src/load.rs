@@ -249,6 +249,15 @@ pub fn parse(
     if let Some(g) = &file.generate {
         let err = |offset, message, hint| cx.err(offset, message, hint);
         let (generated, gen_steps) = generate::expand(&err, g, file.seed)?;
+        for step in &gen_steps {
+            on_the_clock(
+                &cx,
+                start,
+                step.at,
+                g.span().start,
+                "[generate] makes a message at",
+            )?;
+        }
         customers.extend(generated.into_iter().map(|id| (id, None)));
         steps.extend(gen_steps);
     }
@@ -259,6 +268,8 @@ pub fn parse(
         let offset = step.span().start;
         let s = step.get_ref();
         let at = step_time(&cx, s, offset, previous)?;
+        let at_offset = s.at.as_ref().map_or(offset, |a| a.span().start);
+        on_the_clock(&cx, start, at, at_offset, "a step at")?;
         previous = Some(at);
         let customer = match &s.customer {
             Some(c) if !known.contains(&c.get_ref().as_str()) => {
@@ -294,6 +305,10 @@ pub fn parse(
             )?),
             None => None,
         };
+        let ends = expect.as_ref().and_then(|e| e.restriction_ends.as_deref());
+        if let (Some(d), Some(e)) = (ends.and_then(|d| parse_duration(d).ok()), &s.expect) {
+            on_the_clock(&cx, start, d, e.span().start, "expect.restriction_ends at")?;
+        }
         let (line, _) = line_column(text, offset);
         explicit.push(TimedStep {
             at,
@@ -337,6 +352,27 @@ pub struct Given {
     pub rules: bool,
     /// `[page] human_agent = ...`.
     pub human_agent: bool,
+}
+
+/// A time from the start must be an instant a clock can show: the runner and
+/// mock-graph add it to the start, and outside jiff's years -9999 to 9999 that panics.
+fn on_the_clock(
+    cx: &Ctx<'_>,
+    start: Timestamp,
+    at: SignedDuration,
+    offset: usize,
+    what: &str,
+) -> Result<(), LoadError> {
+    match start.checked_add(at) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(cx.err(
+            offset,
+            format!(
+                "{what} {at:#} from the start ({start}) is outside the instants a clock can show"
+            ),
+            Some("the years -9999 to 9999: a scenario lasts days, not millennia".into()),
+        )),
+    }
 }
 
 /// When a step happens: its own `at`, in time order, or, for a concurrent step, the
@@ -769,5 +805,28 @@ does = "/reply Two"
         assert!(e.message.contains("is negative"), "{e}");
         let e = refused("[[step]]\nat = \"0s\"\nfaults = { echo_delay = \"5m\" }\n");
         assert!(e.message.contains("unknown field `echo_delay`"), "{e}");
+    }
+
+    #[test]
+    fn times_past_the_clock_are_refused() {
+        // Found by fuzzing: these loaded, and `tagdesk scenario run` then panicked
+        // adding them to the start.
+        let e = refused("[[step]]\nat = \"699999993h\"\ncustomer = \"ada\"\nsays = \"hi\"\n");
+        assert!(
+            e.message.contains("outside the instants a clock can show"),
+            "{e}"
+        );
+        assert_eq!((e.line, e.column), (10, 6), "{e}");
+        let e = refused(
+            "[[step]]\nat = \"0s\"\ncustomer = \"ada\"\nexpect = { restriction_ends = \"-175000000h\" }\n",
+        );
+        assert!(e.message.starts_with("expect.restriction_ends at"), "{e}");
+        let far = "[generate]\ncount = 1\nfrom = \"70000000h\"\nuntil = \"70000001h\"\ntemplates.en = [\"hi\"]\n";
+        let e = refused(far);
+        assert!(
+            e.message.starts_with("[generate] makes a message at"),
+            "{e}"
+        );
+        assert!(load("[[step]]\nat = \"3650d\"\ncustomer = \"ada\"\nsays = \"hi\"\n").is_ok());
     }
 }

@@ -44,6 +44,12 @@ impl InProcessGraph {
     }
 }
 
+/// A request that can't be made (a PSID from a webhook too long for a URI, found by
+/// fuzzing) fails as the real client's does, rather than panicking.
+fn unsendable(e: axum::http::Error) -> GraphFailure {
+    GraphFailure::Unavailable(format!("the request can't be made: {e}"))
+}
+
 impl GraphApi for InProcessGraph {
     fn profile<'a>(&'a self, psid: &'a str) -> BoxFuture<'a, Result<UserProfile, GraphFailure>> {
         Box::pin(async move {
@@ -52,7 +58,7 @@ impl GraphApi for InProcessGraph {
             ))
             .header("authorization", format!("Bearer {}", self.token))
             .body(axum::body::Body::empty())
-            .expect("a valid request");
+            .map_err(unsendable)?;
             self.call(request).await
         })
     }
@@ -77,8 +83,27 @@ impl GraphApi for InProcessGraph {
             let request = axum::http::Request::get(format!("/v21.0/{path}"))
                 .header("authorization", format!("Bearer {}", self.token))
                 .body(axum::body::Body::empty())
-                .expect("a valid request");
+                .map_err(unsendable)?;
             self.call(request).await
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_psid_too_long_for_a_uri_is_a_failure_not_a_panic() {
+        let (router, _) = mock_graph::app(mock_graph::Settings::defaults());
+        let graph = InProcessGraph {
+            router,
+            token: "mock-page-token".into(),
+            timeout: Duration::from_secs(1),
+        };
+        let psid = "7".repeat(70_000);
+        let failure = graph.profile(&psid).await.unwrap_err();
+        assert!(matches!(failure, GraphFailure::Unavailable(_)), "{failure}");
+        assert!(graph.get(&psid).await.is_err());
     }
 }

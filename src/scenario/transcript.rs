@@ -152,6 +152,15 @@ fn describe(w: &World, c: &bot::discord::recorder::Call) -> String {
             .unwrap_or_else(|| "?".into())
     };
     let body = &c.body;
+    if c.method == "GET" {
+        let place = match channel {
+            Some(CHANNEL) | None => "the channel".to_owned(),
+            Some(id) => format!("{}'s thread", who(id)),
+        };
+        return format!(
+            "read the recent messages of {place}, for a post an earlier attempt may have made"
+        );
+    }
     if c.method == "PATCH" {
         let id = channel.unwrap_or_default();
         return match (body["name"].as_str(), body["archived"].as_bool()) {

@@ -2,5 +2,6 @@
 
 mod cli;
 mod explore;
+mod fuzz;
 mod runner;
 mod scenarios;

@@ -10,7 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 pub mod sends;
 pub mod urgency;
 
-use crate::discord::{DiscordApi, DiscordError, Effect, Performed, Post};
+use crate::discord::{DiscordApi, DiscordError, Effect, Performed, Post, THREAD_ALREADY_CREATED};
 use crate::graph::GraphApi;
 use crate::mirror::posts::{self, colour};
 use crate::settings::Settings;
@@ -54,9 +54,20 @@ pub enum Attempt {
         /// Discord's `retry_after`, or the wait the pacer knows of.
         after: SignedDuration,
     },
+    /// Discord is down (unreachable, or answering 5xx): retried like
+    /// [`Attempt::Retry`], and the pass's other Discord work waits for the next probe
+    /// instead of failing the same way one call each.
+    DiscordDown(String),
     /// Never: give up.
     Fail(String),
 }
+
+/// While Discord is down, how often one piece of work probes it: the rest of the
+/// backlog waits untried, and follows within this long of Discord's return.
+const DOWN_PROBE: SignedDuration = SignedDuration::from_secs(15);
+
+/// The code of [`waiting_for_thread`]'s error: transient, but not Discord's fault.
+const NOT_OPEN_YET: i64 = -1;
 
 impl From<Result<Changes, DiscordError>> for Attempt {
     fn from(r: Result<Changes, DiscordError>) -> Self {
@@ -65,6 +76,9 @@ impl From<Result<Changes, DiscordError>> for Attempt {
             Err(e) if e.status == 429 => Attempt::Wait {
                 after: e.retry_after.unwrap_or(RATE_LIMIT_DEFAULT_WAIT),
             },
+            Err(e) if e.status >= 500 || (e.status == 0 && e.code != Some(NOT_OPEN_YET)) => {
+                Attempt::DiscordDown(e.to_string())
+            }
             Err(e) if e.is_transient() => Attempt::Retry {
                 error: e.to_string(),
                 after: e.retry_after,
@@ -95,12 +109,23 @@ pub async fn drain(
         let mut waiting: Vec<(Timestamp, i64)> = Vec::new();
         let mut progressed = false;
         let mut recovered = false;
+        let mut down_until: Option<Timestamp> = None;
         for item in due {
+            let is_discord = !matches!(item.work, Work::GraphSend { .. });
+            if let Some(until) = down_until.filter(|_| is_discord) {
+                waiting.push((until, item.id));
+                total.retried += 1;
+                continue;
+            }
             let settled = match attempt(store, discord, graph, s, &item, now, &mut seen).await {
                 Ok(Some(Attempt::Wait { after })) => {
                     waiting.push((now + after, item.id));
                     total.retried += 1;
                     continue;
+                }
+                Ok(Some(down @ Attempt::DiscordDown(_))) => {
+                    down_until = Some(now + DOWN_PROBE);
+                    settle(store, &item, down, now)
                 }
                 Ok(Some(attempt)) => settle(store, &item, attempt, now),
                 // Leased by an agent's command: theirs to perform.
@@ -209,15 +234,15 @@ pub fn settle(
     now: Timestamp,
 ) -> Result<Settled, StoreError> {
     Ok(match attempt {
+        Attempt::DiscordDown(error) => {
+            retry(store, item, &error, now + backoff(item.attempts, None))?
+        }
         Attempt::Done(changes) => {
             store.work_done(item.id, &changes)?;
             Settled::Done
         }
         Attempt::Retry { error, after } => {
-            let due = now + backoff(item.attempts, after);
-            tracing::warn!(id = item.id, attempts = item.attempts + 1, %error, "work failed; will retry");
-            store.work_retry(item.id, due, &error)?;
-            Settled::Retried
+            retry(store, item, &error, now + backoff(item.attempts, after))?
         }
         Attempt::Wait { after } => {
             store.work_defer(&[item.id], now + after)?;
@@ -229,6 +254,18 @@ pub fn settle(
             Settled::Failed
         }
     })
+}
+
+/// Schedules another attempt at `item` at `due`.
+fn retry(
+    store: &dyn Store,
+    item: &QueuedWork,
+    error: &str,
+    due: Timestamp,
+) -> Result<Settled, StoreError> {
+    tracing::warn!(id = item.id, attempts = item.attempts + 1, %error, "work failed; will retry");
+    store.work_retry(item.id, due, error)?;
+    Ok(Settled::Retried)
 }
 
 /// The problem key for conversations whose threads can't be opened.
@@ -318,6 +355,14 @@ async fn discord_work(
                             name,
                         })
                         .await;
+                    // Opened by an earlier attempt whose answer was lost: the thread's
+                    // id is its starter message's, so it is known all the same.
+                    let opened = match opened {
+                        Err(e) if e.code == Some(THREAD_ALREADY_CREATED) => {
+                            Ok(Performed::Thread(message))
+                        }
+                        other => other,
+                    };
                     match opened {
                         Ok(p) => {
                             changes.patches.push(ThreadPatch::Opened {
@@ -436,7 +481,7 @@ fn id_of(p: Performed) -> u64 {
 fn waiting_for_thread() -> DiscordError {
     DiscordError {
         status: 0,
-        code: None,
+        code: Some(NOT_OPEN_YET),
         message: "the conversation's Discord thread isn't open yet".into(),
         retry_after: None,
     }

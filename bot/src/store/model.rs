@@ -24,8 +24,10 @@ impl Customer {
     /// The name to show: the profile's, or one made from the PSID's end.
     pub fn display_name(&self) -> String {
         self.name.clone().unwrap_or_else(|| {
-            let tail = &self.psid[self.psid.len().saturating_sub(4)..];
-            format!("Customer …{tail}")
+            // The last four characters, not bytes: a PSID is whatever the delivery
+            // said, and slicing inside a character panicked the bot's processing.
+            let start = self.psid.char_indices().rev().nth(3).map_or(0, |(i, _)| i);
+            format!("Customer …{}", &self.psid[start..])
         })
     }
 }
@@ -531,4 +533,31 @@ pub struct Changes {
     pub work_updates: Vec<(i64, Work)>,
     /// Relabel every open thread at this instant (the page's restriction changed).
     pub relabel_all: Option<Timestamp>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_placeholder_name_ends_with_the_psids_last_four_characters() {
+        let named = |psid: &str| {
+            Customer {
+                psid: psid.into(),
+                ..Customer::default()
+            }
+            .display_name()
+        };
+        assert_eq!(named("5490253282974471"), "Customer …4471");
+        assert_eq!(named("12"), "Customer …12");
+        // Found by fuzzing the webhook: this panicked slicing inside '\u{202e}'.
+        assert_eq!(
+            named("💥\u{202e}\u{feff}x"),
+            "Customer …💥\u{202e}\u{feff}x"
+        );
+        assert_eq!(
+            named("a💥\u{202e}\u{feff}x"),
+            "Customer …💥\u{202e}\u{feff}x"
+        );
+    }
 }
