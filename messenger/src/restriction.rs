@@ -179,7 +179,14 @@ pub struct Enforcement {
     pub warnings: u32,
     /// Restrictions, oldest first.
     pub history: Vec<Restriction>,
+    /// When the last warning was given, as far as the record knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_warning: Option<Timestamp>,
 }
+
+/// Two reports of a warning this close together are one warning told twice: Meta
+/// answers the offending send with 613 and sends its notice for the same offence.
+pub const SAME_WARNING: SignedDuration = SignedDuration::from_mins(10);
 
 impl Enforcement {
     /// Records an offence at `now` and returns its penalty: one rung above the highest
@@ -219,6 +226,20 @@ impl Enforcement {
     /// Records a warning Meta sent.
     pub fn warn(&mut self) {
         self.warnings += 1;
+    }
+
+    /// Records a warning reported at `at`, unless it is one already recorded (a
+    /// warning reported within [`SAME_WARNING`] of the last). Returns whether it was new.
+    pub fn warned_at(&mut self, at: Timestamp) -> bool {
+        let same = self
+            .last_warning
+            .is_some_and(|last| at.duration_since(last).abs() <= SAME_WARNING);
+        if same {
+            return false;
+        }
+        self.warnings += 1;
+        self.last_warning = Some(at);
+        true
     }
 
     /// Lifts the restriction in force, as an unblock notice does.
@@ -295,5 +316,26 @@ mod tests {
         e.lift(t("2026-11-06T00:00:00Z"));
         assert!(e.active(t("2026-11-06T00:00:00Z")).is_none());
         assert_eq!(e.rung(), Some(Level::Days7));
+    }
+
+    #[test]
+    fn one_warning_reported_twice_is_one_warning() {
+        let t: Timestamp = "2026-11-23T09:00:00Z".parse().unwrap();
+        let mut e = Enforcement::default();
+        assert!(e.warned_at(t));
+        assert!(
+            !e.warned_at(t + SignedDuration::from_secs(5)),
+            "the notice after the 613"
+        );
+        assert!(
+            !e.warned_at(t - SignedDuration::from_secs(5)),
+            "or before it"
+        );
+        assert_eq!(e.warnings, 1);
+        assert!(
+            e.warned_at(t + SignedDuration::from_hours(1)),
+            "a later warning is new"
+        );
+        assert_eq!(e.warnings, 2);
     }
 }

@@ -438,8 +438,8 @@ impl Step<'_> {
         let e = &mut self.page.enforcement;
         let text = match p.action {
             EnforcementAction::Warning => {
-                e.warn();
-                self.changes.page_ops.push(PageOp::Warn);
+                e.warned_at(at);
+                self.changes.page_ops.push(PageOp::Warn { at });
                 format!("⚠️ Meta warned the page: {reason}")
             }
             EnforcementAction::Block => {

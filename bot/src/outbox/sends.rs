@@ -284,7 +284,7 @@ fn failed(
                     psid: msg.psid.clone(),
                     at: now,
                 });
-                changes.page_ops.push(PageOp::Warn);
+                changes.page_ops.push(PageOp::Warn { at: now });
             }
             format!("{what} ({code}). Next: {next}")
         }

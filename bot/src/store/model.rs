@@ -363,8 +363,12 @@ pub enum Receipt {
 /// transaction to the record as it is then, so concurrent writers never undo each other.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PageOp {
-    /// Meta warned the page.
-    Warn,
+    /// Meta warned the page (reported at `at`: the 613 answer and the notice for one
+    /// offence are one warning).
+    Warn {
+        /// When it was reported.
+        at: Timestamp,
+    },
     /// Meta restricted the page.
     Impose {
         /// The rung, if Meta named it; else one above the highest so far.
@@ -389,7 +393,9 @@ impl PageOp {
     pub fn apply(&self, page: &mut Page) {
         let e = &mut page.enforcement;
         match self {
-            PageOp::Warn => e.warn(),
+            PageOp::Warn { at } => {
+                e.warned_at(*at);
+            }
             PageOp::Impose {
                 level,
                 reason,
