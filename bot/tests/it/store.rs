@@ -155,7 +155,13 @@ fn page_changes_apply_to_the_record_as_stored() {
     for ops in [
         vec![block(Some(Level::Days3), false)],
         vec![block(None, true)],
-        vec![PageOp::Warn],
+        vec![PageOp::Warn {
+            at: at("2026-11-20T09:00:00Z"),
+        }],
+        // The same warning told again (Meta's notice after its 613) is not another.
+        vec![PageOp::Warn {
+            at: at("2026-11-20T09:00:05Z"),
+        }],
     ] {
         store
             .commit(&Changes {
