@@ -6,14 +6,24 @@ use tagdesk::scenario::run::{self, FailureKind};
 use tagdesk::scenario::settings::{Options, TeamConfig};
 use tagdesk::scenario::{self, report};
 
-fn run_text(name: &str, text: &str) -> run::Report {
+/// Writes `text` as `{name}.toml` in this run's scratch directory.
+fn scratch_file(name: &str, text: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("tagdesk-runner-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, text).unwrap();
-    let s = scenario::load(&path).unwrap();
+    path
+}
+
+/// Runs `text` as a scenario file named `name`, with `options`.
+fn run_file_with(name: &str, text: &str, options: &Options) -> run::Report {
+    let s = scenario::load(&scratch_file(name, text)).unwrap();
     let rt = scenario::runtime().unwrap();
-    rt.block_on(run::run(&s, s.seed, &mut || {}))
+    rt.block_on(run::run_with(&s, s.seed, options, &mut || {}))
+}
+
+fn run_text(name: &str, text: &str) -> run::Report {
+    run_file_with(name, text, &Options::default())
 }
 
 const HEAD: &str = r#"
@@ -172,27 +182,18 @@ expect = {{ tag = "none" }}
 
 /// A team's tagdesk.toml: the example configuration with `edit` applied.
 fn team_config(name: &str, edit: impl Fn(String) -> String) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("tagdesk-runner-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{name}.toml"));
     let example =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tagdesk.example.toml"))
             .unwrap();
-    std::fs::write(&path, edit(example)).unwrap();
-    path
+    scratch_file(name, &edit(example))
 }
 
 fn run_with_config(name: &str, text: &str, config: &std::path::Path) -> run::Report {
-    let dir = std::env::temp_dir().join(format!("tagdesk-runner-{}", std::process::id()));
-    let path = dir.join(format!("{name}.toml"));
-    std::fs::write(&path, text).unwrap();
-    let s = scenario::load(&path).unwrap();
     let options = Options {
         team: Some(TeamConfig::load(config).unwrap()),
         ..Options::default()
     };
-    let rt = scenario::runtime().unwrap();
-    rt.block_on(run::run_with(&s, s.seed, &options, &mut || {}))
+    run_file_with(name, text, &options)
 }
 
 #[test]
@@ -267,9 +268,7 @@ fn scenario_run_says_which_settings_were_in_force() {
     let config = team_config("team-cli", |t| {
         t.replace("coalesce = \"10s\"", "coalesce = \"30s\"")
     });
-    let dir = std::env::temp_dir().join(format!("tagdesk-runner-{}", std::process::id()));
-    let path = dir.join("cli-config.toml");
-    std::fs::write(&path, HEAD).unwrap();
+    let path = scratch_file("cli-config", HEAD);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_tagdesk"))
         .args(["scenario", "run", "--config"])
         .arg(&config)
