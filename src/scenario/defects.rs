@@ -212,6 +212,9 @@ impl Store for Defective {
     fn work_defer(&self, ids: &[i64], due: Timestamp) -> Result<(), StoreError> {
         self.inner.work_defer(ids, due)
     }
+    fn work_to_front(&self, lane: &str) -> Result<u64, StoreError> {
+        self.inner.work_to_front(lane)
+    }
     fn work_resume_discord(&self, now: Timestamp) -> Result<u64, StoreError> {
         self.inner.work_resume_discord(now)
     }

@@ -149,7 +149,7 @@ async fn dispatch(ctx: &Ctx<'_>) -> Result<Response, StoreError> {
             let (kind, arg) = custom_id
                 .split_once(':')
                 .unwrap_or((custom_id.as_str(), ""));
-            let needs = if kind == "inbox" {
+            let needs = if kind == "inbox" || kind == "front" {
                 Needs::Team
             } else {
                 Needs::Agent
@@ -162,6 +162,7 @@ async fn dispatch(ctx: &Ctx<'_>) -> Result<Response, StoreError> {
                     let (filter, page) = arg.split_once(':').unwrap_or((arg, "0"));
                     views::inbox(ctx, filter, page.parse().unwrap_or(0), true)
                 }
+                "front" => views::to_front(ctx, arg),
                 "reply" => Ok(Response::Modal {
                     custom_id: format!("reply-modal:{arg}"),
                     title: "Reply".into(),

@@ -61,7 +61,8 @@ impl Msg {
 
 /// A button: style 1 primary, 2 secondary, 3 success, 4 danger.
 pub fn button(custom_id: &str, label: &str, style: u8) -> Value {
-    json!({"type": 2, "style": style, "label": label, "custom_id": custom_id})
+    // Discord allows 80 characters in a button's label.
+    json!({"type": 2, "style": style, "label": truncate(label, 80), "custom_id": custom_id})
 }
 
 /// A select menu of (label, value, description).

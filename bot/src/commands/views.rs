@@ -105,11 +105,20 @@ pub fn inbox(
         .active(ctx.now)
         .is_some();
     let mut lines = Vec::new();
+    let mut waiting = Vec::new();
     for (t, w) in rows.iter().skip(page * PAGE_SIZE).take(PAGE_SIZE) {
         let name = name_of(ctx, &t.psid)?;
-        let place = t
-            .discord_thread
-            .map_or_else(String::new, |id| format!(" <#{id}>"));
+        let place = match t.discord_thread {
+            Some(id) => format!(" <#{id}>"),
+            None => {
+                waiting.push(button(
+                    &format!("front:{}", t.psid),
+                    &format!("⏩ {name}"),
+                    2,
+                ));
+                " · ⏳ not in Discord yet".to_owned()
+            }
+        };
         let claimed = t
             .claimed_by
             .map_or_else(|| "unclaimed".to_owned(), |id| format!("<@{id}>"));
@@ -151,17 +160,45 @@ pub fn inbox(
     if page + 1 < pages {
         buttons.push(button(&format!("inbox:{filter}:{}", page + 1), "Next ▶", 2));
     }
-    let msg = Msg {
+    // Discord allows five buttons to a row: a page's conversations not yet in
+    // Discord get up to two rows of "move to the front" buttons.
+    let mut msg = Msg {
         embeds: vec![embed],
         ephemeral: true,
         ..Msg::default()
+    };
+    for row in waiting.chunks(5) {
+        msg = msg.row(row.to_vec());
     }
-    .row(buttons);
+    let msg = msg.row(buttons);
     Ok(if update {
         Response::Update(msg)
     } else {
         Response::Message(msg)
     })
+}
+
+/// The "⏩" button on `/inbox`: a conversation not yet in Discord goes ahead of the
+/// queue (after the page's own alerts), so the agent who asked sees it next.
+pub fn to_front(ctx: &Ctx<'_>, psid: &str) -> Result<Response, StoreError> {
+    let store = &ctx.engine.store;
+    let Some(thread) = store.thread(psid)? else {
+        return Ok(Response::Message(Msg::private("No such conversation.")));
+    };
+    let name = name_of(ctx, psid)?;
+    let text = if let Some(id) = thread.discord_thread {
+        format!("**{name}** is already in Discord: <#{id}>")
+    } else if store.work_to_front(psid)? > 0 {
+        tracing::info!(
+            psid,
+            agent = ctx.inv.agent.id,
+            "conversation moved to the front"
+        );
+        format!("⏩ **{name}** goes to Discord next; its thread will open here shortly.")
+    } else {
+        format!("**{name}** has nothing waiting to go to Discord.")
+    };
+    Ok(Response::Message(Msg::private(text)))
 }
 
 fn name_of(ctx: &Ctx<'_>, psid: &str) -> Result<String, StoreError> {

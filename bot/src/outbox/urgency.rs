@@ -1,6 +1,7 @@
 //! Which due work goes first when Discord can't take it all at once: the page's
-//! alerts and Meta sends, then conversations by how soon their reply window closes,
-//! then conversations whose windows have closed, and renames last. On a Monday with
+//! alerts and Meta sends, then conversations someone asked for from `/inbox`, then
+//! conversations by how soon their reply window closes, then conversations whose
+//! windows have closed, and renames last. On a Monday with
 //! hundreds of conversations waiting on one channel's rate limit, the ones about to
 //! expire are in Discord first, and a spent bucket never holds an alert behind
 //! routine posts.
@@ -18,6 +19,8 @@ use crate::store::{QueuedWork, Store, StoreError, Work};
 pub enum Urgency {
     /// The page's alerts and notices, and sends to Meta.
     Page,
+    /// A conversation someone asked for from `/inbox`.
+    Asked,
     /// A conversation whose reply window closes then.
     Closes(Timestamp),
     /// A conversation no reply can reach now.
@@ -38,6 +41,7 @@ pub fn sort(
     for item in due.iter() {
         let u = match &item.work {
             Work::Alert { .. } | Work::GraphSend { .. } => Urgency::Page,
+            _ if item.front => Urgency::Asked,
             Work::EditThread { .. } => Urgency::Rename,
             Work::OpenThread { psid, .. } | Work::Post { psid, .. } => match closes.get(psid) {
                 Some(u) => *u,
@@ -82,7 +86,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn alerts_first_then_the_soonest_to_close_then_the_closed_then_renames() {
+    fn alerts_first_then_what_was_asked_for_then_the_soonest_to_close_then_the_closed_then_renames()
+    {
         let t = |h: i64| Timestamp::from_second(1_800_000_000 + h * 3600).unwrap();
         let mut v = vec![
             Urgency::Rename,
@@ -90,12 +95,14 @@ mod tests {
             Urgency::Closes(t(20)),
             Urgency::Page,
             Urgency::Closes(t(2)),
+            Urgency::Asked,
         ];
         v.sort();
         assert_eq!(
             v,
             [
                 Urgency::Page,
+                Urgency::Asked,
                 Urgency::Closes(t(2)),
                 Urgency::Closes(t(20)),
                 Urgency::Closed,

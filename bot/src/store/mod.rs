@@ -175,6 +175,10 @@ pub trait Store: Send + Sync + 'static {
     /// no attempt is counted, so it runs then as if for the first time.
     fn work_defer(&self, ids: &[i64], due: Timestamp) -> Result<(), StoreError>;
 
+    /// Moves a lane's pending work ahead of everything but the page's own (a button on
+    /// `/inbox` for a conversation not yet in Discord). Returns how many items moved.
+    fn work_to_front(&self, lane: &str) -> Result<u64, StoreError>;
+
     /// Discord answers again: Discord work backing off after failures (not Graph
     /// sends) is due at `now` instead of when its backoff ends. Returns how many.
     fn work_resume_discord(&self, now: Timestamp) -> Result<u64, StoreError>;

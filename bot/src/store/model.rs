@@ -336,6 +336,8 @@ pub struct QueuedWork {
     pub attempts: u32,
     /// When it may run.
     pub due: Timestamp,
+    /// Someone asked for it to go ahead of the queue.
+    pub front: bool,
 }
 
 /// Delivery and read receipts: the customer's device got, or read, messages.

@@ -131,6 +131,9 @@ ALTER TABLE customers ADD COLUMN lookups INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE customers ADD COLUMN next_lookup INTEGER;
 CREATE INDEX customers_to_fetch ON customers (fetched, next_lookup);
 "#,
+    r#"
+ALTER TABLE outbox ADD COLUMN front INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// The SQLite store. One connection behind a mutex: SQLite serializes writers anyway,
@@ -925,12 +928,12 @@ impl Store for SqliteStore {
     fn work_due(&self, now: Timestamp, limit: usize) -> Result<Vec<QueuedWork>, StoreError> {
         let conn = self.conn();
         let mut q = conn.prepare_cached(
-            "SELECT o.id, o.work, o.progress, o.attempts, o.due FROM outbox o
+            "SELECT o.id, o.work, o.progress, o.attempts, o.due, o.front FROM outbox o
              WHERE o.state = 'pending' AND o.due <= ?1
                AND (o.leased_until IS NULL OR o.leased_until <= ?1)
                AND NOT EXISTS (SELECT 1 FROM outbox p
                                WHERE p.state = 'pending' AND p.lane = o.lane AND p.id < o.id)
-             ORDER BY o.id LIMIT ?2",
+             ORDER BY o.front DESC, o.id LIMIT ?2",
         )?;
         let rows = q.query_map(params![ms(now), limit as i64], |r| {
             Ok((
@@ -939,6 +942,7 @@ impl Store for SqliteStore {
                 r.get::<_, Option<i64>>(2)?,
                 r.get::<_, u32>(3)?,
                 r.get::<_, i64>(4)?,
+                r.get::<_, bool>(5)?,
             ))
         })?;
         let mut out = Vec::new();
@@ -958,14 +962,21 @@ impl Store for SqliteStore {
         let tx = conn.transaction()?;
         let head = tx
             .prepare_cached(
-                "SELECT id, work, progress, attempts, due FROM outbox
+                "SELECT id, work, progress, attempts, due, front FROM outbox
                  WHERE state = 'pending' AND lane = ?1 AND due <= ?2
                    AND (leased_until IS NULL OR leased_until <= ?2)
                    AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending'
                                    AND p.lane = ?1 AND p.id < outbox.id)",
             )?
             .query_row(params![lane, ms(now)], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })
             .optional()?;
         let Some(row) = head else { return Ok(None) };
@@ -1043,6 +1054,7 @@ impl Store for SqliteStore {
                 progress: None,
                 attempts,
                 due: Timestamp::default(),
+                front: false,
             }),
         )
     }
@@ -1092,6 +1104,14 @@ impl Store for SqliteStore {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    fn work_to_front(&self, lane: &str) -> Result<u64, StoreError> {
+        let n = self
+            .conn()
+            .prepare_cached("UPDATE outbox SET front = 1 WHERE state = 'pending' AND lane = ?1")?
+            .execute([lane])?;
+        Ok(n as u64)
     }
 
     fn work_resume_discord(&self, now: Timestamp) -> Result<u64, StoreError> {
@@ -1156,14 +1176,15 @@ fn instance_name(mut n: u64) -> String {
 }
 
 /// Queued work from its row: id, work, progress, attempts, due.
-fn queued(row: (i64, String, Option<i64>, u32, i64)) -> Result<QueuedWork, StoreError> {
-    let (id, work, progress, attempts, due) = row;
+fn queued(row: (i64, String, Option<i64>, u32, i64, bool)) -> Result<QueuedWork, StoreError> {
+    let (id, work, progress, attempts, due, front) = row;
     Ok(QueuedWork {
         id,
         work: serde_json::from_str(&work).map_err(corrupt)?,
         progress: progress.map(|v| v as u64),
         attempts,
         due: ts(Some(due)).unwrap_or_default(),
+        front,
     })
 }
 

@@ -610,6 +610,52 @@ async fn the_inbox_ranks_conversations_waiting_for_an_answer_first() {
     assert!(grace < ada, "{text}");
 }
 
+#[tokio::test]
+async fn the_inbox_lists_conversations_not_yet_in_discord_and_moves_one_to_the_front() {
+    let t = Team::new().await;
+    t.discord.set_outage(true);
+    let mut psids = Vec::new();
+    for name in ["Ada Lovelace", "Grace Hopper", "Edsger Dijkstra"] {
+        let psid = t.h.customer(name).await;
+        t.h.say(&psid, "hello?").await;
+        t.h.advance("10m").await;
+        psids.push(psid);
+    }
+    t.h.tick().await;
+    let inbox = t.send(&t.command("inbox", json!([]), None)).await;
+    let text = inbox["data"]["embeds"][0]["description"].as_str().unwrap();
+    assert_eq!(text.matches("⏳ not in Discord yet").count(), 3, "{text}");
+    let buttons: Vec<&str> = inbox["data"]["components"][0]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["custom_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(buttons.len(), 3, "{inbox}");
+    // Edsger wrote last, so his window closes last: without the button he'd open last.
+    let edsger = format!("front:{}", psids[2]);
+    assert!(buttons.contains(&edsger.as_str()), "{buttons:?}");
+    let pressed = t.send(&t.button(&edsger, &[])).await;
+    assert!(
+        content(&pressed).contains("goes to Discord next"),
+        "{pressed}"
+    );
+
+    t.discord.set_outage(false);
+    t.h.advance("1m").await;
+    t.h.tick().await;
+    let opened: Vec<String> = t.discord.threads().into_iter().map(|th| th.name).collect();
+    assert_eq!(opened.len(), 3, "{opened:?}");
+    assert!(opened[0].contains("Edsger"), "{opened:?}");
+    assert!(opened[1].contains("Ada"), "{opened:?}");
+
+    // Once it is in Discord, the inbox links it and offers no button.
+    let inbox = t.send(&t.command("inbox", json!([]), None)).await;
+    assert!(!inbox.to_string().contains("front:"), "{inbox}");
+    let again = t.send(&t.button(&edsger, &[])).await;
+    assert!(content(&again).contains("already in Discord"), "{again}");
+}
+
 // Discord's 3-second deadline. Commands stop waiting for Meta after 2 s, under the
 // transports' 2.5 s deadline, so in virtual time a command only outlasts a deadline
 // shorter than that: these tests answer within 1 s and make Meta take 1.5 s. Time is
