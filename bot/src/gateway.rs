@@ -4,12 +4,20 @@
 //! through the same pipeline as the HTTP endpoint, within Discord's deadline
 //! ([`deadline`]); answers (or deferrals) go back with serenity's `Http`. Commands are
 //! registered in the guild when the bot is ready.
+//!
+//! The websocket's address is asked of the configured REST API (`GET /gateway/bot`), so
+//! a stand-in for Discord (tests, training) gets the gateway connection too.
 
-use serenity::all::{Context, EventHandler, GatewayIntents, GuildId, Interaction, Ready};
+use serenity::all::{
+    Context, Event, EventHandler, GatewayIntents, GuildId, Interaction, InteractionId,
+    RawEventHandler, Ready, UnknownEvent,
+};
 use serenity::async_trait;
+use serenity::http::Http;
 
 use crate::commands::{definitions, interaction};
 use crate::discord::deadline;
+use crate::discord::serenity_http::http_for;
 use crate::engine::Engine;
 
 struct Handler {
@@ -36,22 +44,75 @@ impl EventHandler for Handler {
         let Some(json) = to_json(&i) else {
             return tracing::error!("interaction didn't serialize");
         };
-        let inv = match interaction::parse(&json) {
-            Ok(inv) => inv,
-            Err(e) => return tracing::error!(%e, "interaction didn't parse"),
+        serve(
+            &self.engine,
+            &ctx.http,
+            id,
+            &token,
+            application_id.get(),
+            json,
+        )
+        .await;
+    }
+}
+
+/// Interactions serenity's model can't read (Discord adds required-looking fields
+/// faster than a pinned serenity learns them) arrive as unknown events, which serenity
+/// only logs at debug level: the agent would see "This interaction failed". They are
+/// served from their raw JSON instead.
+struct Unread {
+    engine: Engine,
+}
+
+#[async_trait]
+impl RawEventHandler for Unread {
+    async fn raw_event(&self, ctx: Context, ev: Event) {
+        let Event::Unknown(UnknownEvent { kind, value, .. }) = ev else {
+            return;
         };
-        let started = deadline::start(&self.engine, inv, application_id.get()).await;
-        let sent = ctx
-            .http
-            .create_interaction_response(id, &token, &started.body, vec![])
-            .await;
-        if let Err(e) = &sent {
-            tracing::error!(%e, interaction = %id, "interaction response failed");
+        if kind != "INTERACTION_CREATE" {
+            return;
         }
-        if let Some(deferred) = started.deferred {
-            // The answer is edited in only once Discord has the deferral.
-            deferred.delivered(sent.is_ok());
-        }
+        let snowflake = |key: &str| value[key].as_str().and_then(|v| v.parse::<u64>().ok());
+        let (Some(id), Some(app), Some(token)) = (
+            snowflake("id").filter(|id| *id != 0),
+            snowflake("application_id"),
+            value["token"].as_str().map(str::to_owned),
+        ) else {
+            return tracing::error!("an interaction without id, token or application");
+        };
+        tracing::warn!(
+            interaction = id,
+            "interaction serenity couldn't read, served raw"
+        );
+        serve(&self.engine, &ctx.http, id.into(), &token, app, value).await;
+    }
+}
+
+/// Runs one interaction's JSON through the pipeline and answers it, within Discord's
+/// deadline.
+async fn serve(
+    engine: &Engine,
+    http: &Http,
+    id: InteractionId,
+    token: &str,
+    application_id: u64,
+    json: serde_json::Value,
+) {
+    let inv = match interaction::parse(&json) {
+        Ok(inv) => inv,
+        Err(e) => return tracing::error!(%e, "interaction didn't parse"),
+    };
+    let started = deadline::start(engine, inv, application_id).await;
+    let sent = http
+        .create_interaction_response(id, token, &started.body, vec![])
+        .await;
+    if let Err(e) = &sent {
+        tracing::error!(%e, interaction = %id, "interaction response failed");
+    }
+    if let Some(deferred) = started.deferred {
+        // The answer is edited in only once Discord has the deferral.
+        deferred.delivered(sent.is_ok());
     }
 }
 
@@ -82,17 +143,37 @@ pub async fn register(http: &serenity::http::Http, guild: u64) {
     }
 }
 
-/// Connects to the gateway and serves interactions until the connection ends.
+/// Connects to the gateway of the Discord at `api_base` (Discord's REST API, or a
+/// stand-in's) and serves interactions until the connection ends.
 pub async fn run(
     engine: Engine,
     token: &str,
     application_id: u64,
     guild: u64,
+    api_base: &str,
 ) -> anyhow::Result<()> {
-    let mut client = serenity::Client::builder(token, GatewayIntents::GUILDS)
-        .application_id(application_id.into())
-        .event_handler(Handler { engine, guild })
+    let http = http_for(token, application_id, api_base);
+    let mut client = serenity::client::ClientBuilder::new_with_http(http, GatewayIntents::GUILDS)
+        .event_handler(Handler {
+            engine: engine.clone(),
+            guild,
+        })
+        .raw_event_handler(Unread { engine })
         .await?;
+    // serenity's builder has asked `GET /gateway` already, and had that failed it would
+    // connect to Discord's own gateway: a stand-in's bot would end up on real Discord.
+    // `GET /gateway/bot` is authenticated (a wrong token stops here, with Discord's
+    // answer), says how many sessions Discord's daily limit still allows, and its
+    // failure stops the bot instead.
+    let gateway = client.http.get_bot_gateway().await?;
+    let limit = &gateway.session_start_limit;
+    tracing::info!(
+        url = %gateway.url,
+        session_starts_left = limit.remaining,
+        session_starts_allowed = limit.total,
+        "connecting to Discord's gateway"
+    );
+    *client.ws_url.lock().await = gateway.url;
     client.start().await?;
     Ok(())
 }

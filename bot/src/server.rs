@@ -88,8 +88,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     match d.transport {
         Transport::Gateway => {
             let (engine, app_id, guild) = (engine.clone(), d.application_id, d.guild_id);
+            let api_base = d.api_base.clone();
             tokio::spawn(async move {
-                if let Err(e) = gateway::run(engine, &token, app_id, guild).await {
+                if let Err(e) = gateway::run(engine, &token, app_id, guild, &api_base).await {
                     tracing::error!(%e, "Discord gateway stopped");
                 }
             });

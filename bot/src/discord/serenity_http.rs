@@ -13,6 +13,18 @@ use super::{
 /// Discord's public API base.
 pub const DISCORD_API: &str = "https://discord.com";
 
+/// serenity's `Http` for `api_base`: with serenity's rate limiter against Discord
+/// itself, straight to a stand-in otherwise (see [`SerenityDiscord::new`]). The gateway
+/// client uses the same.
+pub fn http_for(token: &str, application_id: u64, api_base: &str) -> Http {
+    let mut builder = HttpBuilder::new(token).application_id(application_id.into());
+    let api_base = api_base.trim_end_matches('/');
+    if api_base != DISCORD_API {
+        builder = builder.proxy(api_base).ratelimiter_disabled(true);
+    }
+    builder.build()
+}
+
 /// Discord through serenity's `Http`.
 #[derive(Clone)]
 pub struct SerenityDiscord {
@@ -25,13 +37,8 @@ impl SerenityDiscord {
     /// training) requests go to it directly and 429s come back to the outbox, which
     /// backs off.
     pub fn new(token: &str, application_id: u64, api_base: &str) -> Self {
-        let mut builder = HttpBuilder::new(token).application_id(application_id.into());
-        let api_base = api_base.trim_end_matches('/');
-        if api_base != DISCORD_API {
-            builder = builder.proxy(api_base).ratelimiter_disabled(true);
-        }
         SerenityDiscord {
-            http: Arc::new(builder.build()),
+            http: Arc::new(http_for(token, application_id, api_base)),
         }
     }
 

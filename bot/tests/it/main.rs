@@ -1,6 +1,7 @@
 //! The bot's tests, at its boundaries.
 
 mod commands;
+mod gateway;
 mod harness;
 mod mirror_discord;
 mod mirror_recorder;
