@@ -217,13 +217,11 @@ impl Respond for Tell {
     }
 }
 
+/// The requests one mounted route received, as they come.
+type Told = mpsc::UnboundedReceiver<Request>;
+
 /// Answers `verb route` with `answer`, and hands each such request to the receiver.
-async fn tell(
-    server: &MockServer,
-    verb: &str,
-    route: &str,
-    answer: ResponseTemplate,
-) -> mpsc::UnboundedReceiver<Request> {
+async fn tell(server: &MockServer, verb: &str, route: &str, answer: ResponseTemplate) -> Told {
     let (to, requests) = mpsc::unbounded_channel();
     Mock::given(method(verb))
         .and(path(route))
@@ -257,17 +255,9 @@ impl Drop for Running {
     }
 }
 
-#[tokio::test]
-async fn a_reply_over_the_gateway_reaches_meta_and_discords_rest_api() {
-    let server = harness::discord().await;
-    let h = Harness::new(harness::serenity_client(&server), None).await;
-    let psid = h.customer("Ada Lovelace").await;
-    h.say(&psid, "hello").await;
-    h.tick().await;
-    let thread = h.engine.store.thread(&psid).unwrap().unwrap();
-    assert_eq!(thread.discord_thread, Some(STARTER));
-
-    let mut gateway = StandIn::start(reply_interaction(STARTER, "Hi Ada, how can we help?")).await;
+/// Discord's REST side of a gateway session: `GET /gateway/bot` naming the stand-in,
+/// and the command registration and interaction callback, each told to the test.
+async fn mount(server: &MockServer, gateway: &StandIn) -> (Told, Told) {
     Mock::given(method("GET"))
         .and(path("/api/v10/gateway/bot"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
@@ -288,20 +278,35 @@ async fn a_reply_over_the_gateway_reaches_meta_and_discords_rest_api() {
         )
         .mount(&server)
         .await;
-    let mut registered = tell(
+    let registered = tell(
         &server,
         "PUT",
         &format!("/api/v10/applications/{APP}/guilds/{GUILD}/commands"),
         ResponseTemplate::new(200).set_body_json(json!([])),
     )
     .await;
-    let mut answered = tell(
+    let answered = tell(
         &server,
         "POST",
         &format!("/api/v10/interactions/{INTERACTION}/{INTERACTION_TOKEN}/callback"),
         ResponseTemplate::new(204),
     )
     .await;
+    (registered, answered)
+}
+
+#[tokio::test]
+async fn a_reply_over_the_gateway_reaches_meta_and_discords_rest_api() {
+    let server = harness::discord().await;
+    let h = Harness::new(harness::serenity_client(&server), None).await;
+    let psid = h.customer("Ada Lovelace").await;
+    h.say(&psid, "hello").await;
+    h.tick().await;
+    let thread = h.engine.store.thread(&psid).unwrap().unwrap();
+    assert_eq!(thread.discord_thread, Some(STARTER));
+
+    let mut gateway = StandIn::start(reply_interaction(STARTER, "Hi Ada, how can we help?")).await;
+    let (mut registered, mut answered) = mount(&server, &gateway).await;
 
     let (engine, api) = (h.engine.clone(), server.uri());
     let mut bot = Running(tokio::spawn(async move {
@@ -380,4 +385,45 @@ async fn a_reply_over_the_gateway_reaches_meta_and_discords_rest_api() {
         posts[0]["embeds"][0]["description"],
         "Hi Ada, how can we help?"
     );
+}
+
+/// Discord adds fields to interactions faster than a pinned serenity learns them, and
+/// serenity drops an interaction it can't read as an unknown event: the agent would
+/// see "This interaction failed". The bot serves it from the raw JSON instead.
+#[tokio::test]
+async fn an_interaction_serenity_cannot_read_is_served_from_its_json() {
+    let server = harness::discord().await;
+    let h = Harness::new(harness::serenity_client(&server), None).await;
+    let psid = h.customer("Ada Lovelace").await;
+    h.say(&psid, "hello").await;
+    h.tick().await;
+
+    let mut unreadable = reply_interaction(STARTER, "Hi Ada!");
+    unreadable
+        .as_object_mut()
+        .unwrap()
+        .remove("attachment_size_limit");
+    let mut gateway = StandIn::start(unreadable).await;
+    let (_registered, mut answered) = mount(&server, &gateway).await;
+    let (engine, api) = (h.engine.clone(), server.uri());
+    let mut bot = Running(tokio::spawn(async move {
+        bot::gateway::run(engine, TOKEN, APP, GUILD, &api).await
+    }));
+    let _ = bot.wait("the connection", gateway.connected.recv()).await;
+    let answer: Value = bot
+        .wait("the interaction's answer", answered.recv())
+        .await
+        .body_json()
+        .unwrap();
+    assert_eq!(answer["data"]["content"], "✅ Sent as RESPONSE.");
+    let sent: Value = h
+        .http
+        .get(format!("{}/_mock/sent", h.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sent["data"].as_array().unwrap().len(), 1, "{sent:#}");
 }
