@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use messenger::signature::HEADER;
 
+use crate::platform::journal::Answer;
 use crate::platform::webhooks::{Attempt, Delivery};
 use crate::platform::Platform;
 
@@ -61,24 +62,24 @@ impl Deliverer {
                 return;
             };
             for attempt in attempts {
-                let ok = self.attempt(&url, &attempt).await;
-                lock().delivery_result(attempt.delivery, ok);
+                let answer = self.attempt(&url, &attempt).await;
+                lock().delivery_answered(attempt.delivery, answer);
             }
         }
     }
 
-    async fn attempt(&self, url: &str, attempt: &Attempt) -> bool {
+    async fn attempt(&self, url: &str, attempt: &Attempt) -> Answer {
         if attempt.dropped {
-            return false;
+            return Answer::Lost;
         }
-        let ok = self.post(url, &attempt.delivery).await;
+        let answer = self.post(url, &attempt.delivery).await;
         if attempt.duplicated {
             self.post(url, &attempt.delivery).await;
         }
-        ok
+        answer
     }
 
-    async fn post(&self, url: &str, d: &Delivery) -> bool {
+    async fn post(&self, url: &str, d: &Delivery) -> Answer {
         let subscriber = self
             .in_process
             .lock()
@@ -96,21 +97,32 @@ impl Deliverer {
             .send()
             .await;
         match result {
-            Ok(r) if r.status().is_success() => true,
+            Ok(r) if r.status().is_success() => Answer::Status(r.status().as_u16()),
             Ok(r) => {
                 tracing::warn!(status = %r.status(), attempt = d.attempts, "webhook refused");
-                false
+                Answer::Status(r.status().as_u16())
             }
             Err(e) => {
                 tracing::warn!(error = %e, attempt = d.attempts, "webhook failed");
-                false
+                Answer::NoAnswer(if e.is_timeout() {
+                    no_answer_in_time()
+                } else if e.is_connect() {
+                    "could not connect".into()
+                } else {
+                    e.to_string()
+                })
             }
         }
     }
 }
 
+/// What the log says of a subscriber that took longer than Meta waits.
+fn no_answer_in_time() -> String {
+    format!("no answer within {} s", TIMEOUT.as_secs())
+}
+
 /// Posts a delivery to an in-process router, with Meta's headers and a timeout.
-async fn post_in_process(router: axum::Router, d: &Delivery) -> bool {
+async fn post_in_process(router: axum::Router, d: &Delivery) -> Answer {
     use tower::ServiceExt;
     let request = axum::http::Request::post("/webhook")
         .header(axum::http::header::CONTENT_TYPE, "application/json")
@@ -118,12 +130,13 @@ async fn post_in_process(router: axum::Router, d: &Delivery) -> bool {
         .body(axum::body::Body::from(d.body.clone()))
         .expect("a valid request");
     match tokio::time::timeout(TIMEOUT, router.oneshot(request)).await {
-        Ok(Ok(r)) if r.status().is_success() => true,
+        Ok(Ok(r)) if r.status().is_success() => Answer::Status(r.status().as_u16()),
         Ok(Ok(r)) => {
             tracing::warn!(status = %r.status(), attempt = d.attempts, "webhook refused");
-            false
+            Answer::Status(r.status().as_u16())
         }
-        _ => false,
+        Ok(Err(never)) => match never {},
+        Err(_) => Answer::NoAnswer(no_answer_in_time()),
     }
 }
 

@@ -9,7 +9,8 @@
 //!
 //! Layout:
 //! - [`platform`]: the emulator's state and rules, no IO.
-//! - [`http`]: the axum router: Graph endpoints and the `/_mock/` admin API.
+//! - [`http`]: the axum router: Graph endpoints, the `/_mock/` admin API and the
+//!   inspector page at `/`.
 //! - [`deliver`]: posting webhook deliveries.
 //! - [`config`]: the settings, from flags and environment.
 //! - [`ids`]: seeded ids and names.
@@ -40,6 +41,7 @@ pub fn app(settings: Settings) -> (axum::Router, AppState) {
     let state = AppState {
         deliverer: deliver::Deliverer::new(settings.webhook_url.is_some()),
         platform: Arc::new(Mutex::new(Platform::new(settings))),
+        changes: http::Changes::default(),
     };
     (http::router(state.clone()), state)
 }
@@ -87,6 +89,7 @@ async fn follow_wall_clock(state: AppState) {
     let started = std::time::Instant::now();
     let start = state.lock().settings.start;
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+    let mut ticks: u64 = 0;
     loop {
         tick.tick().await;
         let elapsed = jiff::SignedDuration::try_from(started.elapsed()).unwrap_or_default();
@@ -98,5 +101,11 @@ async fn follow_wall_clock(state: AppState) {
             }
         }
         state.flush().await;
+        // Once a second is enough for watchers: the page counts down between changes
+        // from the virtual time it was last told.
+        ticks += 1;
+        if ticks.is_multiple_of(10) {
+            state.changes.announce();
+        }
     }
 }

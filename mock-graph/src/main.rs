@@ -28,6 +28,7 @@ async fn main() -> anyhow::Result<()> {
         "admin API: http://{}/_mock/ (see mock-graph/README.md)",
         mock.addr
     );
+    println!("inspector: http://{}/", mock.addr);
     tokio::signal::ctrl_c().await?;
     println!("mock-graph stopped");
     Ok(())

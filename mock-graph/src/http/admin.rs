@@ -29,11 +29,14 @@ pub(super) fn router() -> Router<AppState> {
         .route("/_mock/faults", get(faults).post(set_faults))
         .route("/_mock/judge", post(set_judge))
         .route("/_mock/reset", post(reset))
-        .route("/_mock/scenario", post(load_scenario))
+        .route(
+            "/_mock/scenario",
+            get(super::inspect::scenario).post(load_scenario),
+        )
 }
 
 /// A mistake in an admin call: `{"error": {"message": ...}}`, naming the field.
-struct AdminErr(StatusCode, String);
+pub(super) struct AdminErr(pub(super) StatusCode, pub(super) String);
 
 impl IntoResponse for AdminErr {
     fn into_response(self) -> Response {
@@ -80,8 +83,17 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, AdminErr> {
     Ok(parsed)
 }
 
+/// The virtual time, and what the clock will meet next: a scenario's step, Meta's own
+/// delivery schedule (a retry, a late copy, a held echo).
 async fn clock(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({"now": state.lock().now()}))
+    let p = state.lock();
+    Json(json!({
+        "now": p.now(),
+        "start": p.settings.start,
+        "realtime": p.settings.realtime,
+        "next_step": p.next_scheduled(),
+        "next_delivery": p.outbox.next_due(),
+    }))
 }
 
 #[derive(Deserialize)]

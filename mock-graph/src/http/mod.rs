@@ -1,15 +1,20 @@
-//! The HTTP face of the emulator: Graph endpoints answering as Meta does, and the
-//! `/_mock/` admin API.
+//! The HTTP face of the emulator: Graph endpoints answering as Meta does, the
+//! `/_mock/` admin API, and the inspector page that reads it.
 
 mod admin;
 mod graph;
+mod inspect;
+mod inspector;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::http::StatusCode;
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use messenger::wire::{ErrorEnvelope, GraphError};
+use tokio::sync::watch;
 
 use crate::deliver::Deliverer;
 use crate::platform::Platform;
@@ -21,6 +26,31 @@ pub struct AppState {
     pub platform: Arc<Mutex<Platform>>,
     /// Posts webhook deliveries.
     pub deliverer: Deliverer,
+    /// Tells watchers (the inspector's event stream) that something changed.
+    pub changes: Changes,
+}
+
+/// A counter of changes, watched by `GET /_mock/events`. Watchers see the latest value
+/// only, so a burst of requests is one wake-up, not a queue.
+#[derive(Clone)]
+pub struct Changes(Arc<watch::Sender<u64>>);
+
+impl Default for Changes {
+    fn default() -> Self {
+        Changes(Arc::new(watch::channel(0).0))
+    }
+}
+
+impl Changes {
+    /// Something changed.
+    pub fn announce(&self) {
+        self.0.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that wakes on the next change.
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.0.subscribe()
+    }
 }
 
 impl AppState {
@@ -36,12 +66,31 @@ impl AppState {
     }
 }
 
-/// The whole emulator: Graph endpoints under any `/vNN.N/` prefix, and `/_mock/`.
+/// The whole emulator: Graph endpoints under any `/vNN.N/` prefix, `/_mock/`, and
+/// the inspector at `/`.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(admin::router())
+        .merge(inspect::router())
+        .merge(inspector::router())
         .merge(graph::router())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            announce_writes,
+        ))
         .with_state(state)
+}
+
+/// Every request that may change something (any method but GET and HEAD: admin
+/// calls, sends, subscriptions) is announced once answered, with the webhooks it
+/// caused already flushed. Reads change nothing anyone watches.
+async fn announce_writes(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let writes = !matches!(*request.method(), Method::GET | Method::HEAD);
+    let response = next.run(request).await;
+    if writes {
+        state.changes.announce();
+    }
+    response
 }
 
 /// A Graph error, answered exactly as Meta shapes it.

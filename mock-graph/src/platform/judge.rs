@@ -84,17 +84,17 @@ impl Platform {
     pub(super) fn penalize(&mut self, offense: &Offense) {
         if self.enforcement.warnings == 0 && self.enforcement.history.is_empty() {
             self.enforcement.warn();
-            self.push_enforcement(EnforcementAction::Warning, Some(offense.reason()));
+            self.push_enforcement(EnforcementAction::Warning, Some(offense.reason()), None);
             return;
         }
         match self.enforcement.record(offense, self.now) {
             Penalty::Warning => {
-                self.push_enforcement(EnforcementAction::Warning, Some(offense.reason()))
+                self.push_enforcement(EnforcementAction::Warning, Some(offense.reason()), None)
             }
             Penalty::Restricted(r) => {
                 self.unblock_sent = r.until.is_none();
                 let reason = format!("{} ({} restriction, simulated ladder)", r.reason, r.level);
-                self.push_enforcement(EnforcementAction::Block, Some(reason));
+                self.push_enforcement(EnforcementAction::Block, Some(reason), Some(&r));
             }
         }
     }

@@ -7,9 +7,11 @@
 //! same bytes.
 
 mod faults;
+pub mod journal;
 mod judge;
 mod send;
 pub mod timeline;
+pub mod views;
 pub mod webhooks;
 
 use std::collections::BTreeMap;
@@ -28,6 +30,7 @@ use serde::Serialize;
 use crate::config::Settings;
 use crate::ids::Ids;
 pub use faults::Faults;
+use journal::{Logged, Notice, ThreadEvent};
 pub use send::{missing_parameter, Outcome, RequestRecord, SentRecord};
 use webhooks::Outbox;
 
@@ -48,6 +51,8 @@ pub struct Customer {
     pub other_app_owns: bool,
     /// Every message, both ways, oldest first.
     pub messages: Vec<StoredMessage>,
+    /// Everything that happened in the conversation, oldest first, for the inspector.
+    pub journal: Vec<Logged>,
 }
 
 /// A message in a conversation.
@@ -106,6 +111,10 @@ pub struct Platform {
     unblock_sent: bool,
     /// A loaded scenario's customer-side steps still to fire.
     pub timeline: timeline::Timeline,
+    /// The scenario loaded last, if any.
+    pub scenario: Option<timeline::Loaded>,
+    /// Every warning, block and unblock sent to the page, oldest first.
+    pub notices: Vec<Notice>,
 }
 
 /// A mistake in an admin request, named for the caller.
@@ -149,6 +158,8 @@ impl Platform {
             rate_window: (i64::MIN, 0),
             unsubscribed: false,
             timeline: Default::default(),
+            scenario: None,
+            notices: Vec::new(),
             unblock_sent: true,
             settings,
         }
@@ -206,7 +217,7 @@ impl Platform {
 
     fn announce_unblock(&mut self) {
         self.unblock_sent = true;
-        self.push_enforcement(EnforcementAction::Unblock, None);
+        self.push_enforcement(EnforcementAction::Unblock, None, None);
     }
 
     /// The restriction in force now.
@@ -244,6 +255,7 @@ impl Platform {
                 blocked: false,
                 other_app_owns: false,
                 messages: Vec::new(),
+                journal: Vec::new(),
             },
         );
         psid
@@ -303,6 +315,13 @@ impl Platform {
             from_customer: true,
             text: Some(text.to_owned()),
         });
+        customer.journal.push(Logged {
+            at: now,
+            event: ThreadEvent::CustomerMessage {
+                mid: mid.clone(),
+                text: text.to_owned(),
+            },
+        });
         let mut event = self.customer_event(psid);
         event.message = Some(WebhookMessage {
             mid: mid.clone(),
@@ -322,6 +341,14 @@ impl Platform {
     ) -> Result<String, AdminError> {
         let mid = self.ids.mid();
         self.customer_acted(psid)?;
+        self.log(
+            psid,
+            ThreadEvent::Postback {
+                mid: mid.clone(),
+                title: title.to_owned(),
+                payload: payload.to_owned(),
+            },
+        );
         let mut event = self.customer_event(psid);
         event.postback = Some(Postback {
             mid: Some(mid.clone()),
@@ -341,6 +368,13 @@ impl Platform {
         emoji: &str,
     ) -> Result<(), AdminError> {
         self.customer_acted(psid)?;
+        self.log(
+            psid,
+            ThreadEvent::Reaction {
+                mid: mid.to_owned(),
+                emoji: Some(emoji.to_owned()),
+            },
+        );
         let mut event = self.customer_event(psid);
         event.reaction = Some(Reaction {
             reaction: Some(if emoji == "❤️" { "love" } else { "other" }.into()),
@@ -357,6 +391,13 @@ impl Platform {
     /// resets the tag count.
     pub fn customer_unreaction(&mut self, psid: &str, mid: &str) -> Result<(), AdminError> {
         self.customer_mut(psid)?;
+        self.log(
+            psid,
+            ThreadEvent::Reaction {
+                mid: mid.to_owned(),
+                emoji: None,
+            },
+        );
         let mut event = self.customer_event(psid);
         event.reaction = Some(Reaction {
             reaction: None,
@@ -382,6 +423,13 @@ impl Platform {
         } else {
             self.customer_acted(psid)?;
         }
+        self.log(
+            psid,
+            ThreadEvent::Referral {
+                reference: reference.to_owned(),
+                source: source.to_owned(),
+            },
+        );
         let mut event = self.customer_event(psid);
         event.referral = Some(Referral {
             reference: Some(reference.to_owned()),
@@ -396,6 +444,7 @@ impl Platform {
     /// The customer reads everything so far.
     pub fn customer_read(&mut self, psid: &str) -> Result<(), AdminError> {
         self.customer_mut(psid)?;
+        self.log(psid, ThreadEvent::Read);
         let mut event = self.customer_event(psid);
         event.read = Some(messenger::wire::webhook::Read {
             watermark: to_millis(self.now),
@@ -406,14 +455,36 @@ impl Platform {
 
     /// The customer blocks (or unblocks) the page.
     pub fn set_blocked(&mut self, psid: &str, blocked: bool) -> Result<(), AdminError> {
-        self.customer_mut(psid)?.blocked = blocked;
+        let customer = self.customer_mut(psid)?;
+        if customer.blocked != blocked {
+            customer.blocked = blocked;
+            self.log(psid, ThreadEvent::Blocked { blocked });
+        }
         Ok(())
     }
 
     /// Another app takes (or hands back) the thread.
     pub fn set_other_app_owns(&mut self, psid: &str, owns: bool) -> Result<(), AdminError> {
-        self.customer_mut(psid)?.other_app_owns = owns;
+        let customer = self.customer_mut(psid)?;
+        if customer.other_app_owns != owns {
+            customer.other_app_owns = owns;
+            self.log(
+                psid,
+                ThreadEvent::Handover {
+                    other_app_owns: owns,
+                },
+            );
+        }
         Ok(())
+    }
+
+    /// Notes `event` in `psid`'s conversation at the current instant; an unknown
+    /// customer has no conversation to note it in.
+    fn log(&mut self, psid: &str, event: ThreadEvent) {
+        let at = self.now;
+        if let Some(c) = self.customers.get_mut(psid) {
+            c.journal.push(Logged { at, event });
+        }
     }
 
     fn customer_acted(&mut self, psid: &str) -> Result<(), AdminError> {
@@ -452,7 +523,25 @@ impl Platform {
         }
     }
 
-    fn push_enforcement(&mut self, action: EnforcementAction, reason: Option<String>) {
+    /// Tells the page of a warning, block or unblock by webhook, and notes it in
+    /// [`Platform::notices`]; `restriction` is the block's, if it is one.
+    fn push_enforcement(
+        &mut self,
+        action: EnforcementAction,
+        reason: Option<String>,
+        restriction: Option<&Restriction>,
+    ) {
+        self.notices.push(Notice {
+            at: self.now,
+            action: match action {
+                EnforcementAction::Warning => "warning",
+                EnforcementAction::Block => "block",
+                EnforcementAction::Unblock => "unblock",
+            },
+            level: restriction.map(|r| r.level),
+            until: restriction.and_then(|r| r.until),
+            reason: reason.clone(),
+        });
         let mut event = MessagingEvent::new(
             None,
             Party::new(&self.settings.page_id),

@@ -14,6 +14,7 @@ use messenger::wire::{
 use messenger::Tag;
 use serde::Serialize;
 
+use super::journal::{Logged, ThreadEvent};
 use super::{AdminError, Platform, StoredMessage};
 
 /// App id of Meta Business Suite's inbox, the "other app" of echoes.
@@ -146,6 +147,9 @@ impl Platform {
         result: Result<SendResponse, MetaError>,
     ) -> Result<SendResponse, GraphError> {
         let result = result.map_err(|e| e.to_graph_error(self.ids.fbtrace()));
+        if let (RequestRecord::Parsed(req), Err(e)) = (&request, &result) {
+            self.log_refusal(app_id, req, e);
+        }
         self.sent.push(SentRecord {
             at: self.now,
             app_id,
@@ -156,6 +160,23 @@ impl Platform {
             },
         });
         result
+    }
+
+    /// Notes a refused send in its conversation, when it names a customer the page has.
+    fn log_refusal(&mut self, app_id: u64, req: &SendRequest, e: &GraphError) {
+        let Some(psid) = req.recipient.id.as_deref() else {
+            return;
+        };
+        let event = ThreadEvent::Refused {
+            app_id,
+            messaging_type: req.messaging_type,
+            tag: req.tag,
+            text: req.message.as_ref().and_then(|m| m.text.clone()),
+            code: e.code,
+            subcode: e.error_subcode,
+            message: e.message.clone(),
+        };
+        self.log(psid, event);
     }
 
     fn rate_limit(&mut self) -> Result<(), MetaError> {
@@ -205,7 +226,8 @@ impl Platform {
         if customer.other_app_owns {
             return Err(MetaError::AnotherAppControls);
         }
-        if req.sender_action.is_some() {
+        if let Some(action) = req.sender_action {
+            self.log(&psid, ThreadEvent::SenderAction { action });
             return Ok(SendResponse {
                 recipient_id: psid,
                 message_id: None,
@@ -234,10 +256,10 @@ impl Platform {
         let thread = customer.thread;
         let rules = self.settings.rules.rules();
         let window = Window::at(&thread, self.now, rules, false);
-        let tagged = match (req.messaging_type, req.tag) {
+        let kind = match (req.messaging_type, req.tag) {
             (Some(MessagingType::MessageTag), Some(tag)) => {
                 self.check_tag(tag, &thread)?;
-                true
+                MessagingType::MessageTag
             }
             (Some(MessagingType::MessageTag), None) => {
                 return Err(MetaError::InvalidParameter(
@@ -249,11 +271,11 @@ impl Platform {
                     "param tag requires messaging_type MESSAGE_TAG".into(),
                 ))
             }
-            (Some(MessagingType::Response | MessagingType::Update), None) => {
+            (Some(kind @ (MessagingType::Response | MessagingType::Update)), None) => {
                 if !window.is_standard() {
                     return Err(MetaError::OutsideWindow);
                 }
-                false
+                kind
             }
             (Some(MessagingType::Utility), None) => {
                 return Err(MetaError::InvalidParameter(
@@ -262,15 +284,19 @@ impl Platform {
             }
             (None, None) => return Err(missing_parameter("messaging_type")),
         };
-        if tagged && thread.tagged_since_customer >= 2 {
+        if kind == MessagingType::MessageTag && thread.tagged_since_customer >= 2 {
             self.penalize(&Offense::TagSpam);
             return Err(MetaError::TagSpamWarning);
         }
         Ok(self.deliver(
             psid,
-            message.text.clone(),
-            message.metadata.clone(),
-            tagged,
+            Sent {
+                text: message.text.clone(),
+                metadata: message.metadata.clone(),
+                kind,
+                tag: req.tag,
+                persona_id: req.persona_id.clone(),
+            },
             app_id,
         ))
     }
@@ -313,14 +339,15 @@ impl Platform {
     }
 
     /// Records an accepted message and queues its echo and delivery receipt.
-    fn deliver(
-        &mut self,
-        psid: String,
-        text: Option<String>,
-        metadata: Option<String>,
-        tagged: bool,
-        app_id: u64,
-    ) -> SendResponse {
+    fn deliver(&mut self, psid: String, sent: Sent, app_id: u64) -> SendResponse {
+        let Sent {
+            text,
+            metadata,
+            kind,
+            tag,
+            persona_id,
+        } = sent;
+        let tagged = kind == MessagingType::MessageTag;
         let mid = self.ids.mid();
         let now = self.now;
         let customer = self.customers.get_mut(&psid).expect("checked by accept");
@@ -330,6 +357,18 @@ impl Platform {
             at: now,
             from_customer: false,
             text: text.clone(),
+        });
+        customer.journal.push(Logged {
+            at: now,
+            event: ThreadEvent::PageMessage {
+                mid: mid.clone(),
+                text: text.clone(),
+                messaging_type: kind,
+                tag,
+                app_id,
+                persona_id,
+                metadata: metadata.clone(),
+            },
         });
         let standby = customer.other_app_owns;
         let page = Party::new(&self.settings.page_id);
@@ -364,6 +403,15 @@ impl Platform {
             message_id: Some(mid),
         }
     }
+}
+
+/// An accepted message, as [`Platform::deliver`] records it.
+struct Sent {
+    text: Option<String>,
+    metadata: Option<String>,
+    kind: MessagingType,
+    tag: Option<Tag>,
+    persona_id: Option<String>,
 }
 
 /// Graph's usual answer to a required parameter left out, as in

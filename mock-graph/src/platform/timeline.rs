@@ -70,6 +70,42 @@ impl From<&FaultSection> for Faults {
 /// The scheduled events, in order.
 pub type Timeline = VecDeque<Scheduled>;
 
+/// A scheduled step in words: its kind (`says`, `postback`, `reaction`, `referral`,
+/// `reads`, `blocks`, `unblocks`, `hands_over`, `takes_back`, `other_app`, `faults`)
+/// and what it carries.
+pub fn describe(action: &Action) -> (&'static str, String) {
+    match action {
+        Action::Says(text) => ("says", text.clone()),
+        Action::Postback(title) => ("postback", title.clone()),
+        Action::Reaction(emoji) => ("reaction", emoji.clone()),
+        Action::Referral(r) => ("referral", r.clone()),
+        Action::Reads => ("reads", String::new()),
+        Action::Blocks(true) => ("blocks", String::new()),
+        Action::Blocks(false) => ("unblocks", String::new()),
+        Action::Handover(true) => ("hands_over", String::new()),
+        Action::Handover(false) => ("takes_back", String::new()),
+        Action::OtherApp {
+            text,
+            tag,
+            recipients,
+        } => {
+            let mut detail = text.clone();
+            if let Some(tag) = tag {
+                detail.push_str(&format!(" [{tag}]"));
+            }
+            if let Some(n) = recipients {
+                detail.push_str(&format!(" to {n} customers"));
+            }
+            ("other_app", detail)
+        }
+        Action::Faults(_) => ("faults", String::new()),
+        // Never scheduled: the loader skips them.
+        Action::Wait | Action::Agent { .. } | Action::DiscordOutage(_) | Action::Restart => {
+            ("skipped", String::new())
+        }
+    }
+}
+
 impl Platform {
     /// Starts over with `scenario`'s start, seed, rules and page, creates its
     /// customers, and schedules its customer-side steps.
@@ -122,13 +158,15 @@ impl Platform {
             });
         }
         let scheduled = self.timeline.len();
-        self.fire_due(self.now);
-        Ok(Loaded {
+        let loaded = Loaded {
             name: scenario.name.clone(),
             customers,
             scheduled,
             skipped,
-        })
+        };
+        self.scenario = Some(loaded.clone());
+        self.fire_due(self.now);
+        Ok(loaded)
     }
 
     /// When the next scheduled event fires.

@@ -12,6 +12,7 @@ use messenger::signature::{sign, to_meta_json};
 use messenger::timefmt::to_millis;
 use messenger::wire::{Entry, MessagingEvent, WebhookDelivery};
 
+use super::journal::{Answer, AttemptLog, DeliveryLog, DeliveryState, EventLine};
 use super::Platform;
 
 /// Meta gives up on a subscriber after this long.
@@ -30,6 +31,8 @@ pub struct Outbox {
     pub delivered: u64,
     /// Events ever queued.
     pub queued: u64,
+    /// Every delivery made and what became of it, oldest first.
+    pub log: Vec<DeliveryLog>,
 }
 
 impl Outbox {
@@ -76,6 +79,18 @@ impl Outbox {
         due.sort_by_key(|(at, _, _)| *at);
         self.pending
             .extend(due.into_iter().map(|(_, event, standby)| (event, standby)));
+    }
+
+    /// Events waiting for the next batch, and deliveries waiting for their retry or
+    /// late copy.
+    pub fn waiting(&self) -> (usize, usize) {
+        (self.pending.len() + self.held.len(), self.retrying.len())
+    }
+
+    /// The log of delivery `id`; ids are given in increasing order, as entries are made.
+    fn log_mut(&mut self, id: u64) -> Option<&mut DeliveryLog> {
+        let i = self.log.binary_search_by_key(&id, |d| d.id).ok()?;
+        self.log.get_mut(i)
     }
 
     fn clear(&mut self) {
@@ -149,6 +164,10 @@ impl Platform {
             // Meta's documented shape: `messaging` (or `standby`) holds exactly one
             // event, and a batch is several entries.
             let page_id = self.settings.page_id.clone();
+            let lines = events
+                .iter()
+                .map(|(event, standby)| EventLine::of(event, &page_id, *standby))
+                .collect();
             let batch = WebhookDelivery {
                 object: "page".into(),
                 entry: events
@@ -171,6 +190,15 @@ impl Platform {
             let body = to_meta_json(&batch).expect("wire types always serialize");
             let signature = sign(self.settings.app_secret.as_bytes(), &body);
             self.outbox.next_id += 1;
+            self.outbox.log.push(DeliveryLog {
+                id: self.outbox.next_id,
+                created: now,
+                events: lines,
+                late_copy_of: None,
+                attempts: Vec::new(),
+                state: DeliveryState::Pending,
+                body: String::from_utf8_lossy(&body).into_owned(),
+            });
             due.push(Delivery {
                 id: self.outbox.next_id,
                 body,
@@ -189,6 +217,17 @@ impl Platform {
                 let dropped = !delivery.late && self.ids.chance(self.faults.drop_rate);
                 let duplicated = !delivery.late && self.ids.chance(self.faults.duplicate_rate);
                 delivery.lost = dropped;
+                if let Some(log) = self.outbox.log_mut(delivery.id) {
+                    log.attempts.push(AttemptLog {
+                        at: now,
+                        dropped,
+                        duplicated,
+                        status: None,
+                        error: None,
+                        ok: None,
+                    });
+                    log.state = DeliveryState::Sending;
+                }
                 Attempt {
                     dropped,
                     duplicated,
@@ -198,21 +237,56 @@ impl Platform {
             .collect()
     }
 
+    /// Reports how the subscriber answered a delivery, for the log, then goes on as
+    /// [`Platform::delivery_result`].
+    pub fn delivery_answered(&mut self, delivery: Delivery, answer: Answer) {
+        if let Some(attempt) = self
+            .outbox
+            .log_mut(delivery.id)
+            .and_then(|log| log.attempts.last_mut())
+        {
+            match &answer {
+                Answer::Status(status) => attempt.status = Some(*status),
+                Answer::NoAnswer(why) => attempt.error = Some(why.clone()),
+                Answer::Lost => attempt.error = Some("lost in transit (drop_rate fault)".into()),
+            }
+        }
+        self.delivery_result(delivery, answer.ok());
+    }
+
     /// Reports how a delivery went; failures are retried, and an hour of them ends the
     /// subscription. With `late_redelivery`, a delivery that arrived is copied to arrive
     /// again that much later, and one lost in transit is retried only that late.
     pub fn delivery_result(&mut self, mut delivery: Delivery, ok: bool) {
+        let state = self.delivery_outcome(&mut delivery, ok);
+        if let Some(log) = self.outbox.log_mut(delivery.id) {
+            if let Some(attempt) = log.attempts.last_mut() {
+                attempt.ok = Some(ok);
+            }
+            log.state = state;
+        }
+        if let DeliveryState::Retrying { .. } = state {
+            self.outbox.retrying.push(delivery);
+        }
+    }
+
+    /// What becomes of a delivery after an attempt: delivered (and perhaps copied to
+    /// arrive late), retried, or abandoned with the subscription.
+    fn delivery_outcome(&mut self, delivery: &mut Delivery, ok: bool) -> DeliveryState {
         let copy_late = !delivery.late && self.faults.late_redelivery.is_positive();
         if ok {
             self.outbox.delivered += 1;
             if copy_late {
                 self.redeliver_late(delivery);
             }
-            return;
+            return DeliveryState::Delivered;
         }
         if copy_late && delivery.lost {
-            self.redeliver_late(delivery);
-            return;
+            let next_at = self.redeliver_late(delivery);
+            return DeliveryState::LateCopy {
+                copy: self.outbox.next_id,
+                next_at,
+            };
         }
         let now = self.now;
         let first = *delivery.first_failure.get_or_insert(now);
@@ -220,25 +294,39 @@ impl Platform {
             tracing::warn!("webhook failing for an hour: the app is unsubscribed from the page");
             self.unsubscribed = true;
             self.outbox.retrying.clear();
-            return;
+            return DeliveryState::Abandoned;
         }
         delivery.next_at = now + backoff(delivery.attempts);
-        self.outbox.retrying.push(delivery);
+        DeliveryState::Retrying {
+            next_at: delivery.next_at,
+        }
     }
 
     /// Schedules `delivery`'s bytes to arrive again `late_redelivery` from now, as a
-    /// new delivery that is retried like any if it fails.
-    fn redeliver_late(&mut self, delivery: Delivery) {
+    /// new delivery that is retried like any if it fails; returns when.
+    fn redeliver_late(&mut self, delivery: &Delivery) -> Timestamp {
         self.outbox.next_id += 1;
+        let next_at = self.now + self.faults.late_redelivery;
+        if let Some(original) = self.outbox.log_mut(delivery.id).cloned() {
+            self.outbox.log.push(DeliveryLog {
+                id: self.outbox.next_id,
+                created: self.now,
+                late_copy_of: Some(delivery.id),
+                attempts: Vec::new(),
+                state: DeliveryState::Retrying { next_at },
+                ..original
+            });
+        }
         self.outbox.retrying.push(Delivery {
             id: self.outbox.next_id,
             attempts: 0,
-            next_at: self.now + self.faults.late_redelivery,
+            next_at,
             first_failure: None,
             late: true,
             lost: false,
-            ..delivery
+            ..delivery.clone()
         });
+        next_at
     }
 
     /// Subscribes the app again, as `POST /{page-id}/subscribed_apps` does.

@@ -4,6 +4,8 @@ mod admin;
 mod admin_props;
 mod conformance;
 mod faults;
+mod inspect;
+mod inspector;
 mod ladder;
 mod reading;
 mod scenario;
