@@ -12,15 +12,18 @@
 //! calls per conversation, and calls refused 429. The bot pacing itself by the
 //! rate-limit headers (as it does in the scenario world, and as serenity's limiter does
 //! in production) is measured beside the same bot unpaced, answering each 429 only by
-//! its `retry_after`, in the same run.
+//! its `retry_after`, in the same run; and in both layouts: a thread per conversation
+//! under a text channel (two calls to open one), and a post per conversation in a
+//! forum channel (one call).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use bot::config::FileConfig;
 use jiff::{SignedDuration, Timestamp};
 use tagdesk::scenario::run;
-use tagdesk::scenario::settings::Options;
+use tagdesk::scenario::settings::{Options, TeamConfig};
 use tagdesk::scenario::world::World;
 
 const CUSTOMERS: usize = 300;
@@ -75,12 +78,25 @@ struct Figures {
     calls: usize,
 }
 
-fn measure(s: &scenario_format::Scenario, unpaced: bool) -> Figures {
+/// A team whose conversations are posts in a forum channel, its alerts in a text
+/// channel.
+fn forum_team() -> TeamConfig {
+    let path = Path::new("forum.toml");
+    let text = "[discord]\napplication_id = 1\nguild_id = 1\nchannel_id = 1\nagent_role_id = 1\n\
+                layout = \"forum\"\nalert_channel_id = 2\n[meta]\npage_id = \"1\"\n";
+    TeamConfig {
+        path: path.to_owned(),
+        file: FileConfig::parse(path, text).expect("a valid configuration"),
+    }
+}
+
+fn measure(s: &scenario_format::Scenario, unpaced: bool, forum: bool) -> Figures {
     let rt = tagdesk::scenario::runtime().expect("runtime");
     let back: Timestamp = s.start + SignedDuration::from_hours(24);
     let mut figures = None;
     let options = Options {
         unpaced,
+        team: forum.then(forum_team),
         ..Options::default()
     };
     let report = rt.block_on(run::run_then(
@@ -174,14 +190,15 @@ fn main() {
         "Monday backlog: {CUSTOMERS} conversations waiting when Discord comes back, under its rate limits (virtual time):"
     );
     println!(
-        "  {:<28} {:>16} {:>16} {:>12} {:>14}",
+        "  {:<30} {:>16} {:>16} {:>12} {:>14}",
         "", "20 most urgent", "all 300", "calls/conv.", "429s"
     );
-    for (name, unpaced) in [
-        ("paced by headers (tagdesk)", false),
-        ("unpaced (reference)", true),
+    for (name, unpaced, forum) in [
+        ("forum posts, paced (tagdesk)", false, true),
+        ("threads, paced (tagdesk)", false, false),
+        ("threads, unpaced (reference)", true, false),
     ] {
-        let f = measure(&s, unpaced);
+        let f = measure(&s, unpaced, forum);
         let shown = |d: SignedDuration| {
             if d == SignedDuration::MAX {
                 "not in 1h".to_owned()
@@ -190,7 +207,7 @@ fn main() {
             }
         };
         println!(
-            "  {name:<28} {:>16} {:>16} {:>12.2} {:>7} ({:.1}%)",
+            "  {name:<30} {:>16} {:>16} {:>12.2} {:>7} ({:.1}%)",
             shown(f.urgent_visible),
             shown(f.all_visible),
             f.calls_per_conversation,
@@ -199,7 +216,7 @@ fn main() {
         );
         if !f.passed {
             println!(
-                "  {:<28} {} of {CUSTOMERS} visible after 1h; {} invalid requests{}",
+                "  {:<30} {} of {CUSTOMERS} visible after 1h; {} invalid requests{}",
                 "",
                 f.visible,
                 f.invalid,

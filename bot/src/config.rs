@@ -11,6 +11,8 @@ use messenger::text::line_column;
 use messenger::RulesChoice;
 use serde::Deserialize;
 
+use crate::settings::Layout;
+
 /// The environment variables that hold secrets.
 pub mod env {
     /// The Discord bot token.
@@ -138,13 +140,32 @@ pub struct DiscordConfig {
     pub coalesce: SignedDuration,
     /// The guild the commands live in.
     pub guild_id: u64,
-    /// The text channel conversations become threads under.
+    /// The channel conversations appear in: a text channel (threads) or a forum.
     pub channel_id: u64,
+    /// How conversations appear: threads in a text channel (default), or posts in a
+    /// forum channel (one Discord call opens a conversation instead of two).
+    #[serde(default)]
+    pub layout: Option<toml::Spanned<LayoutKind>>,
+    /// Where the page's alerts and notices go in forum layout (a forum takes posts,
+    /// not messages); in thread layout, `channel_id`.
+    #[serde(default)]
+    pub alert_channel_id: Option<u64>,
     /// The role allowed to send to customers; pinged by alerts when nobody claimed.
     pub agent_role_id: u64,
     /// The role allowed to look (`/inbox`, `/thread`, `/status`); the agent role if unset.
     #[serde(default)]
     pub team_role_id: Option<u64>,
+}
+
+/// `[discord] layout`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LayoutKind {
+    /// A thread per conversation under a text channel.
+    #[default]
+    Threads,
+    /// A post per conversation in a forum channel.
+    Forum,
 }
 
 /// How Discord delivers interactions.
@@ -245,7 +266,7 @@ mod duration {
 impl FileConfig {
     /// Parses a configuration file's text; `path` names it in errors.
     pub fn parse(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {
-        toml::from_str(text).map_err(|e| {
+        let file: FileConfig = toml::from_str(text).map_err(|e| {
             let (line, column) = e
                 .span()
                 .map(|span| line_column(text, span.start))
@@ -256,7 +277,30 @@ impl FileConfig {
                 column,
                 message: e.message().to_owned(),
             }
-        })
+        })?;
+        if let Some(layout) = &file.discord.layout {
+            if *layout.get_ref() == LayoutKind::Forum && file.discord.alert_channel_id.is_none() {
+                let (line, column) = line_column(text, layout.span().start);
+                return Err(ConfigError::Parse {
+                    path: path.to_owned(),
+                    line,
+                    column,
+                    message: "layout = \"forum\" needs `alert_channel_id` in [discord]: a text \
+                              channel for the page's alerts (a forum takes posts, not messages)"
+                        .into(),
+                });
+            }
+        }
+        Ok(file)
+    }
+
+    /// The Discord layout, as the bot uses it.
+    pub fn layout(&self) -> Layout {
+        let d = &self.discord;
+        match (d.layout.as_ref().map(|l| *l.get_ref()), d.alert_channel_id) {
+            (Some(LayoutKind::Forum), Some(alerts)) => Layout::Forum { alerts },
+            _ => Layout::Threads,
+        }
     }
 }
 
@@ -339,6 +383,21 @@ page_id = "104857600000001"
             .unwrap_err()
             .to_string();
         assert!(msg.contains("missing field `discord`"), "{msg}");
+    }
+
+    #[test]
+    fn forum_layout_needs_a_channel_for_alerts() {
+        let forum = MINIMAL.replace("agent_role_id = 4", "agent_role_id = 4\nlayout = \"forum\"");
+        let msg = FileConfig::parse(Path::new("t.toml"), &forum)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.starts_with("t.toml:7:10: "), "{msg}");
+        assert!(msg.contains("alert_channel_id"), "{msg}");
+        let with_alerts = forum.replace("layout", "alert_channel_id = 5\nlayout");
+        let c = FileConfig::parse(Path::new("t.toml"), &with_alerts).unwrap();
+        assert_eq!(c.layout(), Layout::Forum { alerts: 5 });
+        let c = FileConfig::parse(Path::new("t.toml"), MINIMAL).unwrap();
+        assert_eq!(c.layout(), Layout::Threads);
     }
 
     #[test]

@@ -8,11 +8,31 @@ use messenger::{Era, Rules, RulesChoice};
 
 use crate::config::FileConfig;
 
+/// How conversations appear in Discord.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Layout {
+    /// Each conversation is a thread started from a post in the text channel
+    /// `channel_id` (two calls to open: the post, then the thread); alerts go to that
+    /// channel.
+    #[default]
+    Threads,
+    /// Each conversation is a post in the forum channel `channel_id` (one call opens
+    /// it with its first messages); alerts go to the text channel `alerts`.
+    Forum {
+        /// The text channel for the page's alerts and notices.
+        alerts: u64,
+    },
+}
+
 /// The bot's settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// The text channel conversations become threads under.
+    /// The channel conversations appear in: a text channel, or a forum.
     pub channel_id: u64,
+    /// Threads under a text channel, or posts in a forum.
+    pub layout: Layout,
+    /// The guild (server) the bot works in.
+    pub guild_id: u64,
     /// The role that may send; pinged when nobody claimed a thread.
     pub agent_role_id: u64,
     /// The role that may look (`/inbox`, `/thread`, `/status`, `/audit`).
@@ -36,11 +56,21 @@ impl Settings {
         self.rules.at(at)
     }
 
+    /// Where the page's alerts and notices are posted.
+    pub fn alert_channel(&self) -> u64 {
+        match self.layout {
+            Layout::Threads => self.channel_id,
+            Layout::Forum { alerts } => alerts,
+        }
+    }
+
     /// Settings for `era` with every other value at its default; tests and the
     /// scenario runner start here.
     pub fn new(channel_id: u64, agent_role_id: u64, era: Era) -> Self {
         Settings {
             channel_id,
+            layout: Layout::Threads,
+            guild_id: 0,
             agent_role_id,
             team_role_id: agent_role_id,
             rules: RulesChoice::Fixed(era),
@@ -57,6 +87,8 @@ impl Settings {
         lexicon.extend(&c.policy.promo_phrases);
         Settings {
             channel_id: c.discord.channel_id,
+            layout: c.layout(),
+            guild_id: c.discord.guild_id,
             agent_role_id: c.discord.agent_role_id,
             team_role_id: c.discord.team_role_id.unwrap_or(c.discord.agent_role_id),
             rules: c.policy.rules,

@@ -11,7 +11,7 @@ use messenger::window::Window;
 use mock_graph::platform::{Outcome, RequestRecord, SentRecord};
 use serde_json::Value;
 
-use super::world::{World, CHANNEL};
+use super::world::{World, ALERT_CHANNEL, CHANNEL};
 use scenario_format::format::Expect;
 
 /// One expectation that didn't hold.
@@ -195,10 +195,9 @@ pub fn check(
         );
     }
     if let Some(n) = x.alerts {
-        let alerts: usize = w
-            .discord
-            .messages_in(CHANNEL)
-            .iter()
+        let alerts: usize = [CHANNEL, ALERT_CHANNEL]
+            .into_iter()
+            .flat_map(|c| w.discord.messages_in(c))
             .map(|m| {
                 m.body["content"]
                     .as_str()

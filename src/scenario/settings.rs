@@ -10,13 +10,13 @@
 use std::path::{Path, PathBuf};
 
 use bot::config::{ConfigError, FileConfig};
-use bot::settings::Settings;
+use bot::settings::{Layout, Settings};
 use jiff::SignedDuration;
 use messenger::RulesChoice;
 use scenario_format::Scenario;
 
 use super::defects::Defect;
-use super::world::{AGENT_ROLE, CHANNEL, TEAM_ROLE};
+use super::world::{AGENT_ROLE, ALERT_CHANNEL, CHANNEL, TEAM_ROLE};
 
 /// How long the runner's bot waits for a burst of customer messages to post them
 /// together, when no configuration says otherwise.
@@ -111,6 +111,12 @@ pub fn bot_settings(s: &Scenario, team: Option<&TeamConfig>) -> (Settings, Vec<S
         settings.lexicon.extend(&policy.promo_phrases);
         settings.alert_before = policy.alert_before;
         settings.coalesce = t.file.discord.coalesce;
+        if let Layout::Forum { .. } = t.file.layout() {
+            // The team's channel ids are their server's; the world has its own.
+            settings.layout = Layout::Forum {
+                alerts: ALERT_CHANNEL,
+            };
+        }
     }
     let mut phrases: Vec<String> = s.guard.clone();
     if let Some(t) = team {
@@ -129,6 +135,14 @@ pub fn bot_settings(s: &Scenario, team: Option<&TeamConfig>) -> (Settings, Vec<S
             (true, Some(_)) => from_team("policy.promo_phrases"),
             (true, None) => "runner default".to_owned(),
         }
+    ));
+    lines.push(format!(
+        "layout = {} ({})",
+        match settings.layout {
+            Layout::Threads => "threads",
+            Layout::Forum { .. } => "forum",
+        },
+        from_team("discord.layout")
     ));
     lines.push(format!(
         "coalesce = {} ({})",

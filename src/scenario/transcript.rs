@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use serde_json::Value;
 
-use super::world::{World, CHANNEL};
+use super::world::{World, ALERT_CHANNEL, CHANNEL};
 
 /// The transcript being written.
 #[derive(Debug, Default)]
@@ -152,6 +152,10 @@ fn describe(w: &World, c: &bot::discord::recorder::Call) -> String {
             .unwrap_or_else(|| "?".into())
     };
     let body = &c.body;
+    if c.path.ends_with("/threads/active") {
+        return "read the forum's active posts, for a post an earlier attempt may have made"
+            .to_owned();
+    }
     if c.method == "GET" {
         let place = match channel {
             Some(CHANNEL) | None => "the channel".to_owned(),
@@ -170,12 +174,17 @@ fn describe(w: &World, c: &bot::discord::recorder::Call) -> String {
             _ => "edited a thread".into(),
         };
     }
-    if c.path.ends_with("/threads") {
+    // A thread started from a message is `/channels/{c}/messages/{m}/threads`; a forum
+    // post is `/channels/{forum}/threads`.
+    let forum_post = !c.path.contains("/messages/") && c.path.ends_with("/threads");
+    if c.path.ends_with("/threads") && !forum_post {
         return format!(
             "opened thread “{}”",
             body["name"].as_str().unwrap_or_default()
         );
     }
+    // A forum post carries its first message inside.
+    let body = if forum_post { &body["message"] } else { body };
     let embeds = body["embeds"].as_array().cloned().unwrap_or_default();
     let lines: Vec<String> = embeds
         .iter()
@@ -195,6 +204,16 @@ fn describe(w: &World, c: &bot::discord::recorder::Call) -> String {
         })
         .collect();
     let content = body["content"].as_str().unwrap_or_default();
+    if forum_post {
+        return format!(
+            "new forum post “{}” ({}): {}",
+            c.body["name"].as_str().unwrap_or_default(),
+            count(lines.len()),
+            lines.join(" · ")
+        );
+    }
+    // In forum layout, the page's alerts and notices have a channel of their own.
+    let channel = channel.map(|id| if id == ALERT_CHANNEL { CHANNEL } else { id });
     match channel {
         Some(CHANNEL) if !content.is_empty() && embeds.is_empty() => {
             let alerts: Vec<&str> = content.lines().collect();

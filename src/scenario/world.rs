@@ -20,6 +20,7 @@ use bot::discord::pacing::Paced;
 use bot::discord::ratelimit::Limits;
 use bot::discord::recorder::Recorder;
 use bot::engine::Engine;
+use bot::settings::Layout;
 use bot::store::sqlite::SqliteStore;
 use bot::store::Store;
 use bot::webhook::{router, WebhookConfig};
@@ -38,6 +39,8 @@ use scenario_format::{AgentDef, Scenario};
 
 /// The parent channel of the scenario's Discord.
 pub const CHANNEL: u64 = 1_100_000_000_000_000_001;
+/// The text channel of the page's alerts when conversations are forum posts.
+pub const ALERT_CHANNEL: u64 = 1_100_000_000_000_000_002;
 /// The agent role.
 pub const AGENT_ROLE: u64 = 1_100_000_000_000_000_002;
 /// The team role.
@@ -173,6 +176,9 @@ impl World {
         // paces itself by what each answer announces, as serenity's limiter does for
         // it in production.
         discord.enforce_limits(Limits::default(), Arc::new(clock.clone()));
+        if let Layout::Forum { .. } = s.layout {
+            discord.set_forum(CHANNEL);
+        }
         let engine = Engine {
             store,
             graph: Arc::new(InProcessGraph {

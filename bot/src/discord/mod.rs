@@ -88,6 +88,17 @@ pub enum Effect<'a> {
         /// The thread's name.
         name: &'a str,
     },
+    /// `POST /channels/{forum}/threads`: a forum post, its thread and first message in
+    /// one call. Discord takes no nonce here, so the outbox makes it safe to repeat
+    /// (see `outbox::forum`).
+    CreateForumPost {
+        /// The forum channel.
+        forum: u64,
+        /// The post's (thread's) name.
+        name: &'a str,
+        /// Its first message.
+        post: &'a Post,
+    },
     /// `PATCH /channels/{thread}`: rename, archive or unarchive.
     EditThread {
         /// The thread.
@@ -177,6 +188,14 @@ pub trait DiscordApi: Send + Sync + 'static {
         &self,
         channel: u64,
         limit: u8,
+    ) -> BoxFuture<'_, Result<Vec<serde_json::Value>, DiscordError>>;
+
+    /// `GET /guilds/{guild}/threads/active`: the guild's active threads (forum posts
+    /// included) as Discord's JSON channel objects: how a forum post whose creation
+    /// may have gone through is found before creating it again.
+    fn active_threads(
+        &self,
+        guild: u64,
     ) -> BoxFuture<'_, Result<Vec<serde_json::Value>, DiscordError>>;
 
     /// What Discord's rate-limit headers (or 429 body) said with the last answer on

@@ -91,6 +91,21 @@ impl DiscordApi for Paced {
         })
     }
 
+    fn active_threads(
+        &self,
+        guild: u64,
+    ) -> BoxFuture<'_, Result<Vec<serde_json::Value>, DiscordError>> {
+        Box::pin(async move {
+            let now = self.clock.now();
+            if let Some(until) = self.pacer().wait(None, now) {
+                return Err(held(until.duration_since(now)));
+            }
+            let result = self.inner.active_threads(guild).await;
+            self.learn(None);
+            result
+        })
+    }
+
     fn rate_limit(&self, route: Option<Route>) -> Option<RateLimit> {
         self.inner.rate_limit(route)
     }

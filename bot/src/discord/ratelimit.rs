@@ -103,7 +103,8 @@ pub enum RouteKind {
     Messages,
     /// `PATCH /channels/{id}`.
     Edit,
-    /// `POST /channels/{id}/messages/{id}/threads`.
+    /// `POST /channels/{id}/messages/{id}/threads`, and forum posts
+    /// (`POST /channels/{forum}/threads`).
     Threads,
 }
 
@@ -124,6 +125,8 @@ impl Route {
             Effect::SendMessage { channel, .. } => (RouteKind::Messages, channel),
             Effect::EditThread { thread, .. } => (RouteKind::Edit, thread),
             Effect::StartThread { channel, .. } => (RouteKind::Threads, channel),
+            // A forum post is a thread start in its forum, and counts as one.
+            Effect::CreateForumPost { forum, .. } => (RouteKind::Threads, forum),
             Effect::EditOriginal { .. } | Effect::FollowUp { .. } => return None,
         };
         Some(Route { kind, channel })

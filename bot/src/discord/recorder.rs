@@ -82,6 +82,8 @@ struct State {
     /// ever.
     nonce_memory: Option<NonceMemory>,
     threads: HashMap<u64, Thread>,
+    /// Channels that are forums: they take posts (threads), not messages.
+    forums: std::collections::HashSet<u64>,
     outage: bool,
     no_thread_permission: bool,
     rate_limited: u32,
@@ -122,6 +124,12 @@ impl Recorder {
     /// While on, every call fails with 503, as in an outage.
     pub fn set_outage(&self, on: bool) {
         self.state().outage = on;
+    }
+
+    /// Makes `channel` a forum channel: conversations open as posts in it, and a
+    /// message posted to it directly is refused, as on Discord.
+    pub fn set_forum(&self, channel: u64) {
+        self.state().forums.insert(channel);
     }
 
     /// While on, starting a thread fails with 403 Missing Permissions, as when the bot's
@@ -322,6 +330,20 @@ impl State {
         (call, result)
     }
 
+    /// 403 Missing Permissions, counted as an invalid request.
+    fn missing_permissions(&mut self) -> DiscordError {
+        if let Some(e) = self.limits.as_mut() {
+            let now = e.clock.now();
+            e.buckets.invalid_request(&e.limits, now);
+        }
+        DiscordError {
+            status: 403,
+            code: Some(50013),
+            message: "Missing Permissions".into(),
+            retry_after: None,
+        }
+    }
+
     fn apply(&mut self, effect: &Effect<'_>, body: &Value) -> Result<Performed, DiscordError> {
         let not_found = |what: &str| DiscordError {
             status: 404,
@@ -329,7 +351,43 @@ impl State {
             message: format!("Unknown {what}"),
             retry_after: None,
         };
+        let wrong_kind = || DiscordError {
+            status: 400,
+            code: Some(50024),
+            message: "Cannot execute action on this channel type".into(),
+            retry_after: None,
+        };
         match *effect {
+            Effect::SendMessage { channel, .. } | Effect::StartThread { channel, .. }
+                if self.forums.contains(&channel) =>
+            {
+                Err(wrong_kind())
+            }
+            Effect::CreateForumPost { forum, .. } if !self.forums.contains(&forum) => {
+                Err(wrong_kind())
+            }
+            Effect::CreateForumPost { forum, name, .. } => {
+                if self.no_thread_permission {
+                    return Err(self.missing_permissions());
+                }
+                // The post's thread and its first message share one id, as on Discord.
+                let id = self.id();
+                self.threads.insert(
+                    id,
+                    Thread {
+                        id,
+                        parent: forum,
+                        name: name.to_owned(),
+                        archived: false,
+                    },
+                );
+                self.messages.push(Message {
+                    id,
+                    channel: id,
+                    body: body["message"].clone(),
+                });
+                Ok(Performed::Thread(id))
+            }
             Effect::SendMessage { channel, nonce, .. } => {
                 let now = self.nonce_memory.as_ref().map(|m| m.clock.now());
                 let remembered = |at: Option<jiff::Timestamp>| match (&self.nonce_memory, at, now) {
@@ -360,16 +418,7 @@ impl State {
                 name,
             } => {
                 if self.no_thread_permission {
-                    if let Some(e) = self.limits.as_mut() {
-                        let now = e.clock.now();
-                        e.buckets.invalid_request(&e.limits, now);
-                    }
-                    return Err(DiscordError {
-                        status: 403,
-                        code: Some(50013),
-                        message: "Missing Permissions".into(),
-                        retry_after: None,
-                    });
+                    return Err(self.missing_permissions());
                 }
                 if !self.messages.iter().any(|m| m.id == message) {
                     return Err(not_found("Message"));
@@ -437,6 +486,11 @@ fn describe(effect: &Effect<'_>) -> (&'static str, String, Value) {
             "POST",
             format!("/api/v10/channels/{channel}/messages/{message}/threads"),
             render::start_thread_body(name),
+        ),
+        Effect::CreateForumPost { forum, name, post } => (
+            "POST",
+            format!("/api/v10/channels/{forum}/threads"),
+            render::forum_post_body(name, post),
         ),
         Effect::EditThread {
             thread,
@@ -509,6 +563,44 @@ impl DiscordApi for Recorder {
         s.calls.push(Call {
             method: "GET",
             path: format!("/api/v10/channels/{channel}/messages?limit={limit}"),
+            body: Value::Null,
+            outcome: result.as_ref().map(|_| 0).map_err(|e| e.status),
+            at,
+        });
+        drop(s);
+        Box::pin(std::future::ready(result))
+    }
+
+    fn active_threads(&self, guild: u64) -> BoxFuture<'_, Result<Vec<Value>, DiscordError>> {
+        let mut s = self.state();
+        let refused = match s.admit(None) {
+            Some(e) => Some(e),
+            None => s.refuse(),
+        };
+        let result = match refused {
+            Some(e) => Err(e),
+            None => {
+                let mut active: Vec<&Thread> = s.threads.values().filter(|t| !t.archived).collect();
+                active.sort_by_key(|t| t.id);
+                Ok(active
+                    .into_iter()
+                    .map(|t| {
+                        serde_json::json!({
+                            "id": t.id.to_string(),
+                            "type": 11,
+                            "guild_id": guild.to_string(),
+                            "parent_id": t.parent.to_string(),
+                            "name": t.name,
+                            "thread_metadata": {"archived": false},
+                        })
+                    })
+                    .collect())
+            }
+        };
+        let at = s.now();
+        s.calls.push(Call {
+            method: "GET",
+            path: format!("/api/v10/guilds/{guild}/threads/active"),
             body: Value::Null,
             outcome: result.as_ref().map(|_| 0).map_err(|e| e.status),
             at,

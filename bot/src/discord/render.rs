@@ -57,6 +57,18 @@ pub fn start_thread_body(name: &str) -> Value {
     json!({ "name": name, "auto_archive_duration": 10080 })
 }
 
+/// The body that creates a forum post with its first message. Like a thread, it
+/// archives after a week of quiet.
+pub fn forum_post_body(name: &str, post: &Post) -> Value {
+    let mut message = message_body(post, "");
+    if let Some(m) = message.as_object_mut() {
+        // A forum post's message takes no nonce.
+        m.remove("nonce");
+        m.remove("enforce_nonce");
+    }
+    json!({ "name": name, "auto_archive_duration": 10080, "message": message })
+}
+
 /// The body of a thread edit.
 pub fn edit_thread_body(name: Option<&str>, archived: Option<bool>) -> Value {
     let mut v = json!({});

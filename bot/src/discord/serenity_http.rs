@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use jiff::SignedDuration;
 use serenity::http::{Http, HttpBuilder, LightMethod, Request, Route};
-use serenity::model::id::{ApplicationId, ChannelId, MessageId};
+use serenity::model::id::{ApplicationId, ChannelId, GuildId, MessageId};
 
 use super::{
     render, BoxFuture, DiscordApi, DiscordError, Effect, Performed, THREAD_ALREADY_CREATED,
@@ -76,6 +76,19 @@ impl DiscordApi for SerenityDiscord {
         })
     }
 
+    fn active_threads(
+        &self,
+        guild: u64,
+    ) -> BoxFuture<'_, Result<Vec<serde_json::Value>, DiscordError>> {
+        Box::pin(async move {
+            let route = Route::GuildThreadsActive {
+                guild_id: GuildId::new(guild),
+            };
+            let v = self.call(Request::new(route, LightMethod::Get)).await?;
+            Ok(v["threads"].as_array().cloned().unwrap_or_default())
+        })
+    }
+
     fn perform<'a>(
         &'a self,
         effect: &'a Effect<'a>,
@@ -117,6 +130,16 @@ impl DiscordApi for SerenityDiscord {
                         }
                         Err(e) => Err(e),
                     }
+                }
+                Effect::CreateForumPost { forum, name, post } => {
+                    let body = render::forum_post_body(name, post);
+                    let route = Route::ChannelForumPosts {
+                        channel_id: ChannelId::new(forum),
+                    };
+                    let v = self
+                        .call(json_request(route, LightMethod::Post, &body))
+                        .await?;
+                    Ok(Performed::Thread(id_of(&v)?))
                 }
                 Effect::EditThread {
                     thread,

@@ -7,13 +7,14 @@
 
 use jiff::{SignedDuration, Timestamp};
 
+pub mod forum;
 pub mod sends;
 pub mod urgency;
 
 use crate::discord::{DiscordApi, DiscordError, Effect, Performed, Post, THREAD_ALREADY_CREATED};
 use crate::graph::GraphApi;
 use crate::mirror::posts::{self, colour};
-use crate::settings::Settings;
+use crate::settings::{Layout, Settings};
 use crate::store::{Changes, NewWork, QueuedWork, Store, StoreError, ThreadPatch, Work};
 
 /// How long to wait before attempt `n + 1`: 1 s doubling to 5 minutes, or what
@@ -284,16 +285,21 @@ fn announce_blocked(
     let text = match e.status {
         404 => format!(
             "tagdesk can't open conversation threads: the channel <#{channel}> doesn't exist \
-             (Discord answered 404: {}). Set `discord.channel_id` to an existing text channel \
+             (Discord answered 404: {}). Set `discord.channel_id` to an existing channel \
              and restart tagdesk; waiting conversations then appear with every message, in order.",
             e.message
         ),
         _ => format!(
             "tagdesk can't open conversation threads in <#{channel}> (Discord answered {}: {}). \
-             Give the bot's role View Channel, Send Messages, Create Public Threads and Send \
-             Messages in Threads on that channel; waiting conversations appear as soon as it \
+             Give the bot's role {} on that channel; waiting conversations appear as soon as it \
              can, with every message, in order.",
-            e.status, e.message
+            e.status,
+            e.message,
+            match s.layout {
+                Layout::Threads =>
+                    "View Channel, Send Messages, Create Public Threads and Send Messages in Threads",
+                Layout::Forum { .. } => "View Channel, Create Posts and Send Messages in Posts",
+            }
         ),
     };
     if !store.note_problem(OPEN_THREAD, &text, now)? {
@@ -339,6 +345,17 @@ async fn discord_work(
     let nonce = nonce(store.instance(), item.id);
     let mut changes = Changes::default();
     let result = match &item.work {
+        Work::OpenThread { psid, name, post } if matches!(s.layout, Layout::Forum { .. }) => {
+            forum::open(store, discord, s, item, name, post)
+                .await?
+                .map(|discord_thread| {
+                    changes.patches.push(ThreadPatch::Opened {
+                        psid: psid.clone(),
+                        discord_thread,
+                    });
+                    changes
+                })
+        }
         Work::OpenThread { psid, name, post } => {
             let starter = match item.progress {
                 Some(id) => Ok(id),
@@ -397,9 +414,16 @@ async fn discord_work(
                 .await
                 .map(|_| changes),
         },
-        Work::Alert { post } => post_once(discord, seen, s.channel_id, post, &nonce, item.attempts)
-            .await
-            .map(|_| changes),
+        Work::Alert { post } => post_once(
+            discord,
+            seen,
+            s.alert_channel(),
+            post,
+            &nonce,
+            item.attempts,
+        )
+        .await
+        .map(|_| changes),
         Work::GraphSend { .. } => Err(DiscordError {
             status: 400,
             code: None,

@@ -265,7 +265,7 @@ async fn mount(server: &MockServer, gateway: &StandIn) -> (Told, Told) {
             "shards": 1,
             "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
         })))
-        .mount(&server)
+        .mount(server)
         .await;
     // serenity's builder asks `GET /gateway` too. Its answer names another path on the
     // stand-in: the path connected to shows which answer was used, and nothing leaves
@@ -276,17 +276,17 @@ async fn mount(server: &MockServer, gateway: &StandIn) -> (Told, Told) {
             ResponseTemplate::new(200)
                 .set_body_json(json!({"url": format!("{}/from-get-gateway", gateway.url)})),
         )
-        .mount(&server)
+        .mount(server)
         .await;
     let registered = tell(
-        &server,
+        server,
         "PUT",
         &format!("/api/v10/applications/{APP}/guilds/{GUILD}/commands"),
         ResponseTemplate::new(200).set_body_json(json!([])),
     )
     .await;
     let answered = tell(
-        &server,
+        server,
         "POST",
         &format!("/api/v10/interactions/{INTERACTION}/{INTERACTION_TOKEN}/callback"),
         ResponseTemplate::new(204),

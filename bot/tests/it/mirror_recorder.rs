@@ -300,3 +300,161 @@ async fn a_post_whose_answer_was_lost_before_a_long_outage_is_not_posted_again()
         .count();
     assert_eq!(copies, 1, "posted once");
 }
+
+/// The text channel of the page's alerts when conversations are forum posts.
+const ALERTS: u64 = 901;
+
+/// A bot whose conversations are posts in the forum `CHANNEL`.
+async fn forum_bot(discord: &Recorder) -> Harness {
+    discord.set_forum(CHANNEL);
+    let mut h = Harness::new(Arc::new(discord.clone()), None).await;
+    let mut s = (*h.engine.settings).clone();
+    s.layout = bot::settings::Layout::Forum { alerts: ALERTS };
+    h.engine.settings = Arc::new(s);
+    h
+}
+
+#[tokio::test]
+async fn in_a_forum_one_call_opens_a_conversation_and_alerts_go_to_their_channel() {
+    let discord = Recorder::new();
+    let h = forum_bot(&discord).await;
+    let psid = h.customer("Ada Lovelace").await;
+    h.say(&psid, "where is my order?").await;
+    h.tick().await;
+
+    let calls = discord.calls();
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    assert_eq!(
+        calls[0].path,
+        format!("/api/v10/channels/{CHANNEL}/threads")
+    );
+    let post = h.engine.store.thread(&psid).unwrap().unwrap();
+    let id = post
+        .discord_thread
+        .expect("the post is the conversation's thread");
+    let first = discord.messages_in(id);
+    assert_eq!(first.len(), 1);
+    assert_eq!(
+        first[0].id, id,
+        "a forum post's first message shares its id"
+    );
+    assert_eq!(
+        first[0].body["embeds"][0]["description"],
+        "where is my order?"
+    );
+    assert!(
+        discord.thread(id).unwrap().name.contains("Ada Lovelace"),
+        "{:?}",
+        discord.thread(id)
+    );
+
+    // Later messages go into the post; the closing alert goes to the alert channel.
+    h.advance("1m").await;
+    h.say(&psid, "hello?").await;
+    h.tick().await;
+    assert_eq!(discord.messages_in(id).len(), 2);
+    h.advance("22h30m").await;
+    h.tick().await;
+    let alerts = discord.messages_in(ALERTS);
+    assert_eq!(alerts.len(), 1, "{:#?}", discord.calls());
+    assert!(
+        alerts[0].body.to_string().contains(&format!("<#{id}>")),
+        "{:?}",
+        alerts[0].body
+    );
+    assert!(
+        discord.messages_in(CHANNEL).is_empty(),
+        "a forum takes no messages"
+    );
+}
+
+#[tokio::test]
+async fn a_forum_post_whose_answer_was_lost_is_found_not_made_again() {
+    let discord = Recorder::new();
+    let h = forum_bot(&discord).await;
+    let ada = h.customer("Ada Lovelace").await;
+    h.say(&ada, "first").await;
+    // Discord makes the post, but the bot never hears so.
+    discord.drop_answers_next(1);
+    h.tick().await;
+    assert_eq!(discord.threads().len(), 1);
+    assert_eq!(
+        h.engine.store.thread(&ada).unwrap().unwrap().discord_thread,
+        None
+    );
+
+    h.advance("1m").await;
+    h.say(&ada, "second").await;
+    h.tick().await;
+    let threads = discord.threads();
+    assert_eq!(
+        threads.len(),
+        1,
+        "found among the forum's active threads: {threads:#?}"
+    );
+    let id = h.engine.store.thread(&ada).unwrap().unwrap().discord_thread;
+    assert_eq!(id, Some(threads[0].id));
+    let texts: Vec<String> = discord
+        .messages_in(threads[0].id)
+        .iter()
+        .map(|m| {
+            m.body["embeds"][0]["description"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(texts, ["first", "second"]);
+    assert!(discord
+        .calls()
+        .iter()
+        .any(|c| c.path.ends_with("/threads/active")));
+}
+
+#[tokio::test]
+async fn two_lost_forum_posts_of_customers_with_one_name_each_find_their_own() {
+    let discord = Recorder::new();
+    let h = forum_bot(&discord).await;
+    let first = h.customer("Sam Smith").await;
+    h.say(&first, "I'm the first Sam").await;
+    let second = h.customer("Sam Smith").await;
+    h.say(&second, "I'm the other Sam").await;
+    discord.drop_answers_next(2);
+    h.tick().await;
+    // The first lost answer looks like Discord failing, so the other Sam waits for
+    // the next probe. He goes first from now on: his post is made (and its answer
+    // lost too), and when he retries, both posts are candidates by name and only the
+    // first message tells which is his.
+    h.engine.store.work_to_front(&second).unwrap();
+    h.advance("20s").await;
+    h.tick().await;
+    assert_eq!(discord.threads().len(), 2);
+    assert!(h
+        .engine
+        .store
+        .thread(&first)
+        .unwrap()
+        .unwrap()
+        .discord_thread
+        .is_none());
+    h.advance("1m").await;
+    h.tick().await;
+    assert_eq!(discord.threads().len(), 2, "neither was made twice");
+    for (psid, text) in [
+        (&first, "I'm the first Sam"),
+        (&second, "I'm the other Sam"),
+    ] {
+        let id = h
+            .engine
+            .store
+            .thread(psid)
+            .unwrap()
+            .unwrap()
+            .discord_thread
+            .unwrap();
+        assert_eq!(
+            discord.messages_in(id)[0].body["embeds"][0]["description"],
+            text
+        );
+    }
+}
