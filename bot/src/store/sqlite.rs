@@ -422,6 +422,11 @@ fn check(tx: &Transaction<'_>, p: &Precondition) -> Result<(), StoreError> {
     }
 }
 
+/// A failed profile lookup: counted, and tried again at `?2` (never if NULL).
+const PROFILE_FAILED: &str = "UPDATE customers SET lookups = lookups + 1, next_lookup = ?2,
+        fetched = CASE WHEN ?2 IS NULL THEN 1 ELSE fetched END
+    WHERE psid = ?1";
+
 fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
     for p in &c.preconditions {
         check(tx, p)?;
@@ -439,6 +444,9 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
         )?;
         for cu in &c.customers {
             q.execute(params![cu.psid, cu.name, cu.profile_pic, cu.fetched])?;
+        }
+        for (psid, next) in &c.profile_failures {
+            run(tx, PROFILE_FAILED, params![psid, next.map(ms)])?;
         }
     }
     {
@@ -869,13 +877,7 @@ impl Store for SqliteStore {
     }
 
     fn profile_failed(&self, psid: &str, next: Option<Timestamp>) -> Result<(), StoreError> {
-        run(
-            &self.conn(),
-            "UPDATE customers SET lookups = lookups + 1, next_lookup = ?2,
-                 fetched = CASE WHEN ?2 IS NULL THEN 1 ELSE fetched END
-             WHERE psid = ?1",
-            params![psid, next.map(ms)],
-        )?;
+        run(&self.conn(), PROFILE_FAILED, params![psid, next.map(ms)])?;
         Ok(())
     }
 
