@@ -151,6 +151,12 @@ CREATE INDEX threads_label_due ON threads (label_due) WHERE label_due IS NOT NUL
 CREATE INDEX threads_alert_due ON threads (alert_due) WHERE alert_due IS NOT NULL;
 CREATE INDEX threads_discord ON threads (discord_thread) WHERE discord_thread IS NOT NULL;
 "#,
+    // Only the team's sends have an interaction: a customer's message adds no entry.
+    r#"
+DROP INDEX messages_interaction;
+CREATE UNIQUE INDEX messages_interaction ON messages (interaction_id)
+    WHERE interaction_id IS NOT NULL;
+"#,
 ];
 
 /// The SQLite store. One connection behind a mutex: SQLite serializes writers anyway,
@@ -1094,8 +1100,13 @@ impl Store for SqliteStore {
         let tx = conn.transaction()?;
         run(
             &tx,
-            "UPDATE outbox SET state = 'done', key = NULL, error = NULL, leased_until = NULL
-             WHERE id = ?1",
+            "UPDATE outbox SET state = 'done', error = NULL, leased_until = NULL WHERE id = ?1",
+            [id],
+        )?;
+        // Apart, so that work without a key leaves the key index alone.
+        run(
+            &tx,
+            "UPDATE outbox SET key = NULL WHERE id = ?1 AND key IS NOT NULL",
             [id],
         )?;
         apply(&tx, changes)?;
