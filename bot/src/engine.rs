@@ -162,6 +162,10 @@ impl Engine {
             }
             self.store.commit(&changes)?;
             total += batch.len();
+            if batch.len() < BATCH {
+                // Everything stored was taken: no need to ask again.
+                return Ok(total);
+            }
         }
     }
 
