@@ -2,7 +2,7 @@
 //! generated crowd grown to 2,000 and then 10,000 customers, replayed through mock-graph,
 //! the bot's real pipeline with its SQLite store, and the recording Discord.
 //!
-//! `cargo run --release --example bench-weekend`
+//! `cargo run --release --example bench-weekend` (or `-- 2000` for one size)
 //!
 //! Prints, per size, the wall time beside the virtual time it covers (virtual hours per
 //! wall second), and the Discord REST calls the bot made per inbound customer message.
@@ -35,7 +35,17 @@ fn scenario(customers: u32) -> scenario_format::Scenario {
 fn main() {
     let rt = tagdesk::scenario::runtime().expect("runtime");
     println!("weekend backlog, Friday 18:00 to Monday 09:10, end to end, release build:");
-    for customers in [2_000, 10_000] {
+    // Sizes may be given on the command line (`-- 2000`); by default both.
+    let sizes: Vec<u32> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().expect("a number of customers"))
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![2_000, 10_000]
+    } else {
+        sizes
+    };
+    for customers in sizes {
         let s = scenario(customers);
         let report = rt.block_on(run::run(&s, s.seed, &mut || {}));
         assert!(report.passed(), "{:?} {:?}", report.failures, report.error);

@@ -5,6 +5,7 @@
 //! [`Clock`]; in production a loop ticks it after each webhook and every few seconds,
 //! in the scenario runner the runner ticks it as virtual time passes.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -118,15 +119,20 @@ impl Engine {
                     }),
                 }
             }
+            // New customers' profiles are looked up before the batch is processed, and
+            // stored in the same commit as it: one write instead of three.
+            let mut looked_up = Changes::default();
             if !fresh.is_empty() {
-                self.store.commit(&Changes {
-                    customers: fresh.clone(),
-                    ..Changes::default()
-                })?;
-                self.look_up_profiles(now).await?;
+                let names: Vec<&str> = fresh.iter().map(|c| c.psid.as_str()).collect();
+                looked_up = self.profile_round(now, &names).await?;
+                let mut named: HashMap<&str, &Customer> = looked_up
+                    .customers
+                    .iter()
+                    .map(|c| (c.psid.as_str(), c))
+                    .collect();
                 // The placeholders, named where a profile arrived in time.
-                for c in fresh {
-                    let c = self.store.customer(&c.psid)?.unwrap_or(c);
+                for c in &fresh {
+                    let c = named.remove(c.psid.as_str()).unwrap_or(c).clone();
                     loaded.customers.insert(c.psid.clone(), c);
                 }
             }
@@ -142,9 +148,24 @@ impl Engine {
                     loaded.parked.insert(psid.to_owned(), parked);
                 }
             }
-            let changes = process::process(&batch, loaded, now, &self.settings);
+            let mut changes = process::process(&batch, loaded, now, &self.settings);
+            if !fresh.is_empty() {
+                // As if committed before the batch: the placeholders, then what the
+                // lookups found, then the batch's own changes.
+                let mut customers = fresh;
+                customers.append(&mut looked_up.customers);
+                customers.append(&mut changes.customers);
+                changes.customers = customers;
+                changes.profile_failures = looked_up.profile_failures;
+                looked_up.work.append(&mut changes.work);
+                changes.work = looked_up.work;
+            }
             self.store.commit(&changes)?;
             total += batch.len();
+            if batch.len() < BATCH {
+                // Everything stored was taken: no need to ask again.
+                return Ok(total);
+            }
         }
     }
 
@@ -156,16 +177,40 @@ impl Engine {
     /// All of it fits in [`PROFILE_BUDGET`] per call: the tick it runs in (and the
     /// posts waiting in it) is never held longer than that.
     pub async fn look_up_profiles(&self, now: Timestamp) -> Result<usize, StoreError> {
-        let due = self.store.profiles_due(now, PROFILE_BATCH)?;
+        let changes = self.profile_round(now, &[]).await?;
+        let looked = changes.customers.len() + changes.profile_failures.len();
+        if looked > 0 {
+            self.store.commit(&changes)?;
+        }
+        Ok(looked)
+    }
+
+    /// One round of [`Engine::look_up_profiles`], not yet committed: the customers due,
+    /// with `fresh` (new customers not stored yet, as if stored under a placeholder)
+    /// among them in the order the store gives placeholders (by PSID, before the
+    /// retries). The changes hold the names found, the renames they cause, and the
+    /// failed lookups.
+    async fn profile_round(&self, now: Timestamp, fresh: &[&str]) -> Result<Changes, StoreError> {
+        let mut due = self.store.profiles_due(now, PROFILE_BATCH)?;
+        if !fresh.is_empty() {
+            // Never looked up (tried 0) sorts first, by PSID, as the store orders them.
+            // Retries follow, in the store's order (by when they fell due).
+            let (mut first, retries): (Vec<_>, Vec<_>) = due.into_iter().partition(|d| d.1 == 0);
+            first.extend(fresh.iter().map(|p| ((*p).to_owned(), 0)));
+            first.sort_unstable();
+            first.dedup_by(|a, b| a.0 == b.0);
+            first.extend(retries);
+            first.truncate(PROFILE_BATCH);
+            due = first;
+        }
         let deadline = tokio::time::Instant::now() + PROFILE_BUDGET;
-        let mut looked = 0;
+        let mut changes = Changes::default();
         for chunk in due.chunks(PROFILE_LOOKUPS_AT_ONCE) {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             if left.is_zero() {
                 break;
             }
             let wait = left.min(PROFILE_TIMEOUT);
-            looked += chunk.len();
             let mut lookups = tokio::task::JoinSet::new();
             for (psid, tried) in chunk.iter().cloned() {
                 let graph = self.graph.clone();
@@ -177,7 +222,6 @@ impl Engine {
             let mut answers = lookups.join_all().await;
             // In a stable order, whichever answered first.
             answers.sort_by(|a, b| a.0.cmp(&b.0));
-            let mut changes = Changes::default();
             for (psid, tried, answer) in answers {
                 match answer {
                     Ok(Ok(profile)) => {
@@ -200,13 +244,12 @@ impl Engine {
                         let next =
                             (tried + 1 < PROFILE_ATTEMPTS).then(|| now + profile_backoff(tried));
                         tracing::warn!(%psid, %why, ?next, "profile lookup failed");
-                        self.store.profile_failed(&psid, next)?;
+                        changes.profile_failures.push((psid, next));
                     }
                 }
             }
-            self.store.commit(&changes)?;
         }
-        Ok(looked)
+        Ok(changes)
     }
 
     /// The rename a conversation's thread needs now that its customer has a name.

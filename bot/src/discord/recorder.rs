@@ -420,7 +420,8 @@ impl State {
                 if self.no_thread_permission {
                     return Err(self.missing_permissions());
                 }
-                if !self.messages.iter().any(|m| m.id == message) {
+                // The starter is a recent message: looked for from the newest.
+                if !self.messages.iter().rev().any(|m| m.id == message) {
                     return Err(not_found("Message"));
                 }
                 if self.threads.contains_key(&message) {

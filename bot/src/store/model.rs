@@ -512,6 +512,9 @@ pub struct Changes {
     pub processed: Vec<i64>,
     /// Customers to insert or update.
     pub customers: Vec<Customer>,
+    /// Failed profile lookups, applied after `customers`: the customer and when to try
+    /// again (`None`: never; the placeholder name stays).
+    pub profile_failures: Vec<(String, Option<Timestamp>)>,
     /// Threads to insert or update (whole records, except the fields [`ThreadPatch`]es
     /// own: the Discord thread, the claim, the team's last reply, the tagged count,
     /// closed; those are written on insert only).

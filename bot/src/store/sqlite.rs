@@ -134,6 +134,29 @@ CREATE INDEX customers_to_fetch ON customers (fetched, next_lookup);
     r#"
 ALTER TABLE outbox ADD COLUMN front INTEGER NOT NULL DEFAULT 0;
 "#,
+    // The hot indexes hold only the rows the hot queries look for (pending work,
+    // unprocessed events, threads with something due): done rows leave them, so they
+    // stay small however long the bot has run, and fewer pages are written per commit.
+    r#"
+DROP INDEX outbox_pending;
+DROP INDEX outbox_due;
+DROP INDEX inbound_pending;
+DROP INDEX threads_label_due;
+DROP INDEX threads_alert_due;
+DROP INDEX threads_discord;
+CREATE INDEX outbox_pending ON outbox (lane, id) WHERE state = 'pending';
+CREATE INDEX outbox_due ON outbox (due) WHERE state = 'pending';
+CREATE INDEX inbound_pending ON inbound_events (timestamp, id) WHERE processed = 0;
+CREATE INDEX threads_label_due ON threads (label_due) WHERE label_due IS NOT NULL;
+CREATE INDEX threads_alert_due ON threads (alert_due) WHERE alert_due IS NOT NULL;
+CREATE INDEX threads_discord ON threads (discord_thread) WHERE discord_thread IS NOT NULL;
+"#,
+    // Only the team's sends have an interaction: a customer's message adds no entry.
+    r#"
+DROP INDEX messages_interaction;
+CREATE UNIQUE INDEX messages_interaction ON messages (interaction_id)
+    WHERE interaction_id IS NOT NULL;
+"#,
 ];
 
 /// The SQLite store. One connection behind a mutex: SQLite serializes writers anyway,
@@ -405,6 +428,11 @@ fn check(tx: &Transaction<'_>, p: &Precondition) -> Result<(), StoreError> {
     }
 }
 
+/// A failed profile lookup: counted, and tried again at `?2` (never if NULL).
+const PROFILE_FAILED: &str = "UPDATE customers SET lookups = lookups + 1, next_lookup = ?2,
+        fetched = CASE WHEN ?2 IS NULL THEN 1 ELSE fetched END
+    WHERE psid = ?1";
+
 fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
     for p in &c.preconditions {
         check(tx, p)?;
@@ -422,6 +450,9 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
         )?;
         for cu in &c.customers {
             q.execute(params![cu.psid, cu.name, cu.profile_pic, cu.fetched])?;
+        }
+        for (psid, next) in &c.profile_failures {
+            run(tx, PROFILE_FAILED, params![psid, next.map(ms)])?;
         }
     }
     {
@@ -759,8 +790,10 @@ impl Store for SqliteStore {
     fn threads_due(&self, now: Timestamp) -> Result<Vec<Thread>, StoreError> {
         let conn = self.conn();
         let mut q = conn.prepare_cached(&format!(
-            "SELECT {THREAD_SELECT} FROM threads WHERE label_due <= ?1
-             UNION SELECT {THREAD_SELECT} FROM threads WHERE alert_due <= ?1 ORDER BY psid"
+            "SELECT {THREAD_SELECT} FROM threads INDEXED BY threads_label_due WHERE label_due <= ?1
+             UNION SELECT {THREAD_SELECT} FROM threads INDEXED BY threads_alert_due
+                   WHERE alert_due <= ?1
+             ORDER BY psid"
         ))?;
         let rows = q.query_map([ms(now)], thread_from)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -850,13 +883,7 @@ impl Store for SqliteStore {
     }
 
     fn profile_failed(&self, psid: &str, next: Option<Timestamp>) -> Result<(), StoreError> {
-        run(
-            &self.conn(),
-            "UPDATE customers SET lookups = lookups + 1, next_lookup = ?2,
-                 fetched = CASE WHEN ?2 IS NULL THEN 1 ELSE fetched END
-             WHERE psid = ?1",
-            params![psid, next.map(ms)],
-        )?;
+        run(&self.conn(), PROFILE_FAILED, params![psid, next.map(ms)])?;
         Ok(())
     }
 
@@ -1073,8 +1100,13 @@ impl Store for SqliteStore {
         let tx = conn.transaction()?;
         run(
             &tx,
-            "UPDATE outbox SET state = 'done', key = NULL, error = NULL, leased_until = NULL
-             WHERE id = ?1",
+            "UPDATE outbox SET state = 'done', error = NULL, leased_until = NULL WHERE id = ?1",
+            [id],
+        )?;
+        // Apart, so that work without a key leaves the key index alone.
+        run(
+            &tx,
+            "UPDATE outbox SET key = NULL WHERE id = ?1 AND key IS NOT NULL",
             [id],
         )?;
         apply(&tx, changes)?;
@@ -1155,8 +1187,8 @@ impl Store for SqliteStore {
                   AND NOT EXISTS (SELECT 1 FROM outbox p
                                   WHERE p.state = 'pending' AND p.lane = o.lane AND p.id < o.id)
                 UNION ALL SELECT MIN(COALESCE(next_lookup, 0)) FROM customers WHERE fetched = 0
-                UNION ALL SELECT MIN(label_due) FROM threads
-                UNION ALL SELECT MIN(alert_due) FROM threads)",
+                UNION ALL SELECT MIN(label_due) FROM threads WHERE label_due IS NOT NULL
+                UNION ALL SELECT MIN(alert_due) FROM threads WHERE alert_due IS NOT NULL)",
             )?
             .query_row([], |r| r.get(0))?;
         Ok(ts(v))
