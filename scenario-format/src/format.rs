@@ -176,6 +176,9 @@ pub struct Step {
     /// Discord goes down (true) or comes back (false).
     #[serde(default)]
     pub discord_outage: Option<bool>,
+    /// Discord misbehaves for its next calls: `{ lost_answers = 2, rate_limited = 3 }`.
+    #[serde(default)]
+    pub discord_faults: Option<DiscordFaults>,
     /// The bot crashes and restarts on the same database.
     #[serde(default)]
     pub restart: bool,
@@ -221,6 +224,20 @@ pub struct FaultSection {
     /// Probability a profile lookup fails with a 5xx.
     #[serde(default)]
     pub profile_errors: f64,
+}
+
+/// `discord_faults = {...}`: Discord's side misbehaving for its next calls, in the order
+/// the bot makes them.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DiscordFaults {
+    /// The next this-many calls take effect, but their answers are lost (a 502, as when
+    /// a connection drops after Discord acted): the bot can't know the post was made.
+    #[serde(default)]
+    pub lost_answers: u32,
+    /// The next this-many calls are refused 429 with a one-second `retry_after`.
+    #[serde(default)]
+    pub rate_limited: u32,
 }
 
 /// `expect = {...}`: what must hold after a step.

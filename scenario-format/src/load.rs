@@ -11,7 +11,7 @@ use messenger::Era;
 use toml::Spanned;
 
 use crate::command::{self, AgentAction};
-use crate::format::{Expect, FaultSection, File, Step};
+use crate::format::{DiscordFaults, Expect, FaultSection, File, Step};
 use crate::generate;
 
 /// A scenario file that can't be used.
@@ -83,6 +83,8 @@ pub enum Action {
     Faults(FaultSection),
     /// Discord goes down or comes back.
     DiscordOutage(bool),
+    /// Discord loses answers or refuses calls for a while.
+    DiscordFaults(DiscordFaults),
     /// The bot crashes and restarts.
     Restart,
 }
@@ -495,6 +497,9 @@ fn action(
     }
     if let Some(b) = s.discord_outage {
         found.push(Action::DiscordOutage(b));
+    }
+    if let Some(f) = s.discord_faults {
+        found.push(Action::DiscordFaults(f));
     }
     if s.restart {
         found.push(Action::Restart);

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use jiff::{SignedDuration, Timestamp};
 use messenger::wire::{MessagingType, SendRequest};
 use mock_graph::platform::{Faults, RequestRecord, SentRecord};
-use scenario_format::format::FaultSection;
+use scenario_format::format::{DiscordFaults, FaultSection};
 use serde_json::Value;
 
 use super::expect::{self, Effects, Miss};
@@ -552,8 +552,16 @@ fn describe(w: &World, step: &TimedStep) -> Option<String> {
         Action::Faults(f) => describe_faults(f),
         Action::DiscordOutage(true) => "Discord goes down".into(),
         Action::DiscordOutage(false) => "Discord is back".into(),
+        Action::DiscordFaults(f) => describe_discord_faults(f),
         Action::Restart => "the bot crashes and restarts on the same database".into(),
     })
+}
+
+fn describe_discord_faults(f: &DiscordFaults) -> String {
+    format!(
+        "Discord: the next {} calls' answers lost, the next {} refused 429",
+        f.lost_answers, f.rate_limited
+    )
 }
 
 fn describe_faults(f: &FaultSection) -> String {
@@ -640,6 +648,10 @@ async fn apply(w: &mut World, step: &TimedStep) -> anyhow::Result<()> {
         }
         Action::Faults(f) => w.mock.lock().faults = Faults::from(f),
         Action::DiscordOutage(on) => w.discord.set_outage(*on),
+        Action::DiscordFaults(f) => {
+            w.discord.drop_answers_next(f.lost_answers);
+            w.discord.rate_limit_next(f.rate_limited);
+        }
         Action::Restart => w.restart().await?,
     }
     Ok(())

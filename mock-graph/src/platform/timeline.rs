@@ -100,9 +100,11 @@ pub fn describe(action: &Action) -> (&'static str, String) {
         }
         Action::Faults(_) => ("faults", String::new()),
         // Never scheduled: the loader skips them.
-        Action::Wait | Action::Agent { .. } | Action::DiscordOutage(_) | Action::Restart => {
-            ("skipped", String::new())
-        }
+        Action::Wait
+        | Action::Agent { .. }
+        | Action::DiscordOutage(_)
+        | Action::DiscordFaults(_)
+        | Action::Restart => ("skipped", String::new()),
     }
 }
 
@@ -136,7 +138,13 @@ impl Platform {
             match (&step.action, psid) {
                 (Action::Faults(_), _) => {}
                 (Action::Wait, _) => continue,
-                (Action::Agent { .. } | Action::DiscordOutage(_) | Action::Restart, _) => {
+                (
+                    Action::Agent { .. }
+                    | Action::DiscordOutage(_)
+                    | Action::DiscordFaults(_)
+                    | Action::Restart,
+                    _,
+                ) => {
                     skipped += 1;
                     continue;
                 }
@@ -229,9 +237,11 @@ impl Platform {
                 self.faults = Faults::from(f);
                 Ok(())
             }
-            Action::Wait | Action::Agent { .. } | Action::DiscordOutage(_) | Action::Restart => {
-                Ok(())
-            }
+            Action::Wait
+            | Action::Agent { .. }
+            | Action::DiscordOutage(_)
+            | Action::DiscordFaults(_)
+            | Action::Restart => Ok(()),
         }
     }
 }

@@ -20,7 +20,8 @@ pub enum Profile {
     /// Meta misbehaving: slow answers, 613 bursts, 5xx, lost, doubled and reordered
     /// webhooks, late echoes and redeliveries.
     HostileMeta,
-    /// Discord outages and bot restarts, with webhooks redelivered.
+    /// Discord outages, lost answers and 429s, and bot restarts (often just after a
+    /// lost answer, as when the bot dies mid-call), with webhooks redelivered.
     FlakyDiscord,
     /// Everything, other apps sending tagged messages included.
     All,
@@ -51,6 +52,7 @@ impl Profile {
             fault_spells: (0, 0),
             outages: (0, 0),
             restarts: (0, 0),
+            discord_faults: (0, 0),
             other_apps: (0, 0),
             p_acts: 0.0,
             p_blocks: 0.0,
@@ -91,6 +93,7 @@ impl Profile {
                 fault_spells: (0, 1),
                 outages: (1, 3),
                 restarts: (1, 3),
+                discord_faults: (1, 4),
                 ..base
             },
             Profile::All => Weights {
@@ -103,6 +106,7 @@ impl Profile {
                 fault_spells: (0, 3),
                 outages: (0, 2),
                 restarts: (0, 2),
+                discord_faults: (0, 2),
                 other_apps: (0, 1),
                 p_acts: 0.3,
                 p_blocks: 0.1,
@@ -135,6 +139,8 @@ struct Weights {
     fault_spells: (usize, usize),
     outages: (usize, usize),
     restarts: (usize, usize),
+    /// Spells of lost Discord answers and 429s.
+    discord_faults: (usize, usize),
     other_apps: (usize, usize),
     /// Chance a customer also presses a button, reacts, arrives by a link or reads.
     p_acts: f64,
@@ -258,6 +264,24 @@ pub fn world(seed: u64, profile: Profile) -> Plan {
                 tag,
             },
         );
+    }
+    // Drawn last, so the worlds of profiles without them are the ones they always were.
+    for _ in 0..g.count(w.discord_faults) {
+        let at = g.rng.random_range(0..span);
+        let lost_answers = g.rng.random_range(0..=3);
+        let rate_limited = g.rng.random_range(0..=4);
+        g.push(
+            at,
+            Event::DiscordFaults {
+                lost_answers,
+                rate_limited,
+            },
+        );
+        // Half the time the bot dies just after: a crash mid-call, its answer never heard.
+        if g.rng.random_bool(0.5) {
+            let crash = at + g.rng.random_range(1..30);
+            g.push(crash, Event::Restart);
+        }
     }
     let groups = g.groups();
     Plan {

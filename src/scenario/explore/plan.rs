@@ -112,6 +112,14 @@ pub enum Event {
     Faults(Faults),
     /// Discord goes down (true) or comes back (false).
     DiscordOutage(bool),
+    /// Discord's next calls: this many take effect with their answers lost, then this
+    /// many are refused 429.
+    DiscordFaults {
+        /// Answers lost.
+        lost_answers: u32,
+        /// Calls refused 429.
+        rate_limited: u32,
+    },
     /// The bot crashes and restarts.
     Restart,
 }
@@ -232,7 +240,10 @@ impl Plan {
     pub fn is_quiet(&self) -> bool {
         !self.events().any(|e| match e {
             Event::Faults(f) => !f.is_empty(),
-            Event::DiscordOutage(_) | Event::Restart | Event::OtherApp { .. } => true,
+            Event::DiscordOutage(_)
+            | Event::DiscordFaults { .. }
+            | Event::Restart
+            | Event::OtherApp { .. } => true,
             Event::Acts { act, .. } => {
                 matches!(act, CustomerAct::Blocks(_) | CustomerAct::Handover(_))
             }
@@ -372,6 +383,12 @@ impl Plan {
                     Event::Faults(f) => format!("faults = {}", f.render()),
                     Event::DiscordOutage(true) => "Discord goes down".into(),
                     Event::DiscordOutage(false) => "Discord is back".into(),
+                    Event::DiscordFaults {
+                        lost_answers,
+                        rate_limited,
+                    } => format!(
+                        "Discord loses the next {lost_answers} answers, refuses the next {rate_limited} calls 429"
+                    ),
                     Event::Restart => "the bot restarts".into(),
                 };
                 let _ = writeln!(out, "  {when:>12}  {what}");
@@ -418,6 +435,15 @@ impl Plan {
             }
             Event::DiscordOutage(on) => {
                 let _ = writeln!(out, "discord_outage = {on}");
+            }
+            Event::DiscordFaults {
+                lost_answers,
+                rate_limited,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "discord_faults = {{ lost_answers = {lost_answers}, rate_limited = {rate_limited} }}"
+                );
             }
             Event::Restart => out.push_str("restart = true\n"),
         }
