@@ -203,6 +203,9 @@ impl Store for Defective {
     fn work_progress(&self, id: i64, progress: u64) -> Result<(), StoreError> {
         self.inner.work_progress(id, progress)
     }
+    fn work_progress_undone(&self, id: i64) -> Result<(), StoreError> {
+        self.inner.work_progress_undone(id)
+    }
     fn work_done(&self, id: i64, changes: &Changes) -> Result<(), StoreError> {
         self.inner.work_done(id, &Self::unchecked(changes))
     }

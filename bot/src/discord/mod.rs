@@ -171,6 +171,13 @@ impl DiscordError {
     pub fn is_transient(&self) -> bool {
         self.status == 0 || self.status == 429 || self.status >= 500
     }
+
+    /// Discord answered and did not act: a 4xx, 429s included (and the pacer's own
+    /// holds, which never reach Discord). Unlike a 5xx or no answer, which leave it
+    /// unknown whether the call took effect.
+    pub fn refused(&self) -> bool {
+        (400..500).contains(&self.status)
+    }
 }
 
 /// Everything the bot does to Discord.

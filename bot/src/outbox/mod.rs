@@ -346,7 +346,7 @@ async fn discord_work(
     let mut changes = Changes::default();
     let result = match &item.work {
         Work::OpenThread { psid, name, post } if matches!(s.layout, Layout::Forum { .. }) => {
-            forum::open(store, discord, s, item, name, post)
+            forum::open(store, discord, seen, s, item, name, post)
                 .await?
                 .map(|discord_thread| {
                     changes.patches.push(ThreadPatch::Opened {
@@ -437,13 +437,34 @@ async fn discord_work(
 /// How many recent messages a retried post is looked for among.
 const LOOK_BACK: u8 = 50;
 
-/// The recent messages of each channel, read once per pass: a backlog of retried
-/// posts in one channel costs one read, not one each. A pass's own posts needn't be
-/// in it: each post looks only for its own earlier attempts, made in earlier passes.
-/// A read that failed for now fails the pass's other posts in that channel too,
-/// without asking again.
+/// What a pass read of Discord to find what earlier attempts made: the recent messages
+/// of each channel, and the guild's active threads (forum posts), each read once per
+/// pass: a backlog of retried posts costs one read, not one each. A pass's own posts
+/// needn't be in them: each item looks only for its own earlier attempts, made in
+/// earlier passes. A read that failed for now fails the pass's other items that needed
+/// it too, without asking again.
 #[derive(Default)]
-struct LookBack(std::collections::HashMap<u64, Result<Vec<serde_json::Value>, DiscordError>>);
+pub(crate) struct LookBack {
+    channels: std::collections::HashMap<u64, Result<Vec<serde_json::Value>, DiscordError>>,
+    active_threads: Option<Result<Vec<serde_json::Value>, DiscordError>>,
+}
+
+impl LookBack {
+    /// The guild's active threads, read at the pass's first need.
+    pub(crate) async fn active_threads(
+        &mut self,
+        discord: &dyn DiscordApi,
+        guild: u64,
+    ) -> Result<&[serde_json::Value], DiscordError> {
+        if self.active_threads.is_none() {
+            self.active_threads = Some(discord.active_threads(guild).await);
+        }
+        match self.active_threads.as_ref().expect("just read") {
+            Ok(active) => Ok(active),
+            Err(e) => Err(e.clone()),
+        }
+    }
+}
 
 /// Posts `post` in `channel`, once. The nonce makes a retry within minutes return the
 /// first message; but Discord forgets nonces after a few minutes, so a post whose
@@ -458,7 +479,7 @@ async fn post_once(
     attempts: u32,
 ) -> Result<u64, DiscordError> {
     if attempts > 0 {
-        if let std::collections::hash_map::Entry::Vacant(slot) = seen.0.entry(channel) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = seen.channels.entry(channel) {
             let recent = match discord.recent_messages(channel, LOOK_BACK).await {
                 Ok(recent) => Ok(recent),
                 Err(e) if e.is_transient() => Err(e),
@@ -471,7 +492,7 @@ async fn post_once(
             };
             slot.insert(recent);
         }
-        let recent = match &seen.0[&channel] {
+        let recent = match &seen.channels[&channel] {
             Ok(recent) => recent,
             Err(e) => return Err(e.clone()),
         };

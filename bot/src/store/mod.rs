@@ -165,6 +165,10 @@ pub trait Store: Send + Sync + 'static {
     /// Records a step of multi-step work.
     fn work_progress(&self, id: i64, progress: u64) -> Result<(), StoreError>;
 
+    /// Forgets the step recorded by [`Store::work_progress`]: the call it announced was
+    /// refused, so nothing came of it.
+    fn work_progress_undone(&self, id: i64) -> Result<(), StoreError>;
+
     /// Marks work done and applies what it changed, atomically.
     fn work_done(&self, id: i64, changes: &Changes) -> Result<(), StoreError>;
 

@@ -1095,6 +1095,15 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn work_progress_undone(&self, id: i64) -> Result<(), StoreError> {
+        run(
+            &self.conn(),
+            "UPDATE outbox SET progress = NULL WHERE id = ?1",
+            params![id],
+        )?;
+        Ok(())
+    }
+
     fn work_done(&self, id: i64, changes: &Changes) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;

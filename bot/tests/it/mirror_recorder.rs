@@ -458,3 +458,56 @@ async fn two_lost_forum_posts_of_customers_with_one_name_each_find_their_own() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_forum_backlog_after_an_outage_reads_the_active_posts_once_a_pass_not_once_a_post() {
+    use bot::discord::pacing::Paced;
+    use bot::discord::ratelimit::Limits;
+
+    let discord = Recorder::new();
+    let mut h = forum_bot(&discord).await;
+    let clock: Arc<dyn bot::clock::Clock> = Arc::new(h.clock.clone());
+    discord.enforce_limits(Limits::default(), clock.clone());
+    h.engine.discord = Arc::new(Paced::new(Arc::new(discord.clone()), clock));
+    discord.set_outage(true);
+    let mut psids = Vec::new();
+    for i in 0..30 {
+        let psid = h.customer(&format!("Customer {i}")).await;
+        h.say(&psid, &format!("message {i}")).await;
+        psids.push(psid);
+    }
+    // Every post is tried during the outage: each may have gone through, for all the
+    // bot can tell from a 503, so each must be looked for before it is made.
+    for _ in 0..5 {
+        h.tick().await;
+        h.advance("1m").await;
+    }
+    discord.set_outage(false);
+    for _ in 0..120 {
+        h.advance("1s").await;
+        h.tick().await;
+    }
+
+    let threads = discord.threads();
+    assert_eq!(threads.len(), 30, "each conversation posted once");
+    for psid in &psids {
+        assert!(h
+            .engine
+            .store
+            .thread(psid)
+            .unwrap()
+            .unwrap()
+            .discord_thread
+            .is_some());
+    }
+    let reads = discord
+        .calls()
+        .iter()
+        .filter(|c| c.path.ends_with("/threads/active") && c.outcome.is_ok())
+        .count();
+    // Forum posts wait on Discord's 10-per-10-seconds thread bucket: one read per
+    // pass serves the posts being retried, and a post the pacer held back (nothing
+    // left) isn't looked for again. Read once per post per pass, it was 30 and more.
+    assert!(reads <= 3, "{reads} reads of the active threads");
+    assert_eq!(discord.invalid_requests(), 0);
+}
