@@ -600,7 +600,10 @@ mod tests {
         // Its `Remaining` is the bot's own bucket: the route is held all the same.
         let mut p = Pacer::default();
         p.learn(Some(CHANNEL), &shared, at(0));
-        assert_eq!(p.wait(Some(CHANNEL), at(0)), Some(at(0) + shared.reset_after));
+        assert_eq!(
+            p.wait(Some(CHANNEL), at(0)),
+            Some(at(0) + shared.reset_after)
+        );
 
         let global = RateLimit::read(
             429,
@@ -618,8 +621,12 @@ mod tests {
         assert_eq!(global.reset_after, SignedDuration::from_millis(64_570));
 
         // Without a body, `Retry-After` says how long; without headers, nothing.
-        let bare = RateLimit::read(429, headers(&[("Retry-After", "3")]), &serde_json::Value::Null)
-            .unwrap();
+        let bare = RateLimit::read(
+            429,
+            headers(&[("Retry-After", "3")]),
+            &serde_json::Value::Null,
+        )
+        .unwrap();
         assert_eq!(bare.reset_after, SignedDuration::from_secs(3));
         assert_eq!(
             RateLimit::read(200, headers(&[]), &serde_json::Value::Null),

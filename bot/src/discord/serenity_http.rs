@@ -117,7 +117,11 @@ impl SerenityDiscord {
             return Ok(serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null));
         };
         let built = request
-            .build(&direct.client, self.http.token(), self.http.proxy.as_deref())
+            .build(
+                &direct.client,
+                self.http.token(),
+                self.http.proxy.as_deref(),
+            )
             .and_then(|b| Ok(b.build()?))
             .map_err(to_error)?;
         let response = direct.client.execute(built).await.map_err(unreachable)?;
@@ -137,12 +141,11 @@ impl SerenityDiscord {
         Err(DiscordError {
             status,
             code: body["code"].as_i64(),
-            message: body["message"]
-                .as_str()
-                .map_or_else(|| String::from_utf8_lossy(&bytes).into_owned(), str::to_owned),
-            retry_after: announced
-                .filter(|_| status == 429)
-                .map(|l| l.reset_after),
+            message: body["message"].as_str().map_or_else(
+                || String::from_utf8_lossy(&bytes).into_owned(),
+                str::to_owned,
+            ),
+            retry_after: announced.filter(|_| status == 429).map(|l| l.reset_after),
         }
         .with_default_retry())
     }

@@ -185,12 +185,17 @@ impl DiscordStandIn {
 enum Op {
     PostMessage(u64),
     GetMessages(u64),
-    StartThread { channel: u64, message: u64 },
+    StartThread {
+        channel: u64,
+        message: u64,
+    },
     ForumPost(u64),
     EditChannel(u64),
     ActiveThreads,
     /// An interaction callback, `@original` edit or follow-up.
-    Interaction { answer_id: bool },
+    Interaction {
+        answer_id: bool,
+    },
 }
 
 impl Op {
@@ -209,9 +214,8 @@ impl Op {
             ("PATCH", ["channels", c]) => Op::EditChannel(id(c)?),
             ("GET", ["guilds", _, "threads", "active"]) => Op::ActiveThreads,
             ("POST", ["interactions", _, _, "callback"]) => Op::Interaction { answer_id: false },
-            ("PATCH", ["webhooks", _, _, "messages", "@original"]) | ("POST", ["webhooks", _, _]) => {
-                Op::Interaction { answer_id: true }
-            }
+            ("PATCH", ["webhooks", _, _, "messages", "@original"])
+            | ("POST", ["webhooks", _, _]) => Op::Interaction { answer_id: true },
             _ => return None,
         })
     }
@@ -247,7 +251,10 @@ fn bucket_headers(h: &mut HeaderMap, l: &RateLimit, now: Timestamp) {
         "x-ratelimit-reset",
         format!("{:.3}", reset.as_millisecond() as f64 / 1000.0),
     );
-    set("x-ratelimit-reset-after", format!("{:.3}", secs(l.reset_after)));
+    set(
+        "x-ratelimit-reset-after",
+        format!("{:.3}", secs(l.reset_after)),
+    );
     set("x-ratelimit-bucket", l.bucket.clone());
 }
 
@@ -262,7 +269,10 @@ fn too_many(refused: &Refused, now: Timestamp) -> Response {
         h.insert("x-ratelimit-global", HeaderValue::from_static("true"));
     }
     let scope = l.scope.unwrap_or(Scope::User);
-    h.insert("x-ratelimit-scope", HeaderValue::from_static(scope.as_str()));
+    h.insert(
+        "x-ratelimit-scope",
+        HeaderValue::from_static(scope.as_str()),
+    );
     let ms = l.reset_after.as_millis();
     h.insert(
         "retry-after",
