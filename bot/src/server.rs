@@ -8,7 +8,7 @@ use tokio::sync::Notify;
 
 use crate::clock::SystemClock;
 use crate::config::{Config, Transport};
-use crate::discord::serenity_http::SerenityDiscord;
+use crate::discord::serenity_http::{discord_for, SerenityDiscord};
 use crate::engine::Engine;
 use crate::graph::HttpGraph;
 use crate::settings::Settings;
@@ -29,15 +29,18 @@ pub fn engine(config: &Config) -> anyhow::Result<Engine> {
         &config.file.meta.graph_version,
         config.secrets.page_token.clone(),
     );
-    let discord = SerenityDiscord::new(
+    // serenity's limiter paces the calls against Discord itself; against anything
+    // else it is off, and the engine paces itself by the answers' headers.
+    let discord = discord_for(
         config.secrets.discord_token.expose(),
         config.file.discord.application_id,
         &config.file.discord.api_base,
+        Arc::new(SystemClock),
     );
     Ok(Engine {
         store: Arc::new(store),
         graph: Arc::new(graph),
-        discord: Arc::new(discord),
+        discord,
         clock: Arc::new(SystemClock),
         settings: Arc::new(Settings::from_config(&config.file)),
     })

@@ -1,5 +1,6 @@
 //! A Discord client that paces itself by what Discord announced, for where serenity's
-//! own rate limiter isn't in front of Discord (the scenario world, training).
+//! own rate limiter isn't in front of Discord (the scenario world, training, and the
+//! bot itself when `discord.api_base` isn't Discord: `serenity_http::discord_for`).
 //!
 //! Every answer's rate-limit headers say how much of its bucket is left and when it
 //! resets; a bucket that is spent, or every bucket while a global limit lasts, is held

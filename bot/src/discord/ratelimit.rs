@@ -4,14 +4,18 @@
 //! recording Discord), and a client that paces itself by what Discord announced
 //! ([`Pacer`], used where serenity's own limiter isn't in front of Discord).
 //!
-//! Sources: Discord's developer documentation, "Rate Limits": per-route buckets keyed
-//! by a major parameter (the channel), a global limit of 50 requests per second per
-//! bot, `X-RateLimit-Limit`, `-Remaining`, `-Reset-After`, `-Bucket`, `-Scope`
-//! (`user`, `global`, `shared`), 429 bodies with `retry_after` and `global`, and
-//! 10,000 invalid requests (401, 403, 429) in 10 minutes restricting the bot's address
-//! for an hour. Per-route figures aren't published; the defaults are those commonly
-//! observed (5 messages per 5 s per channel, 2 renames per 10 minutes per channel) and
-//! are settings, not constants of the code.
+//! Sources: Discord's developer documentation, "Rate Limits"
+//! (<https://discord.com/developers/docs/topics/rate-limits>, `docs/topics/rate-limits.md`
+//! in `discord/discord-api-docs`): per-route buckets keyed by a top-level resource (the
+//! channel), a global limit of 50 requests per second per bot that interaction endpoints
+//! are not bound by, `X-RateLimit-Limit`, `-Remaining`, `-Reset`, `-Reset-After`,
+//! `-Bucket`, and on a 429 `X-RateLimit-Scope` (`user`, `global`, `shared`),
+//! `X-RateLimit-Global` and `Retry-After`; 429 bodies `{"message", "retry_after"
+//! (seconds, a float), "global"}`; and 10,000 invalid requests (401, 403, 429) in 10
+//! minutes restricting the bot's address, "429 errors returned with
+//! `X-RateLimit-Scope: shared` are not counted against you". Per-route figures aren't
+//! published; the defaults are those commonly observed (5 messages per 5 s per channel,
+//! 2 renames per 10 minutes per channel) and are settings, not constants of the code.
 
 use std::collections::HashMap;
 
@@ -169,6 +173,64 @@ pub struct RateLimit {
     pub global: bool,
 }
 
+impl RateLimit {
+    /// What an answer announced, read as a client reads it: a 429's body
+    /// (`retry_after`, `global`) and its `Retry-After`, `X-RateLimit-Scope` and
+    /// `X-RateLimit-Global` headers, or another answer's `X-RateLimit-Limit`,
+    /// `-Remaining`, `-Reset-After` and `-Bucket` headers (`header` looks one up by its
+    /// lower-case name). `None` for an answer that announced no limit.
+    pub fn read<'h>(
+        status: u16,
+        header: impl Fn(&str) -> Option<&'h str>,
+        body: &serde_json::Value,
+    ) -> Option<RateLimit> {
+        let number = |name: &str| header(name).and_then(|v| v.trim().parse::<f64>().ok());
+        // Rounded up to the millisecond: waiting a hair too long is harmless, calling a
+        // hair too early is another 429.
+        let seconds = |s: f64| {
+            s.is_finite()
+                .then(|| SignedDuration::from_millis((s.max(0.0) * 1000.0 - 1e-6).ceil() as i64))
+        };
+        let scope = header("x-ratelimit-scope").and_then(|v| match v.trim() {
+            "user" => Some(Scope::User),
+            "global" => Some(Scope::Global),
+            "shared" => Some(Scope::Shared),
+            _ => None,
+        });
+        let count = |name: &str| number(name).map(|n| n.max(0.0) as u32);
+        if status == 429 {
+            let global = body["global"].as_bool() == Some(true)
+                || header("x-ratelimit-global").is_some_and(|v| v.trim() == "true")
+                || scope == Some(Scope::Global);
+            // The body's `retry_after` is the precise one; `Retry-After` is whole
+            // seconds, rounded up.
+            let wait = body["retry_after"]
+                .as_f64()
+                .or_else(|| number("retry-after"))
+                .or_else(|| number("x-ratelimit-reset-after"))
+                .and_then(seconds)?;
+            return Some(RateLimit {
+                bucket: header("x-ratelimit-bucket")
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| if global { "global" } else { "" }.into()),
+                limit: count("x-ratelimit-limit").unwrap_or(0),
+                remaining: count("x-ratelimit-remaining").unwrap_or(0),
+                reset_after: wait,
+                scope: Some(scope.unwrap_or(if global { Scope::Global } else { Scope::User })),
+                global,
+            });
+        }
+        Some(RateLimit {
+            bucket: header("x-ratelimit-bucket").unwrap_or_default().to_owned(),
+            limit: count("x-ratelimit-limit")?,
+            remaining: count("x-ratelimit-remaining")?,
+            reset_after: number("x-ratelimit-reset-after").and_then(seconds)?,
+            scope: None,
+            global: false,
+        })
+    }
+}
+
 /// One fixed window's use.
 #[derive(Debug, Clone, Copy)]
 struct Window {
@@ -220,7 +282,8 @@ pub struct Refused {
 
 impl Buckets {
     /// Admits a call on `route` (`None`: counted against the global limit only) at
-    /// `now`, or refuses it with a 429. A refusal counts as an invalid request.
+    /// `now`, or refuses it with a 429. A refusal counts as an invalid request, unless
+    /// its scope is `shared` (Discord doesn't count those).
     pub fn admit(
         &mut self,
         limits: &Limits,
@@ -270,7 +333,9 @@ impl Buckets {
                 global: false,
             })),
             Err(retry_after) => {
-                self.invalid_request(limits, now);
+                if scope != Scope::Shared {
+                    self.invalid_request(limits, now);
+                }
                 Err(Refused {
                     limit: RateLimit {
                         bucket: route.bucket(),
@@ -347,10 +412,12 @@ impl Pacer {
     }
 
     /// Learns what Discord announced about `route` with an answer at `now`.
-    /// `route` `None` is the global limit: spent, it holds every route.
+    /// `route` `None` is the global limit: spent, it holds every route. A 429 (it has a
+    /// scope) holds its route whatever its `Remaining` says: a `shared` one announces
+    /// the bot's own bucket, which may have calls left, while the resource waits.
     pub fn learn(&mut self, route: Option<Route>, limit: &RateLimit, now: Timestamp) {
         let until = now + limit.reset_after;
-        let spent = limit.remaining == 0;
+        let spent = limit.remaining == 0 || limit.scope.is_some();
         match route {
             _ if limit.global => {
                 self.global_until = Some(self.global_until.map_or(until, |g| g.max(until)));
@@ -483,5 +550,107 @@ mod tests {
             ),
             Some(at(11))
         );
+    }
+
+    /// Discord's documented examples ("Rate Limits", Header Format and Exceeding A
+    /// Rate Limit), read as the bot reads them.
+    #[test]
+    fn the_documented_headers_and_429_bodies_read_as_discord_means_them() {
+        let headers = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| *v)
+            }
+        };
+        let ok = RateLimit::read(
+            200,
+            headers(&[
+                ("X-RateLimit-Limit", "5"),
+                ("X-RateLimit-Remaining", "0"),
+                ("X-RateLimit-Reset", "1470173023"),
+                ("X-RateLimit-Reset-After", "1"),
+                ("X-RateLimit-Bucket", "abcd1234"),
+            ]),
+            &serde_json::Value::Null,
+        )
+        .unwrap();
+        assert_eq!((ok.limit, ok.remaining, ok.scope), (5, 0, None));
+        assert_eq!(ok.reset_after, SignedDuration::from_secs(1));
+        assert_eq!(ok.bucket, "abcd1234");
+
+        let shared = RateLimit::read(
+            429,
+            headers(&[
+                ("Retry-After", "1337"),
+                ("X-RateLimit-Limit", "10"),
+                ("X-RateLimit-Remaining", "9"),
+                ("X-RateLimit-Reset-After", "64.57"),
+                ("X-RateLimit-Bucket", "abcd1234"),
+                ("X-RateLimit-Scope", "shared"),
+            ]),
+            &serde_json::json!({"message": "The resource is being rate limited.",
+                "retry_after": 1336.57, "global": false}),
+        )
+        .unwrap();
+        assert_eq!(shared.scope, Some(Scope::Shared));
+        assert_eq!(shared.reset_after, SignedDuration::from_millis(1_336_570));
+        assert!(!shared.global);
+        // Its `Remaining` is the bot's own bucket: the route is held all the same.
+        let mut p = Pacer::default();
+        p.learn(Some(CHANNEL), &shared, at(0));
+        assert_eq!(
+            p.wait(Some(CHANNEL), at(0)),
+            Some(at(0) + shared.reset_after)
+        );
+
+        let global = RateLimit::read(
+            429,
+            headers(&[
+                ("Retry-After", "65"),
+                ("X-RateLimit-Global", "true"),
+                ("X-RateLimit-Scope", "global"),
+            ]),
+            &serde_json::json!({"message": "You are being rate limited.",
+                "retry_after": 64.57, "global": true}),
+        )
+        .unwrap();
+        assert!(global.global);
+        assert_eq!(global.scope, Some(Scope::Global));
+        assert_eq!(global.reset_after, SignedDuration::from_millis(64_570));
+
+        // Without a body, `Retry-After` says how long; without headers, nothing.
+        let bare = RateLimit::read(
+            429,
+            headers(&[("Retry-After", "3")]),
+            &serde_json::Value::Null,
+        )
+        .unwrap();
+        assert_eq!(bare.reset_after, SignedDuration::from_secs(3));
+        assert_eq!(
+            RateLimit::read(200, headers(&[]), &serde_json::Value::Null),
+            None
+        );
+    }
+
+    #[test]
+    fn a_shared_429_is_not_an_invalid_request() {
+        let limits = Limits {
+            threads: Limit {
+                per: 1,
+                window: SignedDuration::from_secs(60),
+            },
+            ..Limits::default()
+        };
+        let threads = Route {
+            kind: RouteKind::Threads,
+            channel: 1,
+        };
+        let mut b = Buckets::default();
+        assert!(b.admit(&limits, Some(threads), at(0)).is_ok());
+        let refused = b.admit(&limits, Some(threads), at(1)).unwrap_err();
+        assert_eq!(refused.limit.scope, Some(Scope::Shared));
+        assert_eq!(b.invalid_total(), 0);
     }
 }

@@ -47,6 +47,16 @@ pub struct Harness {
 impl Harness {
     /// A bot on `db` (in memory if `None`) answering mock-graph's webhooks.
     pub async fn new(discord: Arc<dyn DiscordApi>, db: Option<&Path>) -> Harness {
+        Harness::with(|_| async move { discord }, db).await
+    }
+
+    /// A bot whose Discord is made on the bot's own clock (a stand-in keeping time with
+    /// it, a client pacing itself by it).
+    pub async fn with<F, Fut>(discord: F, db: Option<&Path>) -> Harness
+    where
+        F: FnOnce(ManualClock) -> Fut,
+        Fut: std::future::Future<Output = Arc<dyn DiscordApi>>,
+    {
         let store = Arc::new(match db {
             Some(p) => SqliteStore::open(p).unwrap(),
             None => SqliteStore::in_memory().unwrap(),
@@ -68,6 +78,7 @@ impl Harness {
         let mock = mock_graph::start(settings).await.unwrap();
         let base = format!("http://{}", mock.addr);
         let clock = ManualClock::new(mock.state.lock().now());
+        let discord = discord(clock.clone()).await;
         let engine = Engine {
             store: store.clone(),
             graph: Arc::new(HttpGraph::new(
@@ -125,6 +136,13 @@ impl Harness {
     pub async fn tick(&self) -> Ticked {
         self.clock.set(self.mock.state.lock().now());
         self.engine.tick().await.unwrap()
+    }
+
+    /// Moves mock-graph's clock, and the bot's with it, to `to`.
+    pub async fn advance_to(&self, to: jiff::Timestamp) {
+        self.admin("/_mock/clock", json!({ "to": to.to_string() }))
+            .await;
+        self.clock.set(self.mock.state.lock().now());
     }
 
     pub fn now(&self) -> jiff::Timestamp {

@@ -1,6 +1,8 @@
 //! The bot's tests, at its boundaries.
 
 mod commands;
+mod discord_limits;
+mod discord_stand_in;
 mod gateway;
 mod harness;
 mod mirror_discord;
