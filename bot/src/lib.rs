@@ -28,6 +28,7 @@ pub mod gateway;
 pub mod graph;
 pub mod intake;
 pub mod interactions;
+pub mod metrics;
 pub mod mirror;
 pub mod outbox;
 pub mod policy;

@@ -6,11 +6,12 @@ use std::time::Duration;
 use axum::Router;
 use tokio::sync::Notify;
 
-use crate::clock::SystemClock;
+use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Transport};
 use crate::discord::serenity_http::{discord_for, SerenityDiscord};
 use crate::engine::Engine;
 use crate::graph::HttpGraph;
+use crate::metrics::{self, Health, MeteredDiscord, MeteredGraph, Metrics};
 use crate::settings::Settings;
 use crate::store::sqlite::SqliteStore;
 use crate::webhook::{self, WebhookConfig};
@@ -20,8 +21,10 @@ use crate::{gateway, interactions};
 /// due on their own.
 const IDLE_TICK: Duration = Duration::from_secs(5);
 
-/// Builds the production engine from the configuration.
-pub fn engine(config: &Config) -> anyhow::Result<Engine> {
+/// Builds the production engine from the configuration, its Discord and Graph calls
+/// counted into `metrics`.
+pub fn engine(config: &Config, metrics: &Arc<Metrics>) -> anyhow::Result<Engine> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = SqliteStore::open(&config.file.database)
         .map_err(|e| anyhow::anyhow!("database {}: {e}", config.file.database.display()))?;
     let graph = HttpGraph::new(
@@ -39,16 +42,25 @@ pub fn engine(config: &Config) -> anyhow::Result<Engine> {
     );
     Ok(Engine {
         store: Arc::new(store),
-        graph: Arc::new(graph),
-        discord,
-        clock: Arc::new(SystemClock),
+        graph: Arc::new(MeteredGraph::new(
+            Arc::new(graph),
+            metrics.clone(),
+            clock.clone(),
+        )),
+        discord: Arc::new(MeteredDiscord::new(discord, metrics.clone(), clock.clone())),
+        clock,
         settings: Arc::new(Settings::from_config(&config.file)),
     })
 }
 
-/// The bot's HTTP routes: `/webhook`, and `/interactions` when the application's
-/// public key is configured.
-pub fn routes(config: &Config, engine: &Engine, wake: Arc<Notify>) -> anyhow::Result<Router> {
+/// The bot's HTTP routes: `/webhook`, `/metrics`, `/healthz`, `/readyz`, and
+/// `/interactions` when the application's public key is configured.
+pub fn routes(
+    config: &Config,
+    engine: &Engine,
+    metrics: &Arc<Metrics>,
+    wake: Arc<Notify>,
+) -> anyhow::Result<Router> {
     let mut app = webhook::router(
         WebhookConfig {
             app_secret: config.secrets.app_secret.expose().to_owned(),
@@ -56,7 +68,13 @@ pub fn routes(config: &Config, engine: &Engine, wake: Arc<Notify>) -> anyhow::Re
             wake: Some(wake),
         },
         engine.store.clone(),
-    );
+    )
+    .merge(metrics::router(Health {
+        store: engine.store.clone(),
+        metrics: metrics.clone(),
+        clock: engine.clock.clone(),
+        settings: engine.settings.clone(),
+    }));
     if let Some(key) = &config.file.discord.public_key {
         let key = interactions::public_key(key)?;
         app = app.merge(interactions::router(engine.clone(), key));
@@ -69,9 +87,10 @@ pub fn routes(config: &Config, engine: &Engine, wake: Arc<Notify>) -> anyhow::Re
 /// Runs the bot until Ctrl-C: the HTTP server, and the engine ticking after every
 /// webhook and at least every few seconds.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    let engine = engine(&config)?;
+    let metrics = Arc::new(Metrics::new());
+    let engine = engine(&config, &metrics)?;
     let wake = Arc::new(Notify::new());
-    let app = routes(&config, &engine, wake.clone())?;
+    let app = routes(&config, &engine, &metrics, wake.clone())?;
     let listener = tokio::net::TcpListener::bind(config.file.listen)
         .await
         .map_err(|e| anyhow::anyhow!("listen on {}: {e}", config.file.listen))?;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use bot::intake::InboundEvent;
 use bot::store::{
     Changes, Customer, Direction, Draft, Ingested, MessageRecord, Page, PendingEvent, Precondition,
-    QueuedWork, Snippet, Store, StoreError, Thread, IN_FLIGHT,
+    QueuedWork, Snippet, Store, StoreError, StoreStats, Thread, IN_FLIGHT,
 };
 use jiff::Timestamp;
 
@@ -202,6 +202,9 @@ impl Store for Defective {
     }
     fn work_progress(&self, id: i64, progress: u64) -> Result<(), StoreError> {
         self.inner.work_progress(id, progress)
+    }
+    fn stats(&self, unanswered_before: Timestamp) -> Result<StoreStats, StoreError> {
+        self.inner.stats(unanswered_before)
     }
     fn work_progress_undone(&self, id: i64) -> Result<(), StoreError> {
         self.inner.work_progress_undone(id)

@@ -165,6 +165,11 @@ pub trait Store: Send + Sync + 'static {
     /// Records a step of multi-step work.
     fn work_progress(&self, id: i64, progress: u64) -> Result<(), StoreError>;
 
+    /// Counts for `/metrics`: conversations count as expired unanswered when the
+    /// customer's last message is older than `unanswered_before` and no team reply
+    /// came after it.
+    fn stats(&self, unanswered_before: Timestamp) -> Result<StoreStats, StoreError>;
+
     /// Forgets the step recorded by [`Store::work_progress`]: the call it announced was
     /// refused, so nothing came of it.
     fn work_progress_undone(&self, id: i64) -> Result<(), StoreError>;

@@ -572,3 +572,17 @@ mod tests {
         );
     }
 }
+
+/// What the store can say about itself in counts, for `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Webhook events stored since the database was made.
+    pub events: u64,
+    /// Pending outbox work by kind (`open_thread`, `post`, `graph_send`, ...).
+    pub pending: std::collections::BTreeMap<String, u64>,
+    /// The team's sends and customers' messages by state (`sent`, `refused`,
+    /// `failed`, `parked`, ...), by direction: `("out", "sent")`.
+    pub messages: std::collections::BTreeMap<(String, String), u64>,
+    /// Conversations whose window closed on an unanswered customer message.
+    pub expired_unanswered: u64,
+}

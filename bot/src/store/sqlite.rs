@@ -8,7 +8,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use super::{
     AlertKind, Changes, Customer, Direction, Draft, Ingested, MessageRecord, Page, PendingEvent,
-    Precondition, QueuedWork, Receipt, Snippet, Store, StoreError, Thread, ThreadPatch, Work,
+    Precondition, QueuedWork, Receipt, Snippet, Store, StoreError, StoreStats, Thread, ThreadPatch,
+    Work,
 };
 use crate::intake::InboundEvent;
 use messenger::ThreadState;
@@ -1093,6 +1094,45 @@ impl Store for SqliteStore {
             params![id, progress as i64],
         )?;
         Ok(())
+    }
+
+    fn stats(&self, unanswered_before: Timestamp) -> Result<StoreStats, StoreError> {
+        let conn = self.conn();
+        let events: i64 =
+            conn.query_row("SELECT count(*) FROM inbound_events", [], |r| r.get(0))?;
+        let mut stats = StoreStats {
+            events: events as u64,
+            ..StoreStats::default()
+        };
+        let mut q = conn.prepare_cached(
+            "SELECT json_extract(work, '$.kind'), count(*) FROM outbox
+             WHERE state = 'pending' GROUP BY 1",
+        )?;
+        for row in q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            let (kind, n) = row?;
+            stats.pending.insert(kind, n as u64);
+        }
+        let mut q = conn.prepare_cached(
+            "SELECT direction, state, count(*) FROM messages GROUP BY direction, state",
+        )?;
+        for row in q.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })? {
+            let (direction, state, n) = row?;
+            stats.messages.insert((direction, state), n as u64);
+        }
+        let unanswered: i64 = conn.query_row(
+            "SELECT count(*) FROM threads WHERE last_customer < ?1
+               AND (last_team_reply IS NULL OR last_team_reply < last_customer)",
+            params![ms(unanswered_before)],
+            |r| r.get(0),
+        )?;
+        stats.expired_unanswered = unanswered as u64;
+        Ok(stats)
     }
 
     fn work_progress_undone(&self, id: i64) -> Result<(), StoreError> {

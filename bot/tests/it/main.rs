@@ -5,6 +5,7 @@ mod discord_limits;
 mod discord_stand_in;
 mod gateway;
 mod harness;
+mod metrics;
 mod mirror_discord;
 mod mirror_recorder;
 mod store;
