@@ -296,7 +296,18 @@ impl State {
 
     fn perform(&mut self, effect: &Effect<'_>) -> (Call, Result<Performed, DiscordError>) {
         let (method, path, body) = describe(effect);
-        let refused = match self.admit(Route::of(effect)) {
+        // Answers to interactions are limited per interaction token, not by the bot's
+        // buckets, and Discord exempts them from the global limit.
+        let interaction = matches!(
+            effect,
+            Effect::EditOriginal { .. } | Effect::FollowUp { .. }
+        );
+        let limited = if interaction {
+            None
+        } else {
+            self.admit(Route::of(effect))
+        };
+        let refused = match limited {
             Some(e) => Some(e),
             None => self.refuse(),
         };

@@ -511,3 +511,43 @@ async fn a_forum_backlog_after_an_outage_reads_the_active_posts_once_a_pass_not_
     assert!(reads <= 3, "{reads} reads of the active threads");
     assert_eq!(discord.invalid_requests(), 0);
 }
+
+#[tokio::test]
+async fn answers_to_agents_go_through_when_the_bots_global_budget_is_spent() {
+    use bot::clock::ManualClock;
+    use bot::discord::ratelimit::Limits;
+    use bot::discord::{DiscordApi, Effect, Post};
+
+    let discord = Recorder::new();
+    let clock = ManualClock::new("2026-11-23T09:00:00Z".parse().unwrap());
+    discord.enforce_limits(Limits::default(), Arc::new(clock));
+    let post = Post {
+        content: "routine".into(),
+        ..Post::default()
+    };
+    // Posts in many channels, all in one instant, until Discord says the global
+    // budget is spent.
+    let mut refused = None;
+    for channel in 1..=100u64 {
+        let nonce = channel.to_string();
+        let effect = Effect::SendMessage {
+            channel,
+            post: &post,
+            nonce: &nonce,
+        };
+        if let Err(e) = discord.perform(&effect).await {
+            refused = Some(e);
+            break;
+        }
+    }
+    assert_eq!(refused.map(|e| e.status), Some(429), "the global limit binds");
+    // Discord exempts interaction answers from the global limit: an agent still hears
+    // what became of their reply.
+    let answer = json!({"content": "✅ Sent."});
+    let effect = Effect::EditOriginal {
+        application_id: 1,
+        token: "interaction-token",
+        message: &answer,
+    };
+    assert!(discord.perform(&effect).await.is_ok());
+}
