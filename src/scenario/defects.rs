@@ -26,6 +26,11 @@ pub enum Defect {
     /// count only what Meta has accepted. The re-decision before each attempt still
     /// counts, so the page stays safe; agents are told less up front.
     NoTagReservation,
+    /// Multi-step Discord work forgets its progress marks: a forum post's "asked" mark
+    /// and a thread's starter message are never stored, so a retry after a lost answer
+    /// or a crash can't know that an earlier attempt may have gone through, and in a
+    /// forum posts the conversation again.
+    NoProgressMarks,
 }
 
 impl Defect {
@@ -34,6 +39,7 @@ impl Defect {
         match self {
             Defect::NoTagCount => "no-tag-count",
             Defect::NoTagReservation => "no-tag-reservation",
+            Defect::NoProgressMarks => "no-progress-marks",
         }
     }
 }
@@ -54,6 +60,7 @@ impl Defective {
     fn tagged(&self, psid: &str, counted: u32, before: i64) -> Result<u32, StoreError> {
         Ok(match self.defect {
             Defect::NoTagCount => 0,
+            Defect::NoProgressMarks => counted,
             Defect::NoTagReservation => {
                 let in_flight = self
                     .inner
@@ -81,10 +88,14 @@ impl Defective {
         ts.into_iter().map(|t| self.thread_as_read(t)).collect()
     }
 
-    /// The changes without the tagged-count preconditions: the count they were read
-    /// against is the defect's, which the real store would never match.
-    fn unchecked(changes: &Changes) -> Changes {
+    /// The changes without the tagged-count preconditions, for the defects that change
+    /// the count: the count they were read against is the defect's, which the real
+    /// store would never match.
+    fn unchecked(&self, changes: &Changes) -> Changes {
         let mut c = changes.clone();
+        if self.defect == Defect::NoProgressMarks {
+            return c;
+        }
         c.preconditions
             .retain(|p| !matches!(p, Precondition::TaggedCount { .. }));
         c
@@ -105,7 +116,7 @@ impl Store for Defective {
         self.inner.count_events()
     }
     fn commit(&self, changes: &Changes) -> Result<(), StoreError> {
-        self.inner.commit(&Self::unchecked(changes))
+        self.inner.commit(&self.unchecked(changes))
     }
     fn customer(&self, psid: &str) -> Result<Option<Customer>, StoreError> {
         self.inner.customer(psid)
@@ -201,6 +212,9 @@ impl Store for Defective {
         self.inner.problems()
     }
     fn work_progress(&self, id: i64, progress: u64) -> Result<(), StoreError> {
+        if self.defect == Defect::NoProgressMarks {
+            return Ok(());
+        }
         self.inner.work_progress(id, progress)
     }
     fn stats(&self, unanswered_before: Timestamp) -> Result<StoreStats, StoreError> {
@@ -210,7 +224,7 @@ impl Store for Defective {
         self.inner.work_progress_undone(id)
     }
     fn work_done(&self, id: i64, changes: &Changes) -> Result<(), StoreError> {
-        self.inner.work_done(id, &Self::unchecked(changes))
+        self.inner.work_done(id, &self.unchecked(changes))
     }
     fn work_retry(&self, id: i64, due: Timestamp, error: &str) -> Result<(), StoreError> {
         self.inner.work_retry(id, due, error)

@@ -524,7 +524,9 @@ impl std::fmt::Display for Tally {
 
 /// Checks every customer text message Meta holds, one by one: in the bot's store once
 /// (by Meta's message id), and in Discord once (a customer entry in their thread with
-/// its text and time). A message lost and another duplicated never cancel out.
+/// its text and time), and no customer entry in Discord outside a conversation's
+/// thread (a conversation opened twice). A message lost and another duplicated never
+/// cancel out.
 pub fn nothing_lost(w: &World) -> anyhow::Result<Tally> {
     let posted = customer_entries(w)?;
     let mut tally = Tally::default();
@@ -563,6 +565,14 @@ pub fn nothing_lost(w: &World) -> anyhow::Result<Tally> {
             }
         }
     }
+    for ((psid, text, _), n) in &posted {
+        if psid.is_empty() {
+            let short: String = text.chars().take(40).collect();
+            tally.twice.push(format!(
+                "“{short}” {n} times in Discord outside its conversation's thread"
+            ));
+        }
+    }
     Ok(tally)
 }
 
@@ -576,7 +586,8 @@ fn shown(text: &str) -> String {
 }
 
 /// Customer entries in Discord, counted by (PSID, text, time): a thread's posts and its
-/// starter message in the channel both belong to the thread's customer.
+/// starter message in the channel both belong to the thread's customer; entries in a
+/// post or thread no conversation owns are counted under an empty PSID.
 fn customer_entries(w: &World) -> anyhow::Result<HashMap<(String, String, String), usize>> {
     let mut psid_of: HashMap<u64, Option<String>> = HashMap::new();
     let mut counts = HashMap::new();
@@ -594,7 +605,9 @@ fn customer_entries(w: &World) -> anyhow::Result<HashMap<(String, String, String
                 };
             }
         }
-        let Some(psid) = psid else { continue };
+        // A customer entry no conversation owns (a second starter post in the channel,
+        // a second forum post) is a message shown twice, however the owned one looks.
+        let psid = psid.unwrap_or_default();
         for e in m.body["embeds"].as_array().into_iter().flatten() {
             let customers = e["color"] == colour::CUSTOMER
                 && e["footer"]["text"]

@@ -244,3 +244,37 @@ fn without_the_reservation_the_re_decision_still_keeps_the_page_safe() {
         assert!(r.violations.is_empty(), "seed {seed}: {:?}", r.violations);
     }
 }
+
+#[test]
+fn a_forum_that_forgets_it_asked_is_found_posting_a_conversation_twice() {
+    // Forum posts carry no nonce: only the "asked" mark sends a retry to look among the
+    // forum's active posts first. Without it, a lost answer or a crash mid-call opens
+    // the conversation twice, and `nothing_lost` must see the second post, which no
+    // conversation owns.
+    let path = std::path::PathBuf::from("forum.toml");
+    let text = "[discord]\napplication_id = 1\nguild_id = 1\nchannel_id = 1\nagent_role_id = 1\n\
+                layout = \"forum\"\nalert_channel_id = 2\n[meta]\npage_id = \"1\"\n";
+    let team = tagdesk::scenario::settings::TeamConfig {
+        file: bot::config::FileConfig::parse(&path, text).unwrap(),
+        path,
+    };
+    let with_defect = Options {
+        team: Some(team.clone()),
+        defect: Some(Defect::NoProgressMarks),
+        ..Options::default()
+    };
+    let r = first_failing(Profile::FlakyDiscord, &with_defect, 30);
+    let first = r.first().unwrap().clone();
+    assert_eq!(first.invariant, Invariant::NothingLost, "{first:?}");
+    assert!(
+        first.detail.contains("outside its conversation's thread"),
+        "{first:?}"
+    );
+    // The same world with the marks kept keeps every promise.
+    let healthy = Options {
+        team: Some(team),
+        ..Options::default()
+    };
+    let again = explore::run_seed(r.seed, Profile::FlakyDiscord, None, &healthy).unwrap();
+    assert!(again.violations.is_empty(), "{:?}", again.violations);
+}

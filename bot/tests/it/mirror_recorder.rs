@@ -540,7 +540,11 @@ async fn answers_to_agents_go_through_when_the_bots_global_budget_is_spent() {
             break;
         }
     }
-    assert_eq!(refused.map(|e| e.status), Some(429), "the global limit binds");
+    assert_eq!(
+        refused.map(|e| e.status),
+        Some(429),
+        "the global limit binds"
+    );
     // Discord exempts interaction answers from the global limit: an agent still hears
     // what became of their reply.
     let answer = json!({"content": "✅ Sent."});
