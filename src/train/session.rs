@@ -1,0 +1,336 @@
+//! A training session in the in-process world: the exercise's customers, their
+//! reactions to what reaches them, and the trainee's commands, all on the virtual
+//! clock, through mock-graph, the bot's real pipeline and the recording Discord.
+//!
+//! Every step is played through the scenario runner's own `play`, one step per group,
+//! and kept: the session is then a scenario file (`record.rs`) whose replay takes the
+//! same steps in the same order, and so the same world.
+
+use std::collections::{BTreeMap, HashMap};
+
+use jiff::{SignedDuration, Timestamp};
+use mock_graph::platform::{Outcome, RequestRecord};
+use scenario_format::format::Expect;
+use scenario_format::{Action, AgentDef, Scenario, TimedStep};
+
+use super::exercise::{Exercise, TRAINEE};
+use super::score::{self, Scorecard};
+use super::trainee::Trainee;
+use super::{facts, record};
+use crate::scenario::expect::outcome_of;
+use crate::scenario::run::{self, Report};
+use crate::scenario::settings::Options;
+use crate::scenario::transcript::Transcript;
+use crate::scenario::world::World;
+
+/// Why a step was played.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The exercise's timeline.
+    Exercise,
+    /// A customer reacting, and to what.
+    Reaction(String),
+    /// The trainee's command (its line in the trainee file).
+    Trainee(usize),
+    /// The end of the exercise.
+    End,
+}
+
+/// A step as it was played.
+#[derive(Debug, Clone)]
+pub struct Played {
+    /// The step.
+    pub step: TimedStep,
+    /// Why.
+    pub origin: Origin,
+    /// For an agent's step, the answer's kind (`sent`, `refused`, ...); `None` when a
+    /// press found no button.
+    pub outcome: Option<&'static str>,
+}
+
+/// How a session went.
+#[derive(Debug)]
+pub struct Session {
+    /// The scorecard.
+    pub scorecard: Scorecard,
+    /// What happened, as the scenario runner writes it.
+    pub transcript: String,
+    /// Every step played, in order.
+    pub played: Vec<Played>,
+    /// The session as a scenario file (see [`record::scenario_file`]).
+    pub recorded: String,
+    /// The recorded scenario's name.
+    pub recorded_name: String,
+}
+
+/// Something waiting to happen, at a time from the start.
+#[derive(Debug)]
+enum Pending {
+    Step(Box<TimedStep>, Origin),
+    /// If nothing has reached the customer since `since`, they say their `if_silent`.
+    SilenceCheck { customer: String, since: Timestamp },
+}
+
+/// Pending work in the order it happens: by time, then the exercise's own steps,
+/// then customers' reactions, then the trainee, each in the order they were added.
+type Queue = BTreeMap<(SignedDuration, u8, u64), Pending>;
+
+/// What each customer has reacted to so far.
+#[derive(Debug, Default)]
+struct Seen {
+    replies: usize,
+    wrote: usize,
+    parked: bool,
+    silence_fired: bool,
+    promo_fired: bool,
+}
+
+/// The scenario the session runs: the exercise's, with the trainee as its agent.
+pub fn scenario_for(ex: &Exercise, trainee: &str) -> Scenario {
+    let mut s = ex.scenario.clone();
+    let def = s.agents.remove(TRAINEE).unwrap_or(AgentDef {
+        user_id: 500_001,
+        agent: true,
+        team: true,
+    });
+    s.agents.insert(trainee.to_owned(), def);
+    s.name = record::name(ex, trainee);
+    s.description = record::description(ex, trainee);
+    s
+}
+
+/// Runs `trainee` through `ex` and scores them.
+pub async fn run(ex: &Exercise, trainee: &Trainee) -> anyhow::Result<Session> {
+    let s = scenario_for(ex, &trainee.name);
+    let mut w = World::start(&s, s.seed, &Options::default()).await?;
+    let mut t = Transcript::new(&s.name, &s.description, s.seed);
+    if let Some(warning) = messenger::RulesChoice::Fixed(s.era).contradiction(s.start) {
+        t.note(&format!("⚠️ {warning}"));
+    }
+    let mut report = empty_report(&s);
+    let mut queue = Queue::new();
+    let mut n = 0u64;
+    let mut add = |queue: &mut Queue, at: SignedDuration, kind: u8, p: Pending| {
+        n += 1;
+        queue.insert((at, kind, n), p);
+    };
+    for step in &s.steps {
+        add(&mut queue, step.at, 0, Pending::Step(Box::new(step.clone()), Origin::Exercise));
+    }
+    for c in &trainee.commands {
+        let step = TimedStep {
+            at: c.at,
+            concurrent: false,
+            line: c.line,
+            customer: c.customer.clone(),
+            action: Action::Agent {
+                agent: trainee.name.clone(),
+                typed: c.typed.clone(),
+                action: c.action.clone(),
+            },
+            expect: None,
+        };
+        add(&mut queue, c.at, 2, Pending::Step(Box::new(step), Origin::Trainee(c.line)));
+    }
+    let mut seen: HashMap<String, Seen> = HashMap::new();
+    let mut played = Vec::new();
+    while let Some(((at, _, _), pending)) = queue.pop_first() {
+        if at > ex.ends {
+            break;
+        }
+        let (mut step, origin) = match pending {
+            Pending::Step(step, origin) => (*step, origin),
+            Pending::SilenceCheck { customer, since } => {
+                let Some(step) = silence(ex, &w, &mut seen, &customer, since, at) else {
+                    continue;
+                };
+                (step, Origin::Reaction("nothing reached them".into()))
+            }
+        };
+        // Never back in time: a scenario's steps are in time order.
+        step.at = step.at.max(w.now().duration_since(s.start));
+        let p = play(&s, &mut w, &mut t, &mut report, step, origin, played.len()).await?;
+        played.push(p);
+        for (at, p) in reactions(ex, &w, &mut seen)? {
+            add(&mut queue, at, 1, p);
+        }
+    }
+    let end = TimedStep {
+        at: ex.ends,
+        concurrent: false,
+        line: 0,
+        customer: None,
+        action: Action::Wait,
+        expect: Some(Expect::default()),
+    };
+    let p = play(&s, &mut w, &mut t, &mut report, end, Origin::End, played.len()).await?;
+    played.push(p);
+    let facts = facts::read(&w, s.start + ex.ends)?;
+    let scorecard = score::score(ex, &trainee.name, &facts);
+    let recorded = record::scenario_file(&s, &played, &record::final_expect(&w)?);
+    Ok(Session {
+        scorecard,
+        transcript: t.finish(),
+        played,
+        recorded,
+        recorded_name: s.name.clone(),
+    })
+}
+
+/// Plays one step as a group of its own, as the scenario runner would.
+async fn play(
+    s: &Scenario,
+    w: &mut World,
+    t: &mut Transcript,
+    report: &mut Report,
+    step: TimedStep,
+    origin: Origin,
+    group_no: usize,
+) -> anyhow::Result<Played> {
+    run::advance(w, t, s.start + step.at).await?;
+    let answers = run::play(s, w, t, report, std::slice::from_ref(&step), group_no).await?;
+    let outcome = answers.into_iter().flatten().next().map(|a| outcome_of(&a));
+    Ok(Played {
+        step,
+        origin,
+        outcome,
+    })
+}
+
+/// The customer's `if_silent` step, if nothing of the page's has reached them since
+/// `since` and they haven't said it yet.
+fn silence(
+    ex: &Exercise,
+    w: &World,
+    seen: &mut HashMap<String, Seen>,
+    customer: &str,
+    since: Timestamp,
+    at: SignedDuration,
+) -> Option<TimedStep> {
+    let (_, says) = ex.customers.get(customer)?.reactions.if_silent_for.clone()?;
+    let state = seen.entry(customer.to_owned()).or_default();
+    let psid = w.psids.get(customer)?;
+    let answered = replies(w, psid).iter().any(|(t, _)| *t >= since);
+    if state.silence_fired || answered {
+        return None;
+    }
+    state.silence_fired = true;
+    Some(says_step(customer, at, says))
+}
+
+/// The customers' reactions to what happened since the last look: a message that
+/// reached them is answered (`on_reply`, or `on_promo` if it was promotional), a new
+/// message of theirs starts their patience (`if_silent_for`), and a reply parked for
+/// them brings them back (`on_park`).
+fn reactions(
+    ex: &Exercise,
+    w: &World,
+    seen: &mut HashMap<String, Seen>,
+) -> anyhow::Result<Vec<(SignedDuration, Pending)>> {
+    let start = w.mock.lock().settings.start;
+    let mut out = Vec::new();
+    for (id, psid) in &w.psids {
+        let Some(def) = ex.customers.get(id) else {
+            continue;
+        };
+        let r = &def.reactions;
+        let state = seen.entry(id.clone()).or_default();
+        let got = replies(w, psid);
+        let (promotional, wrote): (Vec<(Timestamp, bool)>, Vec<Timestamp>) = {
+            let p = w.mock.lock();
+            let got = got
+                .into_iter()
+                .map(|(at, text)| (at, !p.judge.find(&text).is_empty()))
+                .collect();
+            let wrote = p
+                .customer(psid)
+                .map(|c| c.messages.iter().filter(|m| m.from_customer).map(|m| m.at).collect())
+                .unwrap_or_default();
+            (got, wrote)
+        };
+        for (k, &(at, promo)) in promotional.iter().enumerate().skip(state.replies) {
+            let says = match &r.on_promo {
+                Some(text) if promo && !state.promo_fired => {
+                    state.promo_fired = true;
+                    Some(text.clone())
+                }
+                _ => r.on_reply.get(k).cloned(),
+            };
+            if let Some(says) = says {
+                let when = at.duration_since(start) + r.reply_delay;
+                out.push((when, Pending::Step(Box::new(says_step(id, when, says)), Origin::Reaction("a message reached them".into()))));
+            }
+        }
+        state.replies = promotional.len();
+        if let Some((patience, _)) = &r.if_silent_for {
+            for &m in wrote.iter().skip(state.wrote) {
+                out.push((
+                    m.duration_since(start) + *patience,
+                    Pending::SilenceCheck {
+                        customer: id.clone(),
+                        since: m,
+                    },
+                ));
+            }
+        }
+        state.wrote = wrote.len();
+        if let Some((delay, says)) = &r.on_park {
+            if !state.parked && !w.engine.store.parked(psid)?.is_empty() {
+                state.parked = true;
+                let when = w.now().duration_since(start) + *delay;
+                let step = says_step(id, when, says.clone());
+                out.push((when, Pending::Step(Box::new(step), Origin::Reaction("a reply was parked for them".into()))));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// This app's messages Meta accepted for `psid`, with their text, in order.
+fn replies(w: &World, psid: &str) -> Vec<(Timestamp, String)> {
+    let p = w.mock.lock();
+    let app = p.settings.app_id;
+    p.sent
+        .iter()
+        .filter(|r| r.app_id == app && matches!(r.outcome, Outcome::Sent(_)))
+        .filter_map(|r| match &r.request {
+            RequestRecord::Parsed(req) if req.recipient.id.as_deref() == Some(psid) => {
+                let text = req.message.as_ref()?.text.clone()?;
+                Some((r.at, text))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn says_step(customer: &str, at: SignedDuration, says: String) -> TimedStep {
+    TimedStep {
+        at,
+        concurrent: false,
+        line: 0,
+        customer: Some(customer.to_owned()),
+        action: Action::Says(says),
+        expect: None,
+    }
+}
+
+/// A report for `run::play` to add failures to: a session has no expectations, and a
+/// press that found no button is the only failure it can have.
+fn empty_report(s: &Scenario) -> Report {
+    Report {
+        name: s.name.clone(),
+        path: s.path.clone(),
+        seed: s.seed,
+        steps: 0,
+        checked: 0,
+        failures: Vec::new(),
+        error: None,
+        transcript: String::new(),
+        span: SignedDuration::ZERO,
+        wall: std::time::Duration::ZERO,
+        discord_calls: 0,
+        discord_calls_by_route: BTreeMap::new(),
+        customer_messages: 0,
+        settings: Vec::new(),
+    }
+}
