@@ -203,20 +203,39 @@ pub fn load(path: &Path) -> Result<Exercise, LoadError> {
     parse(path, &text)
 }
 
-/// Checks an exercise's text; `path` names it in errors.
-pub fn parse(path: &Path, text: &str) -> Result<Exercise, LoadError> {
-    let err = |offset: usize, message: String, hint: Option<&str>| {
-        LoadError::at(path, text, offset, message, hint.map(str::to_owned))
-    };
-    let duration = |s: &Spanned<String>, what: &str| {
+/// Where errors point: the file and its text.
+struct Ctx<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err(&self, offset: usize, message: String, hint: Option<&str>) -> LoadError {
+        LoadError::at(
+            self.path,
+            self.text,
+            offset,
+            message,
+            hint.map(str::to_owned),
+        )
+    }
+
+    fn duration(&self, s: &Spanned<String>, what: &str) -> Result<SignedDuration, LoadError> {
         parse_duration(s.get_ref()).map_err(|e| {
-            err(
+            self.err(
                 s.span().start,
                 format!("bad {what} {:?}: {e}", s.get_ref()),
                 Some("durations look like \"30s\", \"36h\", \"2h 30m\" or \"7d\""),
             )
         })
-    };
+    }
+}
+
+/// Checks an exercise's text; `path` names it in errors.
+pub fn parse(path: &Path, text: &str) -> Result<Exercise, LoadError> {
+    let cx = Ctx { path, text };
+    let err = |offset, message, hint| cx.err(offset, message, hint);
+    let duration = |s: &Spanned<String>, what: &str| cx.duration(s, what);
     let file: ExerciseFile = toml::from_str(text).map_err(|e| {
         let mut error = scenario_format::load::toml_error(path, text, &e);
         if error.hint.is_some() {
@@ -233,7 +252,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Exercise, LoadError> {
     }
     for step in &file.step {
         let s = step.get_ref();
-        if let Some(does) = s.does.as_ref().map(Spanned::span).or(s.agent.as_ref().map(Spanned::span)) {
+        if let Some(does) = s
+            .does
+            .as_ref()
+            .map(Spanned::span)
+            .or(s.agent.as_ref().map(Spanned::span))
+        {
             return Err(err(
                 does.start,
                 "an exercise's steps are the customers' side".into(),
@@ -251,7 +275,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Exercise, LoadError> {
     let ends = duration(&file.ends, "ends")?;
     let mut customers = BTreeMap::new();
     for (id, c) in &file.customers {
-        customers.insert(id.clone(), customer(c, &err, &duration)?);
+        customers.insert(id.clone(), customer(c, &cx)?);
     }
     let first_reply_within = match &file.scoring.first_reply_within {
         Some(d) => Some(parse_duration(d).map_err(|e| {
@@ -319,11 +343,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Exercise, LoadError> {
     })
 }
 
-fn customer(
-    c: &CustomerFile,
-    err: &dyn Fn(usize, String, Option<&str>) -> LoadError,
-    duration: &dyn Fn(&Spanned<String>, &str) -> Result<SignedDuration, LoadError>,
-) -> Result<Customer, LoadError> {
+fn customer(c: &CustomerFile, cx: &Ctx<'_>) -> Result<Customer, LoadError> {
+    let err = |offset, message, hint| cx.err(offset, message, hint);
+    let duration = |s: &Spanned<String>, what: &str| cx.duration(s, what);
     let task = match &c.task {
         None => Task::Answer,
         Some(t) => match t.get_ref().as_str() {
@@ -467,7 +489,7 @@ answered_in_window = 10
         assert!(e.message.contains("unknown field `on_rely`"), "{e}");
         let e = refused(&OK.replace("says = \"Hi\"", "agent = \"grace\"\ndoes = \"/reply hi\""));
         assert!(e.message.contains("customers' side"), "{e}");
-        assert_eq!(e.line, 16, "{e}");
+        assert_eq!((e.line, e.column), (17, 8), "{e}");
         let e = refused(&OK.replace("customer = \"ada\"", "customer = \"bob\""));
         assert!(e.message.contains("unknown customer \"bob\""), "{e}");
         assert_eq!((e.line, e.column), (15, 12), "{e}");

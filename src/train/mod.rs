@@ -35,7 +35,10 @@ pub fn outputs(session: &session::Session) -> Vec<(String, String)> {
         (format!("{stem}.scorecard.md"), card::markdown(card)),
         (format!("{stem}.scorecard.json"), card::json(card)),
         (format!("{stem}.transcript.txt"), session.transcript.clone()),
-        (format!("{}.toml", session.recorded_name), session.recorded.clone()),
+        (
+            format!("{}.toml", session.recorded_name),
+            session.recorded.clone(),
+        ),
     ]
 }
 

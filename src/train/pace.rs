@@ -101,7 +101,11 @@ mod tests {
         let pace = Pace::default();
         let at = situation(true, Some("2026-11-23T09:00:00Z"));
         let m = next(&pace, &at, SignedDuration::from_secs(2));
-        assert_eq!(m, Move::To(t("2026-11-20T17:02:00Z")), "2 real seconds: 2 virtual minutes");
+        assert_eq!(
+            m,
+            Move::To(t("2026-11-20T17:02:00Z")),
+            "2 real seconds: 2 virtual minutes"
+        );
     }
 
     #[test]
@@ -126,10 +130,7 @@ mod tests {
         let at = situation(false, Some("2026-11-20T17:10:00Z"));
         let m = next(&pace, &at, SignedDuration::from_secs(60));
         assert_eq!(m, Move::To(t("2026-11-20T17:10:00Z")));
-        let done = Situation {
-            now: at.ends,
-            ..at
-        };
+        let done = Situation { now: at.ends, ..at };
         assert_eq!(next(&pace, &done, SignedDuration::from_secs(1)), Move::End);
         let last = situation(false, None);
         assert!(matches!(

@@ -61,7 +61,11 @@ impl SendRecord {
 
     /// A parked reply that went out.
     fn parked_and_sent(&self) -> bool {
-        self.parked && matches!(self.state.as_str(), "sent" | "delivered" | "read" | "echoed")
+        self.parked
+            && matches!(
+                self.state.as_str(),
+                "sent" | "delivered" | "read" | "echoed"
+            )
     }
 }
 
@@ -161,6 +165,8 @@ pub struct Mistake {
     pub customer: String,
     /// When, on the exercise's clock (`Fri 09:10`).
     pub at: String,
+    /// When, exactly.
+    pub time: Timestamp,
     /// Points lost.
     pub points: u32,
     /// What happened, in the world's words.
@@ -285,7 +291,7 @@ pub fn reason_of(decision: &str) -> &str {
 /// Scores `facts` by `exercise`'s rules.
 pub fn score(exercise: &Exercise, trainee: &str, facts: &Facts) -> Scorecard {
     let s = &exercise.scoring;
-    let when = |t: Timestamp| t.strftime("%a %H:%M").to_string();
+    let when = |t: Timestamp| t.strftime("%a %d %b %H:%M").to_string();
     let mut card = Scorecard {
         trainee: trainee.to_owned(),
         exercise: exercise.name.clone(),
@@ -302,6 +308,7 @@ pub fn score(exercise: &Exercise, trainee: &str, facts: &Facts) -> Scorecard {
             kind,
             customer: c.name.clone(),
             at: when(at),
+            time: at,
             points: kind.points(s),
             what,
             cost: kind.cost().to_owned(),
@@ -333,19 +340,31 @@ pub fn score(exercise: &Exercise, trainee: &str, facts: &Facts) -> Scorecard {
                     format!(
                         "their message of {} had no answer when its {} window closed ({})",
                         when(m),
-                        if def.task == Task::Answer { "24-hour" } else { "7-day" },
+                        if def.task == Task::Answer {
+                            "24-hour"
+                        } else {
+                            "7-day"
+                        },
                         when(when_closed)
                     )
                 } else {
                     format!("their message of {} had no answer by the end", when(m))
                 };
-                mistake(&mut card, MistakeKind::WindowMissed, c, when_closed.min(facts.ends), what);
+                mistake(
+                    &mut card,
+                    MistakeKind::WindowMissed,
+                    c,
+                    when_closed.min(facts.ends),
+                    what,
+                );
             }
             let first = c.wrote.first().and_then(|&m| {
-                c.replies.iter().find(|r| r.at >= m).map(|r| r.at.duration_since(m))
+                c.replies
+                    .iter()
+                    .find(|r| r.at >= m)
+                    .map(|r| r.at.duration_since(m))
             });
-            card.first_replies
-                .push((c.name.clone(), first.map(exact)));
+            card.first_replies.push((c.name.clone(), first.map(exact)));
             if let Some(target) = exercise.first_reply_within {
                 let fast = first.is_some_and(|d| d <= target);
                 card.objectives.push(Objective {
@@ -354,7 +373,9 @@ pub fn score(exercise: &Exercise, trainee: &str, facts: &Facts) -> Scorecard {
                     points: s.fast_first_reply,
                     earned: fast,
                     what: match first {
-                        Some(d) => format!("first reply after {} (target {})", exact(d), exact(target)),
+                        Some(d) => {
+                            format!("first reply after {} (target {})", exact(d), exact(target))
+                        }
                         None => format!("no reply (target {})", exact(target)),
                     },
                 });
@@ -379,7 +400,7 @@ pub fn score(exercise: &Exercise, trainee: &str, facts: &Facts) -> Scorecard {
         refusals(c, s.refusal_fixed, &when, &mut card, &mut mistake);
         meta_refusals(c, &mut card, &mut mistake);
     }
-    card.mistakes.sort_by(|a, b| (&a.at, a.kind).cmp(&(&b.at, b.kind)));
+    card.mistakes.sort_by_key(|m| (m.time, m.kind));
     card.max = card.objectives.iter().map(|o| o.points).sum();
     let earned: i64 = card
         .objectives
@@ -387,8 +408,16 @@ pub fn score(exercise: &Exercise, trainee: &str, facts: &Facts) -> Scorecard {
         .filter(|o| o.earned)
         .map(|o| i64::from(o.points))
         .sum();
-    let lost: i64 = card.mistakes.iter().map(|m| i64::from(m.points)).sum::<i64>()
-        + card.recovered.iter().map(|r| i64::from(r.points)).sum::<i64>();
+    let lost: i64 = card
+        .mistakes
+        .iter()
+        .map(|m| i64::from(m.points))
+        .sum::<i64>()
+        + card
+            .recovered
+            .iter()
+            .map(|r| i64::from(r.points))
+            .sum::<i64>();
     card.score = earned - lost;
     card
 }
@@ -437,7 +466,11 @@ fn refusals(
 /// What Meta itself refused or judged: a tagged promotion that got past the guard, a
 /// 613 warning for tag spam, and sends pushed again at a customer who can't receive.
 fn meta_refusals(c: &CustomerFacts, card: &mut Scorecard, mistake: &mut Note<'_>) {
-    for r in c.replies.iter().filter(|r| r.tag.is_some() && r.promotional) {
+    for r in c
+        .replies
+        .iter()
+        .filter(|r| r.tag.is_some() && r.promotional)
+    {
         let what = "Meta accepted a tagged message its judge found promotional".to_owned();
         mistake(card, MistakeKind::TaggedPromotion, c, r.at, what);
     }
@@ -500,7 +533,10 @@ mod tests {
             reason_of(&promo),
             "tagged messages must not be promotional; found: \"discount\""
         );
-        assert_eq!(refusal_kind(&refusal(Reason::TagSpam { nth: 3 })), RefusalKind::TagSpam);
+        assert_eq!(
+            refusal_kind(&refusal(Reason::TagSpam { nth: 3 })),
+            RefusalKind::TagSpam
+        );
         for wrong in [
             Reason::TagNotNeeded,
             Reason::TagUnknownToEra(Tag::HumanAgent),

@@ -39,8 +39,8 @@ pub fn read(dir: &Path) -> anyhow::Result<Vec<Row>> {
         if path.extension().is_none_or(|e| e != "json") {
             continue;
         }
-        let text =
-            std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         if let Ok(row) = serde_json::from_str::<Row>(&text) {
             rows.push(row);
         }
@@ -64,7 +64,13 @@ pub fn table(rows: &[Row]) -> String {
         }
         let mistakes: Vec<String> = kinds
             .iter()
-            .map(|(k, n)| if *n > 1 { format!("{k} ×{n}") } else { (*k).to_owned() })
+            .map(|(k, n)| {
+                if *n > 1 {
+                    format!("{k} ×{n}")
+                } else {
+                    (*k).to_owned()
+                }
+            })
             .collect();
         lines.push([
             r.trainee.clone(),
@@ -85,7 +91,13 @@ pub fn table(rows: &[Row]) -> String {
         t.2 += r.mistakes.len();
     }
     let widths: Vec<usize> = (0..4)
-        .map(|i| lines.iter().map(|l| l[i].chars().count()).max().unwrap_or(0))
+        .map(|i| {
+            lines
+                .iter()
+                .map(|l| l[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for l in &lines {

@@ -68,7 +68,10 @@ pub struct Session {
 enum Pending {
     Step(Box<TimedStep>, Origin),
     /// If nothing has reached the customer since `since`, they say their `if_silent`.
-    SilenceCheck { customer: String, since: Timestamp },
+    SilenceCheck {
+        customer: String,
+        since: Timestamp,
+    },
 }
 
 /// Pending work in the order it happens: by time, then the exercise's own steps,
@@ -115,7 +118,12 @@ pub async fn run(ex: &Exercise, trainee: &Trainee) -> anyhow::Result<Session> {
         queue.insert((at, kind, n), p);
     };
     for step in &s.steps {
-        add(&mut queue, step.at, 0, Pending::Step(Box::new(step.clone()), Origin::Exercise));
+        add(
+            &mut queue,
+            step.at,
+            0,
+            Pending::Step(Box::new(step.clone()), Origin::Exercise),
+        );
     }
     for c in &trainee.commands {
         let step = TimedStep {
@@ -130,7 +138,12 @@ pub async fn run(ex: &Exercise, trainee: &Trainee) -> anyhow::Result<Session> {
             },
             expect: None,
         };
-        add(&mut queue, c.at, 2, Pending::Step(Box::new(step), Origin::Trainee(c.line)));
+        add(
+            &mut queue,
+            c.at,
+            2,
+            Pending::Step(Box::new(step), Origin::Trainee(c.line)),
+        );
     }
     let mut seen: HashMap<String, Seen> = HashMap::new();
     let mut played = Vec::new();
@@ -163,7 +176,16 @@ pub async fn run(ex: &Exercise, trainee: &Trainee) -> anyhow::Result<Session> {
         action: Action::Wait,
         expect: Some(Expect::default()),
     };
-    let p = play(&s, &mut w, &mut t, &mut report, end, Origin::End, played.len()).await?;
+    let p = play(
+        &s,
+        &mut w,
+        &mut t,
+        &mut report,
+        end,
+        Origin::End,
+        played.len(),
+    )
+    .await?;
     played.push(p);
     let facts = facts::read(&w, s.start + ex.ends)?;
     let scorecard = score::score(ex, &trainee.name, &facts);
@@ -207,7 +229,12 @@ fn silence(
     since: Timestamp,
     at: SignedDuration,
 ) -> Option<TimedStep> {
-    let (_, says) = ex.customers.get(customer)?.reactions.if_silent_for.clone()?;
+    let (_, says) = ex
+        .customers
+        .get(customer)?
+        .reactions
+        .if_silent_for
+        .clone()?;
     let state = seen.entry(customer.to_owned()).or_default();
     let psid = w.psids.get(customer)?;
     let answered = replies(w, psid).iter().any(|(t, _)| *t >= since);
@@ -244,7 +271,13 @@ fn reactions(
                 .collect();
             let wrote = p
                 .customer(psid)
-                .map(|c| c.messages.iter().filter(|m| m.from_customer).map(|m| m.at).collect())
+                .map(|c| {
+                    c.messages
+                        .iter()
+                        .filter(|m| m.from_customer)
+                        .map(|m| m.at)
+                        .collect()
+                })
                 .unwrap_or_default();
             (got, wrote)
         };
@@ -258,7 +291,13 @@ fn reactions(
             };
             if let Some(says) = says {
                 let when = at.duration_since(start) + r.reply_delay;
-                out.push((when, Pending::Step(Box::new(says_step(id, when, says)), Origin::Reaction("a message reached them".into()))));
+                out.push((
+                    when,
+                    Pending::Step(
+                        Box::new(says_step(id, when, says)),
+                        Origin::Reaction("a message reached them".into()),
+                    ),
+                ));
             }
         }
         state.replies = promotional.len();
@@ -279,7 +318,13 @@ fn reactions(
                 state.parked = true;
                 let when = w.now().duration_since(start) + *delay;
                 let step = says_step(id, when, says.clone());
-                out.push((when, Pending::Step(Box::new(step), Origin::Reaction("a reply was parked for them".into()))));
+                out.push((
+                    when,
+                    Pending::Step(
+                        Box::new(step),
+                        Origin::Reaction("a reply was parked for them".into()),
+                    ),
+                ));
             }
         }
     }

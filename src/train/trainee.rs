@@ -77,7 +77,11 @@ pub fn parse(path: &Path, text: &str, customers: &[&str]) -> Result<Trainee, Loa
         error
     })?;
     let name = file.trainee.get_ref().trim();
-    if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_') {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+    {
         return Err(err(
             file.trainee.span().start,
             format!("the trainee's name {name:?} isn't a plain name"),
@@ -97,12 +101,19 @@ pub fn parse(path: &Path, text: &str, customers: &[&str]) -> Result<Trainee, Loa
             )
         })?;
         if at.is_negative() {
-            return Err(err(c.at.span().start, "a command before the start".into(), None));
+            return Err(err(
+                c.at.span().start,
+                "a command before the start".into(),
+                None,
+            ));
         }
         if commands.last().is_some_and(|last| at < last.at) {
             return Err(err(
                 c.at.span().start,
-                format!("command at {:?} comes before the one above it", c.at.get_ref()),
+                format!(
+                    "command at {:?} comes before the one above it",
+                    c.at.get_ref()
+                ),
                 Some("commands are in time order".into()),
             ));
         }
@@ -111,7 +122,10 @@ pub fn parse(path: &Path, text: &str, customers: &[&str]) -> Result<Trainee, Loa
                 return Err(err(
                     who.span().start,
                     format!("unknown customer {:?}", who.get_ref()),
-                    Some(format!("the exercise's customers: {}", customers.join(", "))),
+                    Some(format!(
+                        "the exercise's customers: {}",
+                        customers.join(", ")
+                    )),
                 ))
             }
             who => who.as_ref().map(|w| w.get_ref().clone()),
@@ -162,7 +176,12 @@ does = "/inbox"
 
     #[test]
     fn errors_name_the_line_and_column() {
-        let e = parse(Path::new("t.toml"), &OK.replace("/reply", "/replay"), &["ada"]).unwrap_err();
+        let e = parse(
+            Path::new("t.toml"),
+            &OK.replace("/reply", "/replay"),
+            &["ada"],
+        )
+        .unwrap_err();
         assert_eq!((e.line, e.column), (7, 8), "{e}");
         assert!(e.message.contains("unknown command /replay"), "{e}");
         let e = parse(Path::new("t.toml"), OK, &["ben"]).unwrap_err();

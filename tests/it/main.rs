@@ -5,3 +5,4 @@ mod explore;
 mod fuzz;
 mod runner;
 mod scenarios;
+mod train;
