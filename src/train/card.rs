@@ -1,6 +1,6 @@
 //! The scorecard in words: Markdown that reads the same in a terminal, a file and a
-//! Discord message (bold, lists, no tables, which Discord doesn't draw), and JSON for
-//! `tagdesk train scores`.
+//! Discord message (bold and lists, no tables, which Discord doesn't draw), and JSON
+//! for `tagdesk train scores`.
 
 use std::fmt::Write as _;
 
@@ -78,24 +78,4 @@ pub fn json(card: &Scorecard) -> String {
     let mut v = serde_json::to_value(card).unwrap_or_default();
     v["full_marks"] = card.full_marks().into();
     serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
-}
-
-/// Discord's limit on a message's content.
-const DISCORD_LIMIT: usize = 2000;
-
-/// The scorecard as Discord messages: the Markdown, split at line ends so each part
-/// stays under Discord's 2000 characters.
-pub fn discord_messages(card: &Scorecard) -> Vec<String> {
-    let mut parts = vec![String::new()];
-    for line in markdown(card).lines() {
-        let last = parts.last_mut().expect("one part at least");
-        if last.chars().count() + line.chars().count() + 1 > DISCORD_LIMIT && !last.is_empty() {
-            parts.push(String::new());
-        }
-        let last = parts.last_mut().expect("one part at least");
-        let room = DISCORD_LIMIT - 1;
-        last.push_str(&line.chars().take(room).collect::<String>());
-        last.push('\n');
-    }
-    parts
 }

@@ -8,10 +8,11 @@
 //! - [`trainee`]: a scripted trainee, commands at virtual times.
 //! - [`session`]: the driver: customers, reactions, commands, on the virtual clock.
 //! - [`facts`] reads what happened out of the world; [`score`] scores it (pure);
-//!   [`card`] renders the scorecard (Markdown, JSON, Discord messages).
+//!   [`card`] renders the scorecard (Markdown, JSON).
 //! - [`record`]: the session as a scenario file that `scenario run` replays.
 //! - [`scores`]: several trainees' scorecards as one table.
-//! - [`pace`]: live mode's compressed clock, as a pure function of virtual time.
+//! - [`pace`]: the compressed clock a live session would run on, as a pure function
+//!   of virtual time (live mode itself isn't built yet).
 
 pub mod card;
 pub mod exercise;

@@ -78,6 +78,12 @@ enum Pending {
 /// then customers' reactions, then the trainee, each in the order they were added.
 type Queue = BTreeMap<(SignedDuration, u8, u64), Pending>;
 
+/// The order of pending work at one instant: what the exercise scripts, then the
+/// customers reacting to it, then the trainee, who sees both.
+const SCRIPTED: u8 = 0;
+const REACTION: u8 = 1;
+const TRAINEE_TURN: u8 = 2;
+
 /// What each customer has reacted to so far.
 #[derive(Debug, Default)]
 struct Seen {
@@ -121,7 +127,7 @@ pub async fn run(ex: &Exercise, trainee: &Trainee) -> anyhow::Result<Session> {
         add(
             &mut queue,
             step.at,
-            0,
+            SCRIPTED,
             Pending::Step(Box::new(step.clone()), Origin::Exercise),
         );
     }
@@ -141,7 +147,7 @@ pub async fn run(ex: &Exercise, trainee: &Trainee) -> anyhow::Result<Session> {
         add(
             &mut queue,
             c.at,
-            2,
+            TRAINEE_TURN,
             Pending::Step(Box::new(step), Origin::Trainee(c.line)),
         );
     }
@@ -165,7 +171,7 @@ pub async fn run(ex: &Exercise, trainee: &Trainee) -> anyhow::Result<Session> {
         let p = play(&s, &mut w, &mut t, &mut report, step, origin, played.len()).await?;
         played.push(p);
         for (at, p) in reactions(ex, &w, &mut seen)? {
-            add(&mut queue, at, 1, p);
+            add(&mut queue, at, REACTION, p);
         }
     }
     let end = TimedStep {
