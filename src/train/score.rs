@@ -572,4 +572,119 @@ mod tests {
             "the page is restricted from tagged messages (1d ban) permanently"
         );
     }
+
+    fn at(minutes: i64) -> Timestamp {
+        Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_mins(minutes)
+    }
+
+    fn exercise() -> Exercise {
+        let text = r#"
+name = "t"
+goal = "Answer."
+description = "A test."
+ends = "2d"
+
+[customers.ada]
+name = "Ada"
+
+[customers.ben]
+name = "Ben"
+task = "leave"
+
+[[step]]
+at = "0s"
+customer = "ada"
+says = "Hi"
+
+[scoring]
+answered_in_window = 10
+tagged_promotion = 7
+pushed_unreachable = 3
+"#;
+        super::super::exercise::parse(std::path::Path::new("t.toml"), text).unwrap()
+    }
+
+    fn refused(minute: i64, reason: Reason) -> SendRecord {
+        SendRecord {
+            at: at(minute),
+            state: "refused".into(),
+            decision: Some(refusal(reason)),
+            parked: false,
+        }
+    }
+
+    fn sent(minute: i64) -> SendRecord {
+        SendRecord {
+            at: at(minute),
+            state: "sent".into(),
+            decision: None,
+            parked: false,
+        }
+    }
+
+    #[test]
+    fn a_promotion_caught_once_and_rewritten_is_learning_twice_is_a_mistake() {
+        let promo = || Reason::Promotional {
+            phrases: vec!["20%".into()],
+        };
+        let reply = Reply {
+            at: at(12),
+            tag: Some("HUMAN_AGENT".into()),
+            promotional: false,
+        };
+        let ada = |sends: Vec<SendRecord>| CustomerFacts {
+            name: "Ada".into(),
+            wrote: vec![at(0)],
+            replies: vec![reply.clone()],
+            sends,
+            meta_refused: Vec::new(),
+        };
+        let facts = |sends| Facts {
+            start: at(0),
+            ends: at(48 * 60),
+            customers: [("ada".to_owned(), ada(sends))].into(),
+        };
+        let ex = exercise();
+        let once = score(&ex, "sam", &facts(vec![refused(10, promo()), sent(12)]));
+        assert!(once.full_marks(), "{once:?}");
+        assert_eq!(once.recovered.len(), 1);
+        let twice = score(
+            &ex,
+            "sam",
+            &facts(vec![refused(10, promo()), refused(11, promo()), sent(12)]),
+        );
+        assert_eq!(twice.mistake_kinds(), ["tagged_promotion"]);
+        assert_eq!((twice.score, twice.max), (3, 10));
+    }
+
+    #[test]
+    fn sending_again_into_a_refusal_is_pushing() {
+        let ex = exercise();
+        let refusal = |minute, code| MetaRefusal {
+            at: at(minute),
+            code,
+        };
+        let ben = CustomerFacts {
+            name: "Ben".into(),
+            wrote: vec![at(0)],
+            meta_refused: vec![
+                refusal(10, (551, Some(1_545_041))),
+                refusal(11, (551, Some(1_545_041))),
+                refusal(12, (551, Some(1_545_041))),
+            ],
+            ..CustomerFacts::default()
+        };
+        let facts = Facts {
+            start: at(0),
+            ends: at(60),
+            customers: [("ben".to_owned(), ben)].into(),
+        };
+        let card = score(&ex, "sam", &facts);
+        assert_eq!(
+            card.mistake_kinds(),
+            ["pushed_unreachable", "pushed_unreachable"]
+        );
+        assert_eq!(card.max, 0, "nothing to earn from a customer to leave");
+        assert_eq!(card.score, -6);
+    }
 }
