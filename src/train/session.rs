@@ -10,12 +10,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use jiff::{SignedDuration, Timestamp};
 use mock_graph::platform::{Outcome, RequestRecord};
+use scenario_format::command::AgentAction;
 use scenario_format::format::Expect;
 use scenario_format::{Action, AgentDef, Scenario, TimedStep};
 
 use super::exercise::{Exercise, TRAINEE};
 use super::score::{self, Scorecard};
-use super::trainee::Trainee;
+use super::trainee::{Command, Trainee};
 use super::{facts, record};
 use crate::scenario::expect::outcome_of;
 use crate::scenario::run::{self, Report};
@@ -110,99 +111,227 @@ pub fn scenario_for(ex: &Exercise, trainee: &str) -> Scenario {
 
 /// Runs `trainee` through `ex` and scores them.
 pub async fn run(ex: &Exercise, trainee: &Trainee) -> anyhow::Result<Session> {
-    let s = scenario_for(ex, &trainee.name);
-    let mut w = World::start(&s, s.seed, &Options::default()).await?;
-    let mut t = Transcript::new(&s.name, &s.description, s.seed);
-    if let Some(warning) = messenger::RulesChoice::Fixed(s.era).contradiction(s.start) {
-        t.note(&format!("⚠️ {warning}"));
-    }
-    let mut report = empty_report(&s);
-    let mut queue = Queue::new();
-    let mut n = 0u64;
-    let mut add = |queue: &mut Queue, at: SignedDuration, kind: u8, p: Pending| {
-        n += 1;
-        queue.insert((at, kind, n), p);
-    };
-    for step in &s.steps {
-        add(
-            &mut queue,
-            step.at,
-            SCRIPTED,
-            Pending::Step(Box::new(step.clone()), Origin::Exercise),
-        );
-    }
+    let mut desk = Desk::open(ex, &trainee.name).await?;
     for c in &trainee.commands {
-        let step = TimedStep {
-            at: c.at,
+        desk.schedule(c);
+    }
+    let ends = desk.start() + ex.ends;
+    desk.run_until(ends).await?;
+    desk.finish().await
+}
+
+/// An exercise in progress: its world, what is waiting to happen, and what has.
+/// The scripted trainee queues its commands ahead ([`Desk::schedule`]); a live one
+/// would [`Desk::act`] as they type, with the clock moved by [`super::pace`].
+pub struct Desk<'a> {
+    ex: &'a Exercise,
+    s: Scenario,
+    w: World,
+    t: Transcript,
+    report: Report,
+    queue: Queue,
+    added: u64,
+    seen: HashMap<String, Seen>,
+    played: Vec<Played>,
+    trainee: String,
+}
+
+impl<'a> Desk<'a> {
+    /// Starts the exercise's world with `trainee` as its agent, the exercise's steps
+    /// waiting to happen.
+    pub async fn open(ex: &'a Exercise, trainee: &str) -> anyhow::Result<Desk<'a>> {
+        let s = scenario_for(ex, trainee);
+        let w = World::start(&s, s.seed, &Options::default()).await?;
+        let mut t = Transcript::new(&s.name, &s.description, s.seed);
+        if let Some(warning) = messenger::RulesChoice::Fixed(s.era).contradiction(s.start) {
+            t.note(&format!("⚠️ {warning}"));
+        }
+        let mut desk = Desk {
+            ex,
+            report: empty_report(&s),
+            w,
+            t,
+            queue: Queue::new(),
+            added: 0,
+            seen: HashMap::new(),
+            played: Vec::new(),
+            trainee: trainee.to_owned(),
+            s,
+        };
+        for step in desk.s.steps.clone() {
+            let origin = Origin::Exercise;
+            desk.add(step.at, SCRIPTED, Pending::Step(Box::new(step), origin));
+        }
+        Ok(desk)
+    }
+
+    fn add(&mut self, at: SignedDuration, kind: u8, p: Pending) {
+        self.added += 1;
+        self.queue.insert((at, kind, self.added), p);
+    }
+
+    /// Where the exercise's clock started.
+    pub fn start(&self) -> Timestamp {
+        self.s.start
+    }
+
+    /// Virtual now.
+    pub fn now(&self) -> Timestamp {
+        self.w.now()
+    }
+
+    /// When the exercise ends.
+    pub fn ends(&self) -> Timestamp {
+        self.s.start + self.ex.ends
+    }
+
+    /// Queues one of the trainee's commands at its time.
+    pub fn schedule(&mut self, c: &Command) {
+        let step = self.command_step(c.at, c.customer.clone(), &c.typed, c.action.clone(), c.line);
+        let origin = Origin::Trainee(c.line);
+        self.add(c.at, TRAINEE_TURN, Pending::Step(Box::new(step), origin));
+    }
+
+    fn command_step(
+        &self,
+        at: SignedDuration,
+        customer: Option<String>,
+        typed: &str,
+        action: AgentAction,
+        line: usize,
+    ) -> TimedStep {
+        TimedStep {
+            at,
             concurrent: false,
-            line: c.line,
-            customer: c.customer.clone(),
+            line,
+            customer,
             action: Action::Agent {
-                agent: trainee.name.clone(),
-                typed: c.typed.clone(),
-                action: c.action.clone(),
+                agent: self.trainee.clone(),
+                typed: typed.to_owned(),
+                action,
             },
             expect: None,
-        };
-        add(
-            &mut queue,
-            c.at,
-            TRAINEE_TURN,
-            Pending::Step(Box::new(step), Origin::Trainee(c.line)),
-        );
-    }
-    let mut seen: HashMap<String, Seen> = HashMap::new();
-    let mut played = Vec::new();
-    while let Some(((at, _, _), pending)) = queue.pop_first() {
-        if at > ex.ends {
-            break;
         }
-        let (mut step, origin) = match pending {
-            Pending::Step(step, origin) => (*step, origin),
-            Pending::SilenceCheck { customer, since } => {
-                let Some(step) = silence(ex, &w, &mut seen, &customer, since, at) else {
-                    continue;
-                };
-                (step, Origin::Reaction("nothing reached them".into()))
+    }
+
+    /// The trainee acts now: what they typed in `customer`'s thread. Returns the kind
+    /// of answer they got (`sent`, `refused`, ...), `None` if a press found no button.
+    pub async fn act(
+        &mut self,
+        customer: Option<String>,
+        typed: &str,
+        action: AgentAction,
+    ) -> anyhow::Result<Option<&'static str>> {
+        let at = self.now().duration_since(self.s.start);
+        let n = self.played.len() + 1;
+        let step = self.command_step(at, customer, typed, action, 0);
+        self.play(step, Origin::Trainee(n)).await?;
+        Ok(self.played.last().and_then(|p| p.outcome))
+    }
+
+    /// The next thing scheduled to happen on the customers' side (a message, a
+    /// reaction, a patience running out) or the trainee's queued command, if before the
+    /// end.
+    pub fn next_event(&self) -> Option<Timestamp> {
+        let (at, _, _) = self.queue.keys().next()?;
+        (*at <= self.ex.ends).then(|| self.s.start + *at)
+    }
+
+    /// Whether a customer the trainee must answer is waiting, inside their window, for
+    /// an answer to their latest message.
+    pub fn waiting(&self) -> bool {
+        let now = self.now();
+        self.w.psids.iter().any(|(id, psid)| {
+            let Some(window) = self.ex.customers.get(id).and_then(|c| c.task.window()) else {
+                return false;
+            };
+            let latest = {
+                let p = self.w.mock.lock();
+                p.customer(psid).and_then(|c| {
+                    c.messages
+                        .iter()
+                        .filter(|m| m.from_customer)
+                        .map(|m| m.at)
+                        .max()
+                })
+            };
+            let Some(latest) = latest else { return false };
+            let answered = replies(&self.w, psid).iter().any(|(at, _)| *at >= latest);
+            !answered && now < latest + window
+        })
+    }
+
+    /// Plays everything due up to `until` in order, letting customers react, and
+    /// moves the world's clock there.
+    pub async fn run_until(&mut self, until: Timestamp) -> anyhow::Result<()> {
+        let until = until.min(self.ends());
+        loop {
+            let Some((&(at, kind, n), _)) = self.queue.first_key_value() else {
+                break;
+            };
+            if self.s.start + at > until {
+                break;
             }
-        };
-        // Never back in time: a scenario's steps are in time order.
-        step.at = step.at.max(w.now().duration_since(s.start));
-        let p = play(&s, &mut w, &mut t, &mut report, step, origin, played.len()).await?;
-        played.push(p);
-        for (at, p) in reactions(ex, &w, &mut seen)? {
-            add(&mut queue, at, REACTION, p);
+            let Some(pending) = self.queue.remove(&(at, kind, n)) else {
+                break;
+            };
+            let (step, origin) = match pending {
+                Pending::Step(step, origin) => (*step, origin),
+                Pending::SilenceCheck { customer, since } => {
+                    let Some(step) =
+                        silence(self.ex, &self.w, &mut self.seen, &customer, since, at)
+                    else {
+                        continue;
+                    };
+                    (step, Origin::Reaction("nothing reached them".into()))
+                }
+            };
+            self.play(step, origin).await?;
         }
+        run::advance(&self.w, &mut self.t, until).await
     }
-    let end = TimedStep {
-        at: ex.ends,
-        concurrent: false,
-        line: 0,
-        customer: None,
-        action: Action::Wait,
-        expect: Some(Expect::default()),
-    };
-    let p = play(
-        &s,
-        &mut w,
-        &mut t,
-        &mut report,
-        end,
-        Origin::End,
-        played.len(),
-    )
-    .await?;
-    played.push(p);
-    let facts = facts::read(&w, s.start + ex.ends)?;
-    let scorecard = score::score(ex, &trainee.name, &facts);
-    let recorded = record::scenario_file(&s, &played, &record::final_expect(&w)?);
-    Ok(Session {
-        scorecard,
-        transcript: t.finish(),
-        played,
-        recorded,
-        recorded_name: s.name.clone(),
-    })
+
+    /// Plays one step, keeps it, and schedules what customers do about it.
+    async fn play(&mut self, mut step: TimedStep, origin: Origin) -> anyhow::Result<()> {
+        // Never back in time: a scenario's steps are in time order.
+        step.at = step.at.max(self.now().duration_since(self.s.start));
+        let group = self.played.len();
+        let (s, w, t, report) = (&self.s, &mut self.w, &mut self.t, &mut self.report);
+        let p = play(s, w, t, report, step, origin, group).await?;
+        self.played.push(p);
+        for (at, p) in reactions(self.ex, &self.w, &mut self.seen)? {
+            self.add(at, REACTION, p);
+        }
+        Ok(())
+    }
+
+    /// Ends the exercise: lets the world settle at its end, scores what happened, and
+    /// writes the session as a scenario.
+    pub async fn finish(mut self) -> anyhow::Result<Session> {
+        let end = TimedStep {
+            at: self.ex.ends,
+            concurrent: false,
+            line: 0,
+            customer: None,
+            action: Action::Wait,
+            expect: Some(Expect::default()),
+        };
+        let group = self.played.len();
+        let (s, w, t, report) = (&self.s, &mut self.w, &mut self.t, &mut self.report);
+        let p = play(s, w, t, report, end, Origin::End, group).await?;
+        self.played.push(p);
+        let facts = facts::read(&self.w, self.ends())?;
+        let scorecard = score::score(self.ex, &self.trainee, &facts);
+        let recorded =
+            record::scenario_file(&self.s, &self.played, &record::final_expect(&self.w)?);
+        Ok(Session {
+            scorecard,
+            transcript: self.t.finish(),
+            played: self.played,
+            recorded,
+            recorded_name: self.s.name.clone(),
+        })
+    }
 }
 
 /// Plays one step as a group of its own, as the scenario runner would.
