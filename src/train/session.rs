@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use bot::store::model::Direction;
 use jiff::{SignedDuration, Timestamp};
 use mock_graph::platform::{Outcome, RequestRecord};
 use scenario_format::command::AgentAction;
@@ -229,22 +230,28 @@ impl<'a> Desk<'a> {
         Ok(self.played.last().and_then(|p| p.outcome))
     }
 
-    /// The next thing scheduled to happen on the customers' side (a message, a
-    /// reaction, a patience running out) or the trainee's queued command, if before the
-    /// end.
+    /// The next thing scheduled to happen before the end: a customer's message or
+    /// reaction, a patience that will run out (one already answered won't), or a
+    /// command the trainee queued.
     pub fn next_event(&self) -> Option<Timestamp> {
-        let (at, _, _) = self.queue.keys().next()?;
+        let (at, _, _) = self.queue.iter().find_map(|(key, p)| match p {
+            Pending::Step(..) => Some(key),
+            Pending::SilenceCheck { customer, since } => {
+                let fired = self.seen.get(customer).is_some_and(|s| s.silence_fired);
+                let psid = self.w.psids.get(customer)?;
+                let answered = replies(&self.w, psid).iter().any(|(t, _)| t >= since);
+                (!fired && !answered).then_some(key)
+            }
+        })?;
         (*at <= self.ex.ends).then(|| self.s.start + *at)
     }
 
-    /// Whether a customer the trainee must answer is waiting, inside their window, for
-    /// an answer to their latest message.
-    pub fn waiting(&self) -> bool {
-        let now = self.now();
-        self.w.psids.iter().any(|(id, psid)| {
-            let Some(window) = self.ex.customers.get(id).and_then(|c| c.task.window()) else {
-                return false;
-            };
+    /// Whether a conversation waits for the trainee: a customer's latest message has
+    /// nothing of theirs after it that reached the customer, was parked, or was refused
+    /// by Meta (tagdesk's own refusals leave it waiting: the customer still has no
+    /// answer). What the trainee can see, not the exercise's tasks.
+    pub fn waiting(&self) -> anyhow::Result<bool> {
+        for psid in self.w.psids.values() {
             let latest = {
                 let p = self.w.mock.lock();
                 p.customer(psid).and_then(|c| {
@@ -255,26 +262,29 @@ impl<'a> Desk<'a> {
                         .max()
                 })
             };
-            let Some(latest) = latest else { return false };
-            let answered = replies(&self.w, psid).iter().any(|(at, _)| *at >= latest);
-            !answered && now < latest + window
-        })
+            let Some(latest) = latest else { continue };
+            let reached = replies(&self.w, psid).iter().any(|(at, _)| *at >= latest);
+            let handled = self.w.engine.store.messages(psid)?.iter().any(|m| {
+                m.direction == Direction::Out
+                    && m.at >= latest
+                    && matches!(m.state.as_str(), "parked" | "failed")
+            });
+            if !reached && !handled {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Plays everything due up to `until` in order, letting customers react, and
     /// moves the world's clock there.
     pub async fn run_until(&mut self, until: Timestamp) -> anyhow::Result<()> {
         let until = until.min(self.ends());
-        loop {
-            let Some((&(at, kind, n), _)) = self.queue.first_key_value() else {
-                break;
-            };
-            if self.s.start + at > until {
+        while let Some(next) = self.queue.first_entry() {
+            if self.s.start + next.key().0 > until {
                 break;
             }
-            let Some(pending) = self.queue.remove(&(at, kind, n)) else {
-                break;
-            };
+            let ((at, _, _), pending) = next.remove_entry();
             let (step, origin) = match pending {
                 Pending::Step(step, origin) => (*step, origin),
                 Pending::SilenceCheck { customer, since } => {

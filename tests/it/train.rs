@@ -198,3 +198,118 @@ fn the_command_line_trains_writes_replays_and_tabulates() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A Friday evening and a Monday morning, for the live clock.
+const WEEKEND: &str = r#"
+name = "weekend"
+goal = "Answer Friday's customer, then Monday's."
+description = "Nothing happens in between."
+start = "2026-11-20T17:00:00Z"
+ends = "2d 18h"
+
+[customers.ada]
+name = "Ada Lovelace"
+on_reply = "Thanks, have a nice weekend!"
+
+[customers.ben]
+name = "Ben Okafor"
+if_silent_for = "1h"
+if_silent = "Hello?"
+
+[[step]]
+at = "0s"
+customer = "ada"
+says = "Is my order 20931 on its way?"
+
+[[step]]
+at = "2d 16h"
+customer = "ben"
+says = "Can I return the lamp?"
+"#;
+
+const WEEKEND_TRAINEE: &str = r#"
+trainee = "sam"
+
+[[command]]
+at = "5m"
+customer = "ada"
+does = "/reply It is: it arrives on Monday."
+
+[[command]]
+at = "15m"
+customer = "ada"
+does = "/reply You too!"
+
+[[command]]
+at = "2d 16h 10m"
+customer = "ben"
+does = "/reply Yes, within 30 days."
+"#;
+
+/// A live session's clock, with a scripted trainee typing when the clock reaches each
+/// command: the quiet weekend is jumped with a word, the rest runs at speed. No real
+/// time passes: each turn of the loop is told 30 real seconds went by.
+#[test]
+fn the_compressed_clock_runs_a_desk_and_jumps_quiet_stretches() {
+    use jiff::SignedDuration;
+    use tagdesk::train::pace::{self, Move, Pace, Situation};
+
+    let ex = exercise::parse(Path::new("weekend.toml"), WEEKEND).unwrap();
+    let t = trainee::parse(Path::new("sam.toml"), WEEKEND_TRAINEE, &["ada", "ben"]).unwrap();
+    let rt = scenario::runtime().unwrap();
+    let (card, announced, turns) = rt.block_on(async {
+        let mut desk = session::Desk::open(&ex, &t.name).await.unwrap();
+        let pace = Pace::default();
+        let mut commands = t.commands.iter().peekable();
+        let (mut announced, mut turns) = (Vec::new(), 0);
+        loop {
+            turns += 1;
+            let at = Situation {
+                now: desk.now(),
+                next_event: desk.next_event(),
+                waiting: desk.waiting().unwrap(),
+                ends: desk.ends(),
+            };
+            let to = match pace::next(&pace, &at, SignedDuration::from_secs(30)) {
+                Move::End => break,
+                Move::To(to) => to,
+                Move::Jump { to, announce } => {
+                    announced.push((desk.now(), announce));
+                    to
+                }
+            };
+            match commands.peek() {
+                Some(c) if desk.start() + c.at <= to => {
+                    desk.run_until(desk.start() + c.at).await.unwrap();
+                    let outcome = desk
+                        .act(c.customer.clone(), &c.typed, c.action.clone())
+                        .await
+                        .unwrap();
+                    assert_eq!(outcome, Some("sent"), "{}", c.typed);
+                    commands.next();
+                }
+                _ => desk.run_until(to).await.unwrap(),
+            }
+        }
+        (desk.finish().await.unwrap().scorecard, announced, turns)
+    });
+    assert!(card.full_marks(), "{}", card::markdown(&card));
+    let announced: Vec<(String, &str)> = announced
+        .iter()
+        .map(|(at, a)| (at.strftime("%a %H:%M").to_string(), a.as_str()))
+        .collect();
+    assert_eq!(
+        announced,
+        [
+            (
+                "Fri 17:15".to_owned(),
+                "Next customer arrives Monday 09:00. ⏩"
+            ),
+            (
+                "Mon 09:10".to_owned(),
+                "Nothing more happens: the exercise ends. ⏩"
+            ),
+        ]
+    );
+    assert!(turns < 20, "{turns} turns");
+}
