@@ -127,6 +127,7 @@ fn step(p: &Played, trainee: &str, end: &Final) -> String {
     let mut lines = vec![match &p.origin {
         Origin::Exercise => "# the exercise".to_owned(),
         Origin::Reaction(why) => format!("# the customer reacts: {why}"),
+        Origin::Trainee(0) => format!("# {trainee}, at the desk"),
         Origin::Trainee(line) => format!("# {trainee}, trainee file line {line}"),
         Origin::End => "# the end of the exercise: what Meta and tagdesk hold".to_owned(),
     }];

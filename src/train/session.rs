@@ -32,7 +32,7 @@ pub enum Origin {
     Exercise,
     /// A customer reacting, and to what.
     Reaction(String),
-    /// The trainee's command (its line in the trainee file).
+    /// The trainee's command: its line in the trainee file, 0 when typed at the desk.
     Trainee(usize),
     /// The end of the exercise.
     End,
@@ -224,9 +224,8 @@ impl<'a> Desk<'a> {
         action: AgentAction,
     ) -> anyhow::Result<Option<&'static str>> {
         let at = self.now().duration_since(self.s.start);
-        let n = self.played.len() + 1;
         let step = self.command_step(at, customer, typed, action, 0);
-        self.play(step, Origin::Trainee(n)).await?;
+        self.play(step, Origin::Trainee(0)).await?;
         Ok(self.played.last().and_then(|p| p.outcome))
     }
 
