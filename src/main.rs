@@ -10,6 +10,7 @@ mod bot_cmd;
 mod explore_cmd;
 mod rules_cmd;
 mod scenario_cmd;
+mod train_cmd;
 
 /// Answer Facebook Messenger from Discord, inside Meta's policy.
 #[derive(Debug, Parser)]
@@ -30,6 +31,9 @@ enum Command {
     /// QA scenarios: replay Messenger traffic end to end on a virtual clock.
     #[command(subcommand)]
     Scenario(scenario_cmd::Command),
+    /// Practise on simulated customers: a scripted trainee through an exercise, with a
+    /// scorecard; `train scores DIR` tabulates several trainees.
+    Train(train_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +42,7 @@ fn main() -> ExitCode {
         Command::Rules(args) => rules_cmd::run(&args),
         Command::Bot(args) => bot_cmd::run(&args),
         Command::Scenario(cmd) => return scenario_cmd::run(&cmd),
+        Command::Train(args) => return train_cmd::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

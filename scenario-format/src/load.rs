@@ -191,15 +191,42 @@ pub fn parse(
     text: &str,
     commands: Option<&serde_json::Value>,
 ) -> Result<Scenario, LoadError> {
+    let file: File = toml::from_str(text).map_err(|e| toml_error(path, text, &e))?;
+    from_file(path, text, file, commands)
+}
+
+/// A TOML error in `text` (read from `path`) as a [`LoadError`] at its line and column.
+pub fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> LoadError {
+    let offset = e.span().map_or(0, |s| s.start);
+    let hint = e
+        .message()
+        .contains("unknown field")
+        .then(|| "scenarios/README.md lists every key".to_owned());
+    LoadError::at(path, text, offset, e.message().trim(), hint)
+}
+
+impl LoadError {
+    /// An error at byte `offset` of `text`, the contents of `path`.
+    pub fn at(
+        path: &Path,
+        text: &str,
+        offset: usize,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> LoadError {
+        Ctx { path, text }.err(offset, message, hint)
+    }
+}
+
+/// Checks a file already read from TOML, whose spans point into `text`: for formats
+/// that embed a scenario's tables in a file of their own (training exercises).
+pub fn from_file(
+    path: &Path,
+    text: &str,
+    file: File,
+    commands: Option<&serde_json::Value>,
+) -> Result<Scenario, LoadError> {
     let cx = Ctx { path, text };
-    let file: File = toml::from_str(text).map_err(|e| {
-        let offset = e.span().map_or(0, |s| s.start);
-        let hint = e
-            .message()
-            .contains("unknown field")
-            .then(|| "scenarios/README.md lists every key".to_owned());
-        cx.err(offset, e.message().trim().to_owned(), hint)
-    })?;
     let start = match &file.start {
         Some(s) => s.get_ref().parse::<Timestamp>().map_err(|e| {
             cx.err(

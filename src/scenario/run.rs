@@ -224,7 +224,7 @@ async fn steps(
 
 /// Moves time to `target`, stopping wherever the bot or Meta has something to do on
 /// its own first, so it happens at its own time.
-async fn advance(w: &World, t: &mut Transcript, target: Timestamp) -> anyhow::Result<()> {
+pub async fn advance(w: &World, t: &mut Transcript, target: Timestamp) -> anyhow::Result<()> {
     while let Some(stop) = w.next_stop(target)? {
         w.step_to(stop).await?;
         if t.has_activity(w) {
@@ -276,15 +276,17 @@ impl Lines {
 /// Plays one group of steps at one instant: first everything that isn't an agent's
 /// action, in order (customers act first); then the agents' actions, all at once, with
 /// presses resolved against each agent's last answer from before the group. Every
-/// step's expectations are checked once the whole group has settled.
-async fn play(
+/// step's expectations are checked once the whole group has settled. Returns the
+/// bot's answer to each agent's step, in step order (`None` where a press found no
+/// button), for callers that judge what agents did (training).
+pub async fn play(
     s: &Scenario,
     w: &mut World,
     t: &mut Transcript,
     report: &mut Report,
     group: &[TimedStep],
     group_no: usize,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<Option<Value>>> {
     let lines = Lines {
         now: w.now(),
         together: group.len() > 1,
@@ -314,7 +316,7 @@ async fn play(
     for step in group.iter().filter(|st| st.expect.is_some()) {
         check(w, t, report, lines, step, &turns, &calls)?;
     }
-    Ok(())
+    Ok(turns.into_iter().map(|turn| turn.answer).collect())
 }
 
 /// The group's agents' actions as interactions, in step order, so interaction ids

@@ -6,3 +6,4 @@ mod fuzz;
 mod runner;
 mod scenarios;
 mod secrets;
+mod train;
