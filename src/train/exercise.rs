@@ -264,7 +264,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Exercise, LoadError> {
                 Some("the trainee's commands go in a trainee file (training/trainees/)"),
             ));
         }
-        if s.faults.is_some() || s.discord_outage.is_some() || s.restart || s.expect.is_some() {
+        if s.faults.is_some()
+            || s.discord_outage.is_some()
+            || s.discord_faults.is_some()
+            || s.restart
+            || s.expect.is_some()
+        {
             return Err(err(
                 step.span().start,
                 "an exercise step is what a customer or another app does".into(),

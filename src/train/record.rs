@@ -169,7 +169,10 @@ fn step(p: &Played, trainee: &str, end: &Final) -> String {
             None => lines.insert(1, format!("# ({typed}: no such button, nothing happened)")),
         },
         // Exercises refuse these when they are loaded.
-        Action::Faults(_) | Action::DiscordOutage(_) | Action::Restart => {}
+        Action::Faults(_)
+        | Action::DiscordOutage(_)
+        | Action::DiscordFaults(_)
+        | Action::Restart => {}
     }
     if p.origin == Origin::End {
         expect.extend([
