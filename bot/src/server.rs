@@ -12,7 +12,6 @@ use crate::discord::serenity_http::SerenityDiscord;
 use crate::engine::Engine;
 use crate::graph::HttpGraph;
 use crate::settings::Settings;
-use crate::store::sqlite::SqliteStore;
 use crate::webhook::{self, WebhookConfig};
 use crate::{gateway, interactions};
 
@@ -22,8 +21,8 @@ const IDLE_TICK: Duration = Duration::from_secs(5);
 
 /// Builds the production engine from the configuration.
 pub fn engine(config: &Config) -> anyhow::Result<Engine> {
-    let store = SqliteStore::open(&config.file.database)
-        .map_err(|e| anyhow::anyhow!("database {}: {e}", config.file.database.display()))?;
+    let store = crate::store::open(&config.file.database)
+        .map_err(|e| anyhow::anyhow!("database {}: {e}", config.file.database))?;
     let graph = HttpGraph::new(
         &config.file.meta.graph_base,
         &config.file.meta.graph_version,
@@ -35,7 +34,7 @@ pub fn engine(config: &Config) -> anyhow::Result<Engine> {
         &config.file.discord.api_base,
     );
     Ok(Engine {
-        store: Arc::new(store),
+        store,
         graph: Arc::new(graph),
         discord: Arc::new(discord),
         clock: Arc::new(SystemClock),
@@ -74,7 +73,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("listen on {}: {e}", config.file.listen))?;
     tracing::info!(
         listen = %config.file.listen,
-        database = %config.file.database.display(),
+        database = %config.file.database,
         graph = %config.file.meta.graph_base,
         discord = %config.file.discord.api_base,
         rules = %config.file.policy.rules.as_str(),

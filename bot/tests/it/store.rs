@@ -1,6 +1,13 @@
-//! The store under concurrent writers: the ticker writes whole thread records, commands
-//! and the outbox write field-level patches, and neither undoes the other.
+//! The store conformance suite: every case is written once, against [`Store`], and runs
+//! on both backends (`store::sqlite::*` on a SQLite file, `store::postgres::*` on a
+//! database of its own in a throwaway Postgres server, see
+//! [`bot::store::test_server`]). Among them, the store under concurrent writers: the
+//! ticker writes whole thread records, commands and the outbox write field-level
+//! patches, and neither undoes the other.
+//!
+//! SQLite-only checks (its pragmas) are in `sqlite_only` at the end.
 
+use bot::config::Database;
 use bot::store::sqlite::SqliteStore;
 use bot::store::{Changes, Store, Thread, ThreadPatch};
 use jiff::Timestamp;
@@ -10,9 +17,8 @@ fn at(s: &str) -> Timestamp {
     s.parse().unwrap()
 }
 
-#[test]
-fn a_stale_whole_record_never_undoes_a_patch() {
-    let store = SqliteStore::in_memory().unwrap();
+fn a_stale_whole_record_never_undoes_a_patch(db: &Database) {
+    let store = bot::store::open(db).unwrap();
     let mut thread = Thread {
         psid: "U1".into(),
         ..Thread::default()
@@ -96,10 +102,9 @@ fn a_stale_whole_record_never_undoes_a_patch() {
     assert_eq!(now.state.tagged_since_customer, 0);
 }
 
-#[test]
-fn only_one_performer_claims_a_send() {
+fn only_one_performer_claims_a_send(db: &Database) {
     use bot::store::{Direction, MessageRecord};
-    let store = SqliteStore::in_memory().unwrap();
+    let store = bot::store::open(db).unwrap();
     let message = MessageRecord {
         id: 0,
         psid: "U1".into(),
@@ -139,11 +144,10 @@ fn only_one_performer_claims_a_send() {
     );
 }
 
-#[test]
-fn page_changes_apply_to_the_record_as_stored() {
+fn page_changes_apply_to_the_record_as_stored(db: &Database) {
     use bot::store::PageOp;
     use messenger::restriction::Level;
-    let store = SqliteStore::in_memory().unwrap();
+    let store = bot::store::open(db).unwrap();
     let block = |level, unless_active| PageOp::Impose {
         level,
         reason: "promotional content".into(),
@@ -203,7 +207,7 @@ fn tagged_send(key: &str) -> bot::store::MessageRecord {
     }
 }
 
-fn customer_wrote(store: &SqliteStore, when: &str) {
+fn customer_wrote(store: &dyn Store, when: &str) {
     let mut thread = Thread {
         psid: "U1".into(),
         ..Thread::default()
@@ -219,11 +223,10 @@ fn customer_wrote(store: &SqliteStore, when: &str) {
         .unwrap();
 }
 
-#[test]
-fn a_send_in_flight_holds_its_place_and_two_reservations_on_one_count_conflict() {
+fn a_send_in_flight_holds_its_place_and_two_reservations_on_one_count_conflict(db: &Database) {
     use bot::store::{Precondition, StoreError};
-    let store = SqliteStore::in_memory().unwrap();
-    customer_wrote(&store, "2026-11-20T09:00:00Z");
+    let store = bot::store::open(db).unwrap();
+    customer_wrote(&*store, "2026-11-20T09:00:00Z");
     // Two agents decided against a count of 0; each reserves on that condition.
     let reserve = |key: &str| {
         store.commit(&Changes {
@@ -258,10 +261,9 @@ fn a_send_in_flight_holds_its_place_and_two_reservations_on_one_count_conflict()
     assert_eq!(t.state.tagged_since_customer, 0);
 }
 
-#[test]
-fn a_customer_action_older_than_the_last_tagged_send_keeps_the_count() {
-    let store = SqliteStore::in_memory().unwrap();
-    customer_wrote(&store, "2026-11-20T09:00:00Z");
+fn a_customer_action_older_than_the_last_tagged_send_keeps_the_count(db: &Database) {
+    let store = bot::store::open(db).unwrap();
+    customer_wrote(&*store, "2026-11-20T09:00:00Z");
     let patch = |p| {
         store
             .commit(&Changes {
@@ -304,10 +306,9 @@ fn a_customer_action_older_than_the_last_tagged_send_keeps_the_count() {
     );
 }
 
-#[test]
-fn one_performer_holds_a_lane_and_later_work_waits_behind_it() {
+fn one_performer_holds_a_lane_and_later_work_waits_behind_it(db: &Database) {
     use bot::store::{NewWork, Work};
-    let store = SqliteStore::in_memory().unwrap();
+    let store = bot::store::open(db).unwrap();
     let now = at("2026-11-22T09:00:00Z");
     let send = |key: &str| NewWork {
         key: None,
@@ -346,21 +347,62 @@ fn one_performer_holds_a_lane_and_later_work_waits_behind_it() {
         .unwrap());
 }
 
-#[test]
-fn every_database_has_its_own_name_and_keeps_it() {
-    let path = crate::harness::temp_db("instance");
-    let first = SqliteStore::open(&path).unwrap().instance().to_owned();
-    let again = SqliteStore::open(&path).unwrap().instance().to_owned();
+fn every_database_has_its_own_name_and_keeps_it(db: &Database, other: &Database) {
+    let first = bot::store::open(db).unwrap().instance().to_owned();
+    let again = bot::store::open(db).unwrap().instance().to_owned();
     assert_eq!(first, again);
-    let other = SqliteStore::in_memory().unwrap();
+    let other = bot::store::open(other).unwrap();
     assert_ne!(first, other.instance());
     assert_eq!(first.len(), 8);
 }
 
 #[test]
-fn commits_are_synced_to_disk_before_they_return() {
+fn sqlite_only_commits_are_synced_to_disk_before_they_return() {
     let store = SqliteStore::open(crate::harness::temp_db("durable")).unwrap();
     // 2 = FULL: in WAL mode the log is fsynced at every commit, so an acknowledged
     // webhook survives a power cut, not only a crash of the process.
     assert_eq!(store.pragma("synchronous").unwrap(), 2);
 }
+
+/// One `#[test]` per case per backend, each on a fresh database.
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $case() {
+                super::$case(&crate::harness::sqlite_db(concat!("conf-", stringify!($case))));
+            })*
+
+            #[test]
+            fn every_database_has_its_own_name_and_keeps_it() {
+                super::every_database_has_its_own_name_and_keeps_it(
+                    &crate::harness::sqlite_db("conf-instance"),
+                    &crate::harness::sqlite_db("conf-instance-other"),
+                );
+            }
+        }
+        mod postgres {
+            $(#[test]
+            fn $case() {
+                super::$case(&crate::harness::postgres_db());
+            })*
+
+            #[test]
+            fn every_database_has_its_own_name_and_keeps_it() {
+                super::every_database_has_its_own_name_and_keeps_it(
+                    &crate::harness::postgres_db(),
+                    &crate::harness::postgres_db(),
+                );
+            }
+        }
+    };
+}
+
+conformance!(
+    a_stale_whole_record_never_undoes_a_patch,
+    only_one_performer_claims_a_send,
+    page_changes_apply_to_the_record_as_stored,
+    a_send_in_flight_holds_its_place_and_two_reservations_on_one_count_conflict,
+    a_customer_action_older_than_the_last_tagged_send_keeps_the_count,
+    one_performer_holds_a_lane_and_later_work_waits_behind_it,
+);
