@@ -132,8 +132,16 @@ pub enum Database {
 
 /// libpq's keywords that start a `key=value` connection string.
 const CONNINFO_KEYS: &[&str] = &[
-    "host", "hostaddr", "port", "dbname", "user", "password", "sslmode", "options",
-    "application_name", "connect_timeout",
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "sslmode",
+    "options",
+    "application_name",
+    "connect_timeout",
 ];
 
 impl Database {
@@ -480,7 +488,10 @@ page_id = "104857600000001"
         let c = FileConfig::parse(Path::new("t.toml"), MINIMAL).unwrap();
         assert_eq!(c.database, Database::Sqlite("tagdesk.db".into()));
         for (value, want) in [
-            ("/var/lib/tagdesk/t.db", Database::Sqlite("/var/lib/tagdesk/t.db".into())),
+            (
+                "/var/lib/tagdesk/t.db",
+                Database::Sqlite("/var/lib/tagdesk/t.db".into()),
+            ),
             (
                 "postgres://bot:pw@db.example:5432/tagdesk",
                 Database::Postgres("postgres://bot:pw@db.example:5432/tagdesk".into()),

@@ -211,6 +211,8 @@ pub fn open(database: &crate::config::Database) -> Result<std::sync::Arc<dyn Sto
     use crate::config::Database;
     Ok(match database {
         Database::Sqlite(path) => std::sync::Arc::new(sqlite::SqliteStore::open(path)?),
-        Database::Postgres(conninfo) => std::sync::Arc::new(postgres::PostgresStore::open(conninfo)?),
+        Database::Postgres(conninfo) => {
+            std::sync::Arc::new(postgres::PostgresStore::open(conninfo)?)
+        }
     })
 }

@@ -159,7 +159,7 @@ CREATE TABLE problems (
 
 /// Any number for `pg_advisory_xact_lock`: processes opening one database at once
 /// migrate it one after the other.
-const MIGRATION_LOCK: i64 = 0x7461_6764_6573_6b; // "tagdesk"
+const MIGRATION_LOCK: i64 = 0x0074_6167_6465_736b; // "tagdesk"
 
 type Job = Box<dyn FnOnce(&mut Conn) + Send>;
 
@@ -253,9 +253,7 @@ impl PostgresStore {
     /// Runs `f` in a transaction, committed if it succeeds.
     fn tx<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Db<'_, postgres::Transaction<'_>>) -> Result<R, StoreError>
-            + Send
-            + 'static,
+        f: impl FnOnce(&mut Db<'_, postgres::Transaction<'_>>) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
         self.call(move |conn| {
             let Conn { client, stmts, .. } = conn;
@@ -299,10 +297,7 @@ impl Conn {
         };
         for (i, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             tx.batch_execute(migration)?;
-            tx.execute(
-                "UPDATE schema_version SET version = $1",
-                &[&(i as i64 + 1)],
-            )?;
+            tx.execute("UPDATE schema_version SET version = $1", &[&(i as i64 + 1)])?;
         }
         // A name for this database, drawn once when it is created: Discord nonces carry
         // it (see the SQLite store).
@@ -353,7 +348,10 @@ impl<C: GenericClient> Db<'_, C> {
     }
 }
 
-fn apply_patch<C: GenericClient>(db: &mut Db<'_, C>, patch: &ThreadPatch) -> Result<u64, StoreError> {
+fn apply_patch<C: GenericClient>(
+    db: &mut Db<'_, C>,
+    patch: &ThreadPatch,
+) -> Result<u64, StoreError> {
     match patch {
         ThreadPatch::CustomerActed { psid, at } => db.exec(
             "UPDATE threads SET closed = FALSE,
@@ -1229,16 +1227,14 @@ impl Store for PostgresStore {
             }
             let work: Work = serde_json::from_str(&work).map_err(corrupt)?;
             Ok(
-                matches!(work, Work::Post { .. } | Work::OpenThread { .. }).then_some(
-                    QueuedWork {
-                        id,
-                        work,
-                        progress: None,
-                        attempts: attempts as u32,
-                        due: Timestamp::default(),
-                        front: false,
-                    },
-                ),
+                matches!(work, Work::Post { .. } | Work::OpenThread { .. }).then_some(QueuedWork {
+                    id,
+                    work,
+                    progress: None,
+                    attempts: attempts as u32,
+                    due: Timestamp::default(),
+                    front: false,
+                }),
             )
         })
     }

@@ -1217,7 +1217,9 @@ pub(super) fn instance_name(mut n: u64) -> String {
 }
 
 /// Queued work from its row: id, work, progress, attempts, due.
-pub(super) fn queued(row: (i64, String, Option<i64>, u32, i64, bool)) -> Result<QueuedWork, StoreError> {
+pub(super) fn queued(
+    row: (i64, String, Option<i64>, u32, i64, bool),
+) -> Result<QueuedWork, StoreError> {
     let (id, work, progress, attempts, due, front) = row;
     Ok(QueuedWork {
         id,

@@ -186,8 +186,7 @@ fn find_bin() -> Option<PathBuf> {
             let e = e.ok()?;
             let version = e.file_name().to_str()?.parse().ok()?;
             let bin = e.path().join("bin");
-            (bin.join("initdb").exists() && bin.join("pg_ctl").exists())
-                .then_some((version, bin))
+            (bin.join("initdb").exists() && bin.join("pg_ctl").exists()).then_some((version, bin))
         })
         .collect();
     versions.sort();

@@ -361,14 +361,23 @@ fn event(key: &str, psid: &str, timestamp: i64) -> bot::intake::InboundEvent {
 fn events_are_stored_once_and_come_back_oldest_first(db: &Database) {
     let store = bot::store::open(db).unwrap();
     let got = store
-        .ingest(&[event("a", "U1", 30), event("b", "U2", 10), event("a", "U1", 30)])
+        .ingest(&[
+            event("a", "U1", 30),
+            event("b", "U2", 10),
+            event("a", "U1", 30),
+        ])
         .unwrap();
     assert_eq!((got.stored, got.duplicates), (2, 1));
-    let again = store.ingest(&[event("b", "U2", 10), event("c", "U1", 20)]).unwrap();
+    let again = store
+        .ingest(&[event("b", "U2", 10), event("c", "U1", 20)])
+        .unwrap();
     assert_eq!((again.stored, again.duplicates), (1, 1), "a redelivery");
     assert_eq!(store.count_events().unwrap(), 3);
     let pending = store.pending(10).unwrap();
-    let keys: Vec<&str> = pending.iter().map(|p| p.event.dedupe_key.as_str()).collect();
+    let keys: Vec<&str> = pending
+        .iter()
+        .map(|p| p.event.dedupe_key.as_str())
+        .collect();
     assert_eq!(keys, ["b", "c", "a"], "by the event's own timestamp");
     assert_eq!(pending[0].event, event("b", "U2", 10), "stored as received");
     assert_eq!(store.pending(1).unwrap().len(), 1);
@@ -414,9 +423,17 @@ fn customers_snippets_drafts_and_problems_read_back_as_written(db: &Database) {
         })
         .unwrap();
     // Unnamed first, then bytewise (upper case before lower), as SQLite sorts.
-    let order: Vec<String> = store.customers().unwrap().into_iter().map(|c| c.psid).collect();
+    let order: Vec<String> = store
+        .customers()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.psid)
+        .collect();
     assert_eq!(order, ["U2", "U1", "U3"]);
-    assert_eq!(store.customer("U1").unwrap(), Some(customer("U1", Some("Zoe"))));
+    assert_eq!(
+        store.customer("U1").unwrap(),
+        Some(customer("U1", Some("Zoe")))
+    );
     assert_eq!(store.customer("U9").unwrap(), None);
 
     // Profiles: U2 is due; a failure counts it and puts it off, giving up fetches it.
@@ -426,7 +443,10 @@ fn customers_snippets_drafts_and_problems_read_back_as_written(db: &Database) {
     store.profile_failed("U2", Some(later)).unwrap();
     assert!(store.profiles_due(now, 10).unwrap().is_empty());
     assert_eq!(store.next_due().unwrap(), Some(later));
-    assert_eq!(store.profiles_due(later, 10).unwrap(), [("U2".to_owned(), 1)]);
+    assert_eq!(
+        store.profiles_due(later, 10).unwrap(),
+        [("U2".to_owned(), 1)]
+    );
     store.profile_failed("U2", None).unwrap();
     assert!(store.profiles_due(later, 10).unwrap().is_empty());
     assert!(store.customer("U2").unwrap().unwrap().fetched);
@@ -465,8 +485,13 @@ fn customers_snippets_drafts_and_problems_read_back_as_written(db: &Database) {
     assert!(store.snippet_remove("refund").unwrap());
     assert!(!store.snippet_remove("refund").unwrap());
 
-    assert!(store.note_problem("perm", "missing permission", now).unwrap());
-    assert!(!store.note_problem("perm", "again", later).unwrap(), "announced once");
+    assert!(store
+        .note_problem("perm", "missing permission", now)
+        .unwrap());
+    assert!(
+        !store.note_problem("perm", "again", later).unwrap(),
+        "announced once"
+    );
     assert_eq!(
         store.problems().unwrap(),
         [("missing permission".to_owned(), now)]
@@ -512,7 +537,10 @@ fn the_outbox_orders_lanes_supersedes_keys_and_backs_off(db: &Database) {
     assert_eq!(store.work_pending().unwrap(), 4);
     let due = store.work_due(now, 10).unwrap();
     let works: Vec<&Work> = due.iter().map(|w| &w.work).collect();
-    assert_eq!(works, [&rename("U1", "second"), &rename("U2", "other lane")]);
+    assert_eq!(
+        works,
+        [&rename("U1", "second"), &rename("U2", "other lane")]
+    );
     assert_eq!(store.work_due(now, 1).unwrap().len(), 1);
 
     // A lane moved to the front goes first.
@@ -525,7 +553,9 @@ fn the_outbox_orders_lanes_supersedes_keys_and_backs_off(db: &Database) {
     store.work_progress(head.id, 7).unwrap();
     assert_eq!(store.work_due(now, 10).unwrap()[1].progress, Some(7));
     store.work_progress_undone(head.id).unwrap();
-    store.work_retry(head.id, mins(30), "Discord said no").unwrap();
+    store
+        .work_retry(head.id, mins(30), "Discord said no")
+        .unwrap();
     let due = store.work_due(now, 10).unwrap();
     assert_eq!(due.len(), 1, "U1's lane waits behind its head");
     assert_eq!(store.next_due().unwrap(), Some(now), "U2 is due");
@@ -536,9 +566,19 @@ fn the_outbox_orders_lanes_supersedes_keys_and_backs_off(db: &Database) {
     assert_eq!(retried.attempts, 1);
     // Deferred work isn't an attempt.
     store.work_defer(&[head.id], mins(20)).unwrap();
-    assert!(store.work_due(now, 10).unwrap().iter().all(|w| w.id != head.id));
+    assert!(store
+        .work_due(now, 10)
+        .unwrap()
+        .iter()
+        .all(|w| w.id != head.id));
     assert_eq!(
-        store.work_due(mins(20), 10).unwrap().iter().find(|w| w.id == head.id).unwrap().attempts,
+        store
+            .work_due(mins(20), 10)
+            .unwrap()
+            .iter()
+            .find(|w| w.id == head.id)
+            .unwrap()
+            .attempts,
         1
     );
     // Failed: gone from the lane, and the key is free again.
@@ -589,7 +629,11 @@ fn an_echo_finishes_a_send_and_receipts_follow(db: &Database) {
         })
         .unwrap();
     let b_id = store.message_by_interaction("B").unwrap().unwrap().id;
-    assert_eq!(store.tagged_before("U1", b_id).unwrap(), 1, "A, approved first");
+    assert_eq!(
+        store.tagged_before("U1", b_id).unwrap(),
+        1,
+        "A, approved first"
+    );
     assert_eq!(store.tagged_before("U1", i64::MAX).unwrap(), 2);
     assert_eq!(store.tagged_before("U9", i64::MAX).unwrap(), 0);
     // B was given up on; A's fate is being waited for.
@@ -622,7 +666,9 @@ fn an_echo_finishes_a_send_and_receipts_follow(db: &Database) {
     // A's work runs now; B's revival queued a send's work to finish it.
     let due = store.work_due(now, 10).unwrap();
     assert_eq!(due.len(), 1, "one lane: A first, then B's");
-    assert!(matches!(&due[0].work, Work::GraphSend { interaction_id, .. } if interaction_id == "A"));
+    assert!(
+        matches!(&due[0].work, Work::GraphSend { interaction_id, .. } if interaction_id == "A")
+    );
     assert_eq!(store.work_pending().unwrap(), 2);
 
     // Sent, then delivered by mid and read by watermark.
@@ -646,7 +692,10 @@ fn an_echo_finishes_a_send_and_receipts_follow(db: &Database) {
         })
         .unwrap();
     let state = |k: &str| store.message_by_interaction(k).unwrap().unwrap().state;
-    assert_eq!((state("A"), state("B")), ("delivered".into(), "sent".into()));
+    assert_eq!(
+        (state("A"), state("B")),
+        ("delivered".into(), "sent".into())
+    );
     store
         .commit(&Changes {
             receipts: vec![Receipt::Read {
@@ -659,7 +708,11 @@ fn an_echo_finishes_a_send_and_receipts_follow(db: &Database) {
     assert_eq!((state("A"), state("B")), ("read".into(), "read".into()));
     let audit = store.audit(Some("U1"), 10).unwrap();
     assert_eq!(audit.len(), 2);
-    assert_eq!(audit[0].interaction_id.as_deref(), Some("B"), "newest first");
+    assert_eq!(
+        audit[0].interaction_id.as_deref(),
+        Some("B"),
+        "newest first"
+    );
     assert_eq!(store.audit(None, 1).unwrap().len(), 1);
     assert!(store.audit(Some("U9"), 10).unwrap().is_empty());
     assert_eq!(store.messages("U1").unwrap().len(), 2);
