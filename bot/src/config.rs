@@ -104,9 +104,10 @@ pub struct FileConfig {
     /// Where the bot's HTTP server (webhook, interactions) listens.
     #[serde(default = "defaults::listen")]
     pub listen: SocketAddr,
-    /// The SQLite database file; created and migrated at start.
+    /// The database: a SQLite file (the default), or a Postgres server given by a
+    /// `postgres://` URL or libpq's `host=… dbname=…` form; created or migrated at start.
     #[serde(default = "defaults::database")]
-    pub database: PathBuf,
+    pub database: Database,
     /// Log as JSON lines instead of text.
     #[serde(default)]
     pub json_logs: bool,
@@ -117,6 +118,88 @@ pub struct FileConfig {
     /// The policy.
     #[serde(default)]
     pub policy: PolicyConfig,
+}
+
+/// Where the bot keeps its state: `database = "…"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file, embedded: the default.
+    Sqlite(PathBuf),
+    /// A Postgres server: the connection string as written (a `postgres://` or
+    /// `postgresql://` URL, or `host=… dbname=…`), checked when the file is read.
+    Postgres(String),
+}
+
+/// libpq's keywords that start a `key=value` connection string.
+const CONNINFO_KEYS: &[&str] = &[
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "sslmode",
+    "options",
+    "application_name",
+    "connect_timeout",
+];
+
+impl Database {
+    /// Reads the `database` key: a Postgres URL or `key=value` connection string, or a
+    /// path to a SQLite file.
+    pub fn parse(s: &str) -> Result<Database, String> {
+        let url = s.starts_with("postgres://") || s.starts_with("postgresql://");
+        let conninfo = s
+            .split_whitespace()
+            .next()
+            .and_then(|word| word.split_once('='))
+            .is_some_and(|(key, _)| CONNINFO_KEYS.contains(&key));
+        if !url && !conninfo {
+            return Ok(Database::Sqlite(s.into()));
+        }
+        match s.parse::<postgres::Config>() {
+            Ok(c) if c.get_hosts().is_empty() && !url => Err(format!(
+                "a Postgres connection string needs host=… (a server or a socket directory): {s:?}"
+            )),
+            Ok(_) => Ok(Database::Postgres(s.to_owned())),
+            Err(e) => Err(format!("not a valid Postgres connection string ({e})")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Database {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Database, D::Error> {
+        let s = String::deserialize(d)?;
+        Database::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// For logs: the file, or the server and database without credentials.
+impl std::fmt::Display for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "{}", path.display()),
+            Database::Postgres(conninfo) => {
+                let Ok(c) = conninfo.parse::<postgres::Config>() else {
+                    return f.write_str("postgres");
+                };
+                let hosts: Vec<String> = c
+                    .get_hosts()
+                    .iter()
+                    .map(|h| match h {
+                        postgres::config::Host::Tcp(name) => name.clone(),
+                        postgres::config::Host::Unix(dir) => dir.display().to_string(),
+                    })
+                    .collect();
+                write!(
+                    f,
+                    "postgres database {} on {}",
+                    c.get_dbname().unwrap_or("(default)"),
+                    hosts.join(",")
+                )
+            }
+        }
+    }
 }
 
 /// `[discord]`.
@@ -229,8 +312,8 @@ mod defaults {
     pub fn listen() -> SocketAddr {
         "127.0.0.1:8080".parse().expect("valid address")
     }
-    pub fn database() -> PathBuf {
-        "tagdesk.db".into()
+    pub fn database() -> Database {
+        Database::Sqlite("tagdesk.db".into())
     }
     pub fn discord_api() -> String {
         "https://discord.com".into()
@@ -398,6 +481,49 @@ page_id = "104857600000001"
         assert_eq!(c.layout(), Layout::Forum { alerts: 5 });
         let c = FileConfig::parse(Path::new("t.toml"), MINIMAL).unwrap();
         assert_eq!(c.layout(), Layout::Threads);
+    }
+
+    #[test]
+    fn database_is_a_sqlite_file_or_a_postgres_server() {
+        let c = FileConfig::parse(Path::new("t.toml"), MINIMAL).unwrap();
+        assert_eq!(c.database, Database::Sqlite("tagdesk.db".into()));
+        for (value, want) in [
+            (
+                "/var/lib/tagdesk/t.db",
+                Database::Sqlite("/var/lib/tagdesk/t.db".into()),
+            ),
+            (
+                "postgres://bot:pw@db.example:5432/tagdesk",
+                Database::Postgres("postgres://bot:pw@db.example:5432/tagdesk".into()),
+            ),
+            (
+                "postgresql:///tagdesk?host=/run/postgresql",
+                Database::Postgres("postgresql:///tagdesk?host=/run/postgresql".into()),
+            ),
+            (
+                "host=/run/postgresql dbname=tagdesk",
+                Database::Postgres("host=/run/postgresql dbname=tagdesk".into()),
+            ),
+        ] {
+            let text = format!("database = {value:?}\n{MINIMAL}");
+            let c = FileConfig::parse(Path::new("t.toml"), &text).unwrap();
+            assert_eq!(c.database, want, "{value}");
+        }
+        // Logs name the server, never the password.
+        let shown = Database::parse("postgres://bot:hunter2@db.example/tagdesk")
+            .unwrap()
+            .to_string();
+        assert_eq!(shown, "postgres database tagdesk on db.example");
+    }
+
+    #[test]
+    fn a_malformed_postgres_url_names_file_line_and_column() {
+        let text = format!("database = \"postgres://bot@db:notaport/x\"\n{MINIMAL}");
+        let msg = FileConfig::parse(Path::new("t.toml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.starts_with("t.toml:1:12: "), "{msg}");
+        assert!(msg.contains("Postgres"), "{msg}");
     }
 
     #[test]

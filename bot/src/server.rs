@@ -13,7 +13,6 @@ use crate::engine::Engine;
 use crate::graph::HttpGraph;
 use crate::metrics::{self, Health, MeteredDiscord, MeteredGraph, Metrics};
 use crate::settings::Settings;
-use crate::store::sqlite::SqliteStore;
 use crate::webhook::{self, WebhookConfig};
 use crate::{gateway, interactions};
 
@@ -25,8 +24,8 @@ const IDLE_TICK: Duration = Duration::from_secs(5);
 /// counted into `metrics`.
 pub fn engine(config: &Config, metrics: &Arc<Metrics>) -> anyhow::Result<Engine> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = SqliteStore::open(&config.file.database)
-        .map_err(|e| anyhow::anyhow!("database {}: {e}", config.file.database.display()))?;
+    let store = crate::store::open(&config.file.database)
+        .map_err(|e| anyhow::anyhow!("database {}: {e}", config.file.database))?;
     let graph = HttpGraph::new(
         &config.file.meta.graph_base,
         &config.file.meta.graph_version,
@@ -41,7 +40,7 @@ pub fn engine(config: &Config, metrics: &Arc<Metrics>) -> anyhow::Result<Engine>
         Arc::new(SystemClock),
     );
     Ok(Engine {
-        store: Arc::new(store),
+        store,
         graph: Arc::new(MeteredGraph::new(
             Arc::new(graph),
             metrics.clone(),
@@ -96,7 +95,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("listen on {}: {e}", config.file.listen))?;
     tracing::info!(
         listen = %config.file.listen,
-        database = %config.file.database.display(),
+        database = %config.file.database,
         graph = %config.file.meta.graph_base,
         discord = %config.file.discord.api_base,
         rules = %config.file.policy.rules.as_str(),

@@ -1,12 +1,15 @@
 //! The bot's durable store, behind one interface.
 //!
 //! Handlers only see [`Store`]; SQLite ([`sqlite::SqliteStore`]) is the embedded
-//! default, and a Postgres backend can implement the same trait without touching them.
+//! default, and Postgres ([`postgres::PostgresStore`]) implements the same trait for a
+//! database server; [`open`] picks one from the configured `database`.
 //! Every processing step hands the store one [`Changes`] value, committed atomically,
 //! so a crash between steps loses nothing and repeats nothing.
 
 pub mod model;
+pub mod postgres;
 pub mod sqlite;
+pub mod test_server;
 
 use jiff::Timestamp;
 
@@ -20,6 +23,12 @@ pub enum StoreError {
     /// The database refused.
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
+    /// Postgres refused, or the connection failed.
+    #[error("postgres error: {0}")]
+    Postgres(#[from] ::postgres::Error),
+    /// The store can't be reached at all.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
     /// A stored value didn't decode.
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
@@ -200,4 +209,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// The earliest instant anything is due: work, a label, an alert, a profile lookup.
     fn next_due(&self) -> Result<Option<Timestamp>, StoreError>;
+}
+
+/// Opens (creating or migrating) the configured database.
+pub fn open(database: &crate::config::Database) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    use crate::config::Database;
+    Ok(match database {
+        Database::Sqlite(path) => std::sync::Arc::new(sqlite::SqliteStore::open(path)?),
+        Database::Postgres(conninfo) => {
+            std::sync::Arc::new(postgres::PostgresStore::open(conninfo)?)
+        }
+    })
 }

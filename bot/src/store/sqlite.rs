@@ -308,15 +308,15 @@ fn run(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite:
     conn.prepare_cached(sql)?.execute(params)
 }
 
-fn ms(t: Timestamp) -> i64 {
+pub(super) fn ms(t: Timestamp) -> i64 {
     t.as_millisecond()
 }
 
-fn ts(v: Option<i64>) -> Option<Timestamp> {
+pub(super) fn ts(v: Option<i64>) -> Option<Timestamp> {
     v.and_then(|ms| Timestamp::from_millisecond(ms).ok())
 }
 
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
+pub(super) fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
@@ -1245,7 +1245,7 @@ impl Store for SqliteStore {
 }
 
 /// Eight base-36 characters (41 bits) from `n`.
-fn instance_name(mut n: u64) -> String {
+pub(super) fn instance_name(mut n: u64) -> String {
     const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
     (0..8)
         .map(|_| {
@@ -1257,7 +1257,9 @@ fn instance_name(mut n: u64) -> String {
 }
 
 /// Queued work from its row: id, work, progress, attempts, due.
-fn queued(row: (i64, String, Option<i64>, u32, i64, bool)) -> Result<QueuedWork, StoreError> {
+pub(super) fn queued(
+    row: (i64, String, Option<i64>, u32, i64, bool),
+) -> Result<QueuedWork, StoreError> {
     let (id, work, progress, attempts, due, front) = row;
     Ok(QueuedWork {
         id,
@@ -1270,7 +1272,7 @@ fn queued(row: (i64, String, Option<i64>, u32, i64, bool)) -> Result<QueuedWork,
 }
 
 /// Maps a stored kind back to the static name intake uses.
-fn intern(kind: &str) -> &'static str {
+pub(super) fn intern(kind: &str) -> &'static str {
     const KINDS: [&str; 9] = [
         "unparsed",
         "message",

@@ -31,7 +31,29 @@ impl Team {
 
     /// A team whose bot talks to `api` as Discord (`discord` records nothing then).
     async fn with(discord: Recorder, api: Arc<dyn bot::discord::DiscordApi>) -> Team {
-        let h = Harness::new(api, None).await;
+        Team::on(discord, api, Harness::new).await
+    }
+
+    /// A team whose bot keeps its state on Postgres, in a database of its own.
+    async fn on_postgres() -> Team {
+        let discord = Recorder::new();
+        let db = crate::harness::postgres_db();
+        Team::on(discord.clone(), Arc::new(discord), |api, _| async move {
+            Harness::open(api, &db).await
+        })
+        .await
+    }
+
+    async fn on<F, Fut>(
+        discord: Recorder,
+        api: Arc<dyn bot::discord::DiscordApi>,
+        harness: F,
+    ) -> Team
+    where
+        F: FnOnce(Arc<dyn bot::discord::DiscordApi>, Option<&'static std::path::Path>) -> Fut,
+        Fut: std::future::Future<Output = Harness>,
+    {
+        let h = harness(api, None).await;
         let key = SigningKey::from_bytes(&[7; 32]);
         let public = hex::encode(key.verifying_key().to_bytes());
         let app =
@@ -176,7 +198,20 @@ async fn signatures_are_checked_and_ping_is_answered() {
 
 #[tokio::test]
 async fn reply_goes_as_response_then_human_agent_and_a_replay_never_sends_twice() {
-    let t = Team::new().await;
+    reply_goes_as_response_then_human_agent_and_a_replay_never_sends_twice_on(Team::new().await)
+        .await;
+}
+
+/// The same with the bot's state on Postgres.
+#[tokio::test]
+async fn postgres_reply_goes_as_response_then_human_agent_and_a_replay_never_sends_twice() {
+    reply_goes_as_response_then_human_agent_and_a_replay_never_sends_twice_on(
+        Team::on_postgres().await,
+    )
+    .await;
+}
+
+async fn reply_goes_as_response_then_human_agent_and_a_replay_never_sends_twice_on(t: Team) {
     let (psid, thread) = t.customer("Ada Lovelace").await;
 
     let reply = t.command(
@@ -212,7 +247,10 @@ async fn reply_goes_as_response_then_human_agent_and_a_replay_never_sends_twice(
             Some(thread),
         ))
         .await;
-    insta::assert_snapshot!(content(&answer), @"✅ Sent as HUMAN_AGENT. The human-agent window closes Fri 27 Nov 09:00 UTC (in 5d 23h).");
+    // Run on both backends: the same snapshot twice in one process.
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(content(&answer), @"✅ Sent as HUMAN_AGENT. The human-agent window closes Fri 27 Nov 09:00 UTC (in 5d 23h).");
+    }
     let sent = t.sent().await;
     assert_eq!(sent[1]["request"]["messaging_type"], "MESSAGE_TAG");
     assert_eq!(sent[1]["request"]["tag"], "HUMAN_AGENT");
@@ -517,7 +555,16 @@ async fn a_reply_over_http_interactions_reaches_meta_and_discords_rest_api() {
 
 #[tokio::test]
 async fn the_same_interaction_twice_at_once_sends_once() {
-    let t = Team::new().await;
+    the_same_interaction_twice_at_once_sends_once_on(Team::new().await).await;
+}
+
+/// The same with the bot's state on Postgres.
+#[tokio::test]
+async fn postgres_the_same_interaction_twice_at_once_sends_once() {
+    the_same_interaction_twice_at_once_sends_once_on(Team::on_postgres().await).await;
+}
+
+async fn the_same_interaction_twice_at_once_sends_once_on(t: Team) {
     let (_, thread) = t.customer("Ada Lovelace").await;
     let reply = t.command("reply", json!([opt("text", "Once only.")]), Some(thread));
     let (a, b) = tokio::join!(t.send(&reply), t.send(&reply));
@@ -539,7 +586,22 @@ async fn expired_customer(t: &Team) -> u64 {
 
 #[tokio::test]
 async fn two_agents_replying_at_the_same_instant_past_24_hours_send_one_tagged_message() {
-    let t = Team::new().await;
+    two_agents_replying_at_the_same_instant_past_24_hours_send_one_tagged_message_on(
+        Team::new().await,
+    )
+    .await;
+}
+
+/// The same with the bot's state on Postgres.
+#[tokio::test]
+async fn postgres_two_agents_replying_at_the_same_instant_past_24_hours_send_one_tagged_message() {
+    two_agents_replying_at_the_same_instant_past_24_hours_send_one_tagged_message_on(
+        Team::on_postgres().await,
+    )
+    .await;
+}
+
+async fn two_agents_replying_at_the_same_instant_past_24_hours_send_one_tagged_message_on(t: Team) {
     let thread = expired_customer(&t).await;
     let a = t.command("reply", json!([opt("text", "We are on it.")]), Some(thread));
     let b = t.command("reply", json!([opt("text", "Checking now.")]), Some(thread));

@@ -12,6 +12,7 @@ use bot::engine::{Engine, Ticked};
 use bot::graph::HttpGraph;
 use bot::settings::Settings;
 use bot::store::sqlite::SqliteStore;
+use bot::store::Store;
 use bot::webhook::{router, WebhookConfig};
 use messenger::Era;
 use mock_graph::MockGraph;
@@ -33,6 +34,17 @@ pub fn temp_db(name: &str) -> PathBuf {
         let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
     }
     path
+}
+
+/// A fresh SQLite database file for one test.
+pub fn sqlite_db(name: &str) -> bot::config::Database {
+    bot::config::Database::Sqlite(temp_db(name))
+}
+
+/// A fresh database in the tests' throwaway Postgres server (started on first use;
+/// fails, saying how to install it, without Debian's `postgresql` package).
+pub fn postgres_db() -> bot::config::Database {
+    bot::config::Database::Postgres(bot::store::test_server::TestServer::shared().database())
 }
 
 pub struct Harness {
@@ -57,10 +69,29 @@ impl Harness {
         F: FnOnce(ManualClock) -> Fut,
         Fut: std::future::Future<Output = Arc<dyn DiscordApi>>,
     {
-        let store = Arc::new(match db {
+        let store: Arc<dyn Store> = Arc::new(match db {
             Some(p) => SqliteStore::open(p).unwrap(),
             None => SqliteStore::in_memory().unwrap(),
         });
+        Harness::on_with(discord, store).await
+    }
+
+    /// A bot on `db` (either backend) answering mock-graph's webhooks.
+    pub async fn open(discord: Arc<dyn DiscordApi>, db: &bot::config::Database) -> Harness {
+        Harness::on(discord, bot::store::open(db).unwrap()).await
+    }
+
+    /// A bot on `store`, any backend, answering mock-graph's webhooks.
+    pub async fn on(discord: Arc<dyn DiscordApi>, store: Arc<dyn Store>) -> Harness {
+        Harness::on_with(|_| async move { discord }, store).await
+    }
+
+    /// A bot on `store` whose Discord is made on the bot's own clock.
+    async fn on_with<F, Fut>(discord: F, store: Arc<dyn Store>) -> Harness
+    where
+        F: FnOnce(ManualClock) -> Fut,
+        Fut: std::future::Future<Output = Arc<dyn DiscordApi>>,
+    {
         let app = router(
             WebhookConfig {
                 app_secret: "mock-app-secret".into(),

@@ -6,14 +6,26 @@ use std::sync::Arc;
 use bot::discord::recorder::Recorder;
 use serde_json::json;
 
-use crate::harness::{temp_db, Harness, CHANNEL};
+use bot::config::Database;
+
+use crate::harness::{postgres_db, sqlite_db, Harness, CHANNEL};
 
 #[tokio::test]
 async fn a_restart_mid_backlog_during_an_outage_loses_nothing_and_posts_once() {
-    let db = temp_db("mirror-restart");
+    a_restart_mid_backlog(sqlite_db("mirror-restart")).await;
+}
+
+/// The same on Postgres: the end-to-end path (webhook, store, mirror, restart) on the
+/// other backend.
+#[tokio::test]
+async fn postgres_a_restart_mid_backlog_during_an_outage_loses_nothing_and_posts_once() {
+    a_restart_mid_backlog(postgres_db()).await;
+}
+
+async fn a_restart_mid_backlog(db: Database) {
     let discord = Recorder::new();
     discord.set_outage(true);
-    let h = Harness::new(Arc::new(discord.clone()), Some(&db)).await;
+    let h = Harness::open(Arc::new(discord.clone()), &db).await;
     h.admin(
         "/_mock/faults",
         json!({"duplicate_rate": 0.5, "reorder_rate": 0.5}),
@@ -32,10 +44,10 @@ async fn a_restart_mid_backlog_during_an_outage_loses_nothing_and_posts_once() {
     drop(mock);
 
     // Discord comes back, and answers are lost once: the work was done but the bot
-    // never heard. A new bot opens the same file.
+    // never heard. A new bot opens the same database.
     discord.set_outage(false);
     discord.drop_answers_next(3);
-    let h = Harness::new(Arc::new(discord.clone()), Some(&db)).await;
+    let h = Harness::open(Arc::new(discord.clone()), &db).await;
     for _ in 0..12 {
         h.advance("5m").await;
         h.tick().await;
@@ -65,8 +77,17 @@ async fn a_restart_mid_backlog_during_an_outage_loses_nothing_and_posts_once() {
 
 #[tokio::test]
 async fn echoes_standby_receipts_and_notices() {
+    echoes_standby_receipts_and_notices_on(sqlite_db("mirror-echoes")).await;
+}
+
+#[tokio::test]
+async fn postgres_echoes_standby_receipts_and_notices() {
+    echoes_standby_receipts_and_notices_on(postgres_db()).await;
+}
+
+async fn echoes_standby_receipts_and_notices_on(db: Database) {
     let discord = Recorder::new();
-    let h = Harness::new(Arc::new(discord.clone()), None).await;
+    let h = Harness::open(Arc::new(discord.clone()), &db).await;
     let ada = h.customer("Ada Lovelace").await;
     h.say(&ada, "hi").await;
     h.tick().await;

@@ -1,6 +1,13 @@
-//! The store under concurrent writers: the ticker writes whole thread records, commands
-//! and the outbox write field-level patches, and neither undoes the other.
+//! The store conformance suite: every case is written once, against [`Store`], and runs
+//! on both backends (`store::sqlite::*` on a SQLite file, `store::postgres::*` on a
+//! database of its own in a throwaway Postgres server, see
+//! [`bot::store::test_server`]). Among them, the store under concurrent writers: the
+//! ticker writes whole thread records, commands and the outbox write field-level
+//! patches, and neither undoes the other.
+//!
+//! SQLite-only checks (its pragmas) are in `sqlite_only` at the end.
 
+use bot::config::Database;
 use bot::store::sqlite::SqliteStore;
 use bot::store::{Changes, Store, Thread, ThreadPatch};
 use jiff::Timestamp;
@@ -10,9 +17,8 @@ fn at(s: &str) -> Timestamp {
     s.parse().unwrap()
 }
 
-#[test]
-fn a_stale_whole_record_never_undoes_a_patch() {
-    let store = SqliteStore::in_memory().unwrap();
+fn a_stale_whole_record_never_undoes_a_patch(db: &Database) {
+    let store = bot::store::open(db).unwrap();
     let mut thread = Thread {
         psid: "U1".into(),
         ..Thread::default()
@@ -96,10 +102,9 @@ fn a_stale_whole_record_never_undoes_a_patch() {
     assert_eq!(now.state.tagged_since_customer, 0);
 }
 
-#[test]
-fn only_one_performer_claims_a_send() {
+fn only_one_performer_claims_a_send(db: &Database) {
     use bot::store::{Direction, MessageRecord};
-    let store = SqliteStore::in_memory().unwrap();
+    let store = bot::store::open(db).unwrap();
     let message = MessageRecord {
         id: 0,
         psid: "U1".into(),
@@ -139,11 +144,10 @@ fn only_one_performer_claims_a_send() {
     );
 }
 
-#[test]
-fn page_changes_apply_to_the_record_as_stored() {
+fn page_changes_apply_to_the_record_as_stored(db: &Database) {
     use bot::store::PageOp;
     use messenger::restriction::Level;
-    let store = SqliteStore::in_memory().unwrap();
+    let store = bot::store::open(db).unwrap();
     let block = |level, unless_active| PageOp::Impose {
         level,
         reason: "promotional content".into(),
@@ -203,7 +207,7 @@ fn tagged_send(key: &str) -> bot::store::MessageRecord {
     }
 }
 
-fn customer_wrote(store: &SqliteStore, when: &str) {
+fn customer_wrote(store: &dyn Store, when: &str) {
     let mut thread = Thread {
         psid: "U1".into(),
         ..Thread::default()
@@ -219,11 +223,10 @@ fn customer_wrote(store: &SqliteStore, when: &str) {
         .unwrap();
 }
 
-#[test]
-fn a_send_in_flight_holds_its_place_and_two_reservations_on_one_count_conflict() {
+fn a_send_in_flight_holds_its_place_and_two_reservations_on_one_count_conflict(db: &Database) {
     use bot::store::{Precondition, StoreError};
-    let store = SqliteStore::in_memory().unwrap();
-    customer_wrote(&store, "2026-11-20T09:00:00Z");
+    let store = bot::store::open(db).unwrap();
+    customer_wrote(&*store, "2026-11-20T09:00:00Z");
     // Two agents decided against a count of 0; each reserves on that condition.
     let reserve = |key: &str| {
         store.commit(&Changes {
@@ -258,10 +261,9 @@ fn a_send_in_flight_holds_its_place_and_two_reservations_on_one_count_conflict()
     assert_eq!(t.state.tagged_since_customer, 0);
 }
 
-#[test]
-fn a_customer_action_older_than_the_last_tagged_send_keeps_the_count() {
-    let store = SqliteStore::in_memory().unwrap();
-    customer_wrote(&store, "2026-11-20T09:00:00Z");
+fn a_customer_action_older_than_the_last_tagged_send_keeps_the_count(db: &Database) {
+    let store = bot::store::open(db).unwrap();
+    customer_wrote(&*store, "2026-11-20T09:00:00Z");
     let patch = |p| {
         store
             .commit(&Changes {
@@ -304,10 +306,9 @@ fn a_customer_action_older_than_the_last_tagged_send_keeps_the_count() {
     );
 }
 
-#[test]
-fn one_performer_holds_a_lane_and_later_work_waits_behind_it() {
+fn one_performer_holds_a_lane_and_later_work_waits_behind_it(db: &Database) {
     use bot::store::{NewWork, Work};
-    let store = SqliteStore::in_memory().unwrap();
+    let store = bot::store::open(db).unwrap();
     let now = at("2026-11-22T09:00:00Z");
     let send = |key: &str| NewWork {
         key: None,
@@ -346,21 +347,555 @@ fn one_performer_holds_a_lane_and_later_work_waits_behind_it() {
         .unwrap());
 }
 
-#[test]
-fn every_database_has_its_own_name_and_keeps_it() {
-    let path = crate::harness::temp_db("instance");
-    let first = SqliteStore::open(&path).unwrap().instance().to_owned();
-    let again = SqliteStore::open(&path).unwrap().instance().to_owned();
+fn event(key: &str, psid: &str, timestamp: i64) -> bot::intake::InboundEvent {
+    bot::intake::InboundEvent {
+        dedupe_key: key.into(),
+        kind: "message",
+        psid: Some(psid.into()),
+        timestamp,
+        standby: false,
+        payload: format!("{{\"key\":\"{key}\"}}"),
+    }
+}
+
+fn events_are_stored_once_and_come_back_oldest_first(db: &Database) {
+    let store = bot::store::open(db).unwrap();
+    let got = store
+        .ingest(&[
+            event("a", "U1", 30),
+            event("b", "U2", 10),
+            event("a", "U1", 30),
+        ])
+        .unwrap();
+    assert_eq!((got.stored, got.duplicates), (2, 1));
+    let again = store
+        .ingest(&[event("b", "U2", 10), event("c", "U1", 20)])
+        .unwrap();
+    assert_eq!((again.stored, again.duplicates), (1, 1), "a redelivery");
+    assert_eq!(store.count_events().unwrap(), 3);
+    let pending = store.pending(10).unwrap();
+    let keys: Vec<&str> = pending
+        .iter()
+        .map(|p| p.event.dedupe_key.as_str())
+        .collect();
+    assert_eq!(keys, ["b", "c", "a"], "by the event's own timestamp");
+    assert_eq!(pending[0].event, event("b", "U2", 10), "stored as received");
+    assert_eq!(store.pending(1).unwrap().len(), 1);
+    store
+        .commit(&Changes {
+            processed: vec![pending[0].id],
+            ..Changes::default()
+        })
+        .unwrap();
+    let keys: Vec<String> = store
+        .pending(10)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.event.dedupe_key)
+        .collect();
+    assert_eq!(keys, ["c", "a"]);
+}
+
+fn customers_snippets_drafts_and_problems_read_back_as_written(db: &Database) {
+    use bot::store::{Customer, Draft, Snippet};
+    let store = bot::store::open(db).unwrap();
+    let customer = |psid: &str, name: Option<&str>| Customer {
+        psid: psid.into(),
+        name: name.map(Into::into),
+        profile_pic: None,
+        fetched: name.is_some(),
+    };
+    store
+        .commit(&Changes {
+            customers: vec![
+                customer("U3", Some("bob")),
+                customer("U1", Some("Zoe")),
+                customer("U2", None),
+            ],
+            drafts: vec![Draft {
+                id: "D1".into(),
+                psid: "U1".into(),
+                text: "first".into(),
+                agent: "grace".into(),
+                tag: None,
+            }],
+            ..Changes::default()
+        })
+        .unwrap();
+    // Unnamed first, then bytewise (upper case before lower), as SQLite sorts.
+    let order: Vec<String> = store
+        .customers()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.psid)
+        .collect();
+    assert_eq!(order, ["U2", "U1", "U3"]);
+    assert_eq!(
+        store.customer("U1").unwrap(),
+        Some(customer("U1", Some("Zoe")))
+    );
+    assert_eq!(store.customer("U9").unwrap(), None);
+
+    // Profiles: U2 is due; a failure counts it and puts it off, giving up fetches it.
+    let now = at("2026-11-22T09:00:00Z");
+    assert_eq!(store.profiles_due(now, 10).unwrap(), [("U2".to_owned(), 0)]);
+    let later = now + jiff::SignedDuration::from_mins(5);
+    store.profile_failed("U2", Some(later)).unwrap();
+    assert!(store.profiles_due(now, 10).unwrap().is_empty());
+    assert_eq!(store.next_due().unwrap(), Some(later));
+    assert_eq!(
+        store.profiles_due(later, 10).unwrap(),
+        [("U2".to_owned(), 1)]
+    );
+    store.profile_failed("U2", None).unwrap();
+    assert!(store.profiles_due(later, 10).unwrap().is_empty());
+    assert!(store.customer("U2").unwrap().unwrap().fetched);
+    assert_eq!(store.next_due().unwrap(), None);
+
+    // A draft saved again replaces the first.
+    store
+        .commit(&Changes {
+            drafts: vec![Draft {
+                id: "D1".into(),
+                psid: "U1".into(),
+                text: "second".into(),
+                agent: "ada".into(),
+                tag: Some("HUMAN_AGENT".into()),
+            }],
+            ..Changes::default()
+        })
+        .unwrap();
+    let d = store.draft("D1").unwrap().unwrap();
+    assert_eq!((d.text.as_str(), d.agent.as_str()), ("second", "ada"));
+    assert_eq!(d.tag.as_deref(), Some("HUMAN_AGENT"));
+    assert!(store.draft("D2").unwrap().is_none());
+
+    let snippet = |name: &str, text: &str| Snippet {
+        name: name.into(),
+        text: text.into(),
+        author: "grace".into(),
+    };
+    store.snippet_put(&snippet("refund", "old")).unwrap();
+    store.snippet_put(&snippet("hours", "9 to 5")).unwrap();
+    store.snippet_put(&snippet("refund", "new")).unwrap();
+    assert_eq!(
+        store.snippets().unwrap(),
+        [snippet("hours", "9 to 5"), snippet("refund", "new")]
+    );
+    assert!(store.snippet_remove("refund").unwrap());
+    assert!(!store.snippet_remove("refund").unwrap());
+
+    assert!(store
+        .note_problem("perm", "missing permission", now)
+        .unwrap());
+    assert!(
+        !store.note_problem("perm", "again", later).unwrap(),
+        "announced once"
+    );
+    assert_eq!(
+        store.problems().unwrap(),
+        [("missing permission".to_owned(), now)]
+    );
+    assert!(store.clear_problem("perm").unwrap());
+    assert!(!store.clear_problem("perm").unwrap());
+    assert!(store.problems().unwrap().is_empty());
+}
+
+fn the_outbox_orders_lanes_supersedes_keys_and_backs_off(db: &Database) {
+    use bot::store::{NewWork, Work};
+    let store = bot::store::open(db).unwrap();
+    let now = at("2026-11-22T09:00:00Z");
+    let mins = |n| now + jiff::SignedDuration::from_mins(n);
+    let rename = |psid: &str, name: &str| Work::EditThread {
+        psid: psid.into(),
+        name: Some(name.into()),
+        archived: None,
+    };
+    let new = |key: Option<&str>, work: Work, due| NewWork {
+        key: key.map(Into::into),
+        work,
+        due,
+    };
+    store
+        .commit(&Changes {
+            work: vec![
+                new(Some("name:U1"), rename("U1", "first"), now),
+                new(None, rename("U1", "behind"), now),
+                new(None, rename("U2", "other lane"), now),
+                new(None, rename("U3", "later"), mins(10)),
+            ],
+            ..Changes::default()
+        })
+        .unwrap();
+    // A newer rename under the same key replaces the pending one.
+    store
+        .commit(&Changes {
+            work: vec![new(Some("name:U1"), rename("U1", "second"), now)],
+            ..Changes::default()
+        })
+        .unwrap();
+    assert_eq!(store.work_pending().unwrap(), 4);
+    let due = store.work_due(now, 10).unwrap();
+    let works: Vec<&Work> = due.iter().map(|w| &w.work).collect();
+    assert_eq!(
+        works,
+        [&rename("U1", "second"), &rename("U2", "other lane")]
+    );
+    assert_eq!(store.work_due(now, 1).unwrap().len(), 1);
+
+    // A lane moved to the front goes first.
+    assert_eq!(store.work_to_front("U2").unwrap(), 1);
+    let due = store.work_due(now, 10).unwrap();
+    assert!(due[0].front && due[0].work == rename("U2", "other lane"));
+
+    // Progress is recorded and forgotten; retries count attempts and back off.
+    let head = store.work_due(now, 10).unwrap()[1].clone();
+    store.work_progress(head.id, 7).unwrap();
+    assert_eq!(store.work_due(now, 10).unwrap()[1].progress, Some(7));
+    store.work_progress_undone(head.id).unwrap();
+    store
+        .work_retry(head.id, mins(30), "Discord said no")
+        .unwrap();
+    let due = store.work_due(now, 10).unwrap();
+    assert_eq!(due.len(), 1, "U1's lane waits behind its head");
+    assert_eq!(store.next_due().unwrap(), Some(now), "U2 is due");
+    // Discord answers again: its backed-off work is due now.
+    assert_eq!(store.work_resume_discord(now).unwrap(), 1);
+    let again = store.work_due(now, 10).unwrap();
+    let retried = again.iter().find(|w| w.id == head.id).unwrap();
+    assert_eq!(retried.attempts, 1);
+    // Deferred work isn't an attempt.
+    store.work_defer(&[head.id], mins(20)).unwrap();
+    assert!(store
+        .work_due(now, 10)
+        .unwrap()
+        .iter()
+        .all(|w| w.id != head.id));
+    assert_eq!(
+        store
+            .work_due(mins(20), 10)
+            .unwrap()
+            .iter()
+            .find(|w| w.id == head.id)
+            .unwrap()
+            .attempts,
+        1
+    );
+    // Failed: gone from the lane, and the key is free again.
+    store.work_failed(head.id, "never").unwrap();
+    let lane_u1: Vec<Work> = store
+        .work_due(mins(20), 10)
+        .unwrap()
+        .into_iter()
+        .map(|w| w.work)
+        .filter(|w| w.lane() == "U1")
+        .collect();
+    assert_eq!(lane_u1, [rename("U1", "behind")]);
+    store
+        .commit(&Changes {
+            work: vec![new(Some("name:U1"), rename("U1", "third"), mins(20))],
+            ..Changes::default()
+        })
+        .unwrap();
+    assert_eq!(store.work_pending().unwrap(), 4);
+    // The last untried post of a conversation is open to join; a rename is not.
+    assert!(store.open_post("U1").unwrap().is_none());
+    assert!(store.open_post("U9").unwrap().is_none());
+}
+
+fn an_echo_finishes_a_send_and_receipts_follow(db: &Database) {
+    use bot::store::{MessageUpdate, NewWork, Receipt, Work};
+    let store = bot::store::open(db).unwrap();
+    customer_wrote(&*store, "2026-11-22T08:00:00Z");
+    let now = at("2026-11-22T09:00:00Z");
+    let mut a = tagged_send("A");
+    a.at = now;
+    let mut b = tagged_send("B");
+    b.at = now;
+    let send = |key: &str, due| NewWork {
+        key: None,
+        work: Work::GraphSend {
+            psid: "U1".into(),
+            interaction_id: key.into(),
+        },
+        due,
+    };
+    let grace = now + jiff::SignedDuration::from_mins(10);
+    store
+        .commit(&Changes {
+            messages: vec![a, b],
+            work: vec![send("A", grace)],
+            ..Changes::default()
+        })
+        .unwrap();
+    let b_id = store.message_by_interaction("B").unwrap().unwrap().id;
+    assert_eq!(
+        store.tagged_before("U1", b_id).unwrap(),
+        1,
+        "A, approved first"
+    );
+    assert_eq!(store.tagged_before("U1", i64::MAX).unwrap(), 2);
+    assert_eq!(store.tagged_before("U9", i64::MAX).unwrap(), 0);
+    // B was given up on; A's fate is being waited for.
+    store
+        .commit(&Changes {
+            message_updates: vec![MessageUpdate {
+                interaction_id: "B".into(),
+                state: "failed".into(),
+                error: Some("unknown".into()),
+                ..Default::default()
+            }],
+            ..Changes::default()
+        })
+        .unwrap();
+    // Meta's echoes prove both went out.
+    store
+        .commit(&Changes {
+            echo_confirms: vec![("A".into(), "m.A".into()), ("B".into(), "m.B".into())],
+            echoes_seen_at: Some(now),
+            ..Changes::default()
+        })
+        .unwrap();
+    for (key, mid) in [("A", "m.A"), ("B", "m.B")] {
+        let m = store.message_by_interaction(key).unwrap().unwrap();
+        assert_eq!((m.state.as_str(), m.mid.as_deref()), ("echoed", Some(mid)));
+        assert!(m.error.is_none());
+        assert!(store.mid_known(mid).unwrap());
+    }
+    assert!(!store.mid_known("m.C").unwrap());
+    // A's work runs now; B's revival queued a send's work to finish it.
+    let due = store.work_due(now, 10).unwrap();
+    assert_eq!(due.len(), 1, "one lane: A first, then B's");
+    assert!(
+        matches!(&due[0].work, Work::GraphSend { interaction_id, .. } if interaction_id == "A")
+    );
+    assert_eq!(store.work_pending().unwrap(), 2);
+
+    // Sent, then delivered by mid and read by watermark.
+    store
+        .commit(&Changes {
+            message_updates: ["A", "B"]
+                .into_iter()
+                .map(|k| MessageUpdate {
+                    interaction_id: k.into(),
+                    state: "sent".into(),
+                    if_state: Some("echoed".into()),
+                    ..Default::default()
+                })
+                .collect(),
+            receipts: vec![Receipt::Delivered {
+                psid: "U1".into(),
+                mids: vec!["m.A".into()],
+                watermark: now - jiff::SignedDuration::from_hours(1),
+            }],
+            ..Changes::default()
+        })
+        .unwrap();
+    let state = |k: &str| store.message_by_interaction(k).unwrap().unwrap().state;
+    assert_eq!(
+        (state("A"), state("B")),
+        ("delivered".into(), "sent".into())
+    );
+    store
+        .commit(&Changes {
+            receipts: vec![Receipt::Read {
+                psid: "U1".into(),
+                watermark: now,
+            }],
+            ..Changes::default()
+        })
+        .unwrap();
+    assert_eq!((state("A"), state("B")), ("read".into(), "read".into()));
+    let audit = store.audit(Some("U1"), 10).unwrap();
+    assert_eq!(audit.len(), 2);
+    assert_eq!(
+        audit[0].interaction_id.as_deref(),
+        Some("B"),
+        "newest first"
+    );
+    assert_eq!(store.audit(None, 1).unwrap().len(), 1);
+    assert!(store.audit(Some("U9"), 10).unwrap().is_empty());
+    assert_eq!(store.messages("U1").unwrap().len(), 2);
+    assert!(store.parked("U1").unwrap().is_empty());
+}
+
+fn threads_are_found_by_discord_thread_and_when_due(db: &Database) {
+    let store = bot::store::open(db).unwrap();
+    let now = at("2026-11-22T09:00:00Z");
+    let thread = |psid: &str, label_due, alert_due| Thread {
+        psid: psid.into(),
+        label_due,
+        alert_due,
+        ..Thread::default()
+    };
+    store
+        .commit(&Changes {
+            threads: vec![
+                thread("U2", Some(now), Some(now)),
+                thread("U1", None, Some(now)),
+                thread("U3", Some(now + jiff::SignedDuration::from_mins(1)), None),
+            ],
+            patches: vec![ThreadPatch::Opened {
+                psid: "U3".into(),
+                discord_thread: u64::MAX - 1,
+            }],
+            ..Changes::default()
+        })
+        .unwrap();
+    let due: Vec<String> = store
+        .threads_due(now)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.psid)
+        .collect();
+    assert_eq!(due, ["U1", "U2"], "each once, by psid");
+    assert_eq!(
+        store.thread_by_discord(u64::MAX - 1).unwrap().unwrap().psid,
+        "U3",
+        "Discord ids use all 64 bits"
+    );
+    assert!(store.thread_by_discord(5).unwrap().is_none());
+    assert_eq!(store.threads().unwrap().len(), 3);
+    // Closing stops what was due; relabelling all makes the open ones due.
+    store
+        .commit(&Changes {
+            patches: vec![ThreadPatch::Close { psid: "U1".into() }],
+            ..Changes::default()
+        })
+        .unwrap();
+    let later = now + jiff::SignedDuration::from_mins(5);
+    store
+        .commit(&Changes {
+            relabel_all: Some(later),
+            ..Changes::default()
+        })
+        .unwrap();
+    let u1 = store.thread("U1").unwrap().unwrap();
+    assert!(u1.closed && u1.label_due.is_none() && u1.alert_due.is_none());
+    assert_eq!(store.thread("U3").unwrap().unwrap().label_due, Some(later));
+    assert_eq!(store.next_due().unwrap(), Some(now), "U2's alert");
+}
+
+fn every_database_has_its_own_name_and_keeps_it(db: &Database, other: &Database) {
+    let first = bot::store::open(db).unwrap().instance().to_owned();
+    let again = bot::store::open(db).unwrap().instance().to_owned();
     assert_eq!(first, again);
-    let other = SqliteStore::in_memory().unwrap();
+    let other = bot::store::open(other).unwrap();
     assert_ne!(first, other.instance());
     assert_eq!(first.len(), 8);
 }
 
 #[test]
-fn commits_are_synced_to_disk_before_they_return() {
+fn sqlite_only_commits_are_synced_to_disk_before_they_return() {
     let store = SqliteStore::open(crate::harness::temp_db("durable")).unwrap();
     // 2 = FULL: in WAL mode the log is fsynced at every commit, so an acknowledged
     // webhook survives a power cut, not only a crash of the process.
     assert_eq!(store.pragma("synchronous").unwrap(), 2);
 }
+
+/// One `#[test]` per case per backend, each on a fresh database.
+fn stats_count_events_pending_work_and_unanswered_windows(db: &Database) {
+    use bot::store::{NewWork, Work};
+    let store = bot::store::open(db).unwrap();
+    let t0 = at("2026-11-20T09:00:00Z");
+    store
+        .ingest(&[event("a", "U1", 10), event("b", "U2", 20)])
+        .unwrap();
+    let mut waiting = Thread {
+        psid: "U1".into(),
+        ..Thread::default()
+    };
+    waiting.state.customer_acted(CustomerAction::Message, t0);
+    let mut answered = Thread {
+        psid: "U2".into(),
+        ..Thread::default()
+    };
+    answered.state.customer_acted(CustomerAction::Message, t0);
+    store
+        .commit(&Changes {
+            threads: vec![waiting, answered],
+            patches: vec![ThreadPatch::TeamReplied {
+                psid: "U2".into(),
+                tagged: false,
+                at: t0 + jiff::SignedDuration::from_hours(1),
+            }],
+            work: vec![
+                NewWork {
+                    key: None,
+                    work: Work::EditThread {
+                        psid: "U1".into(),
+                        name: Some("x".into()),
+                        archived: None,
+                    },
+                    due: t0,
+                },
+                NewWork {
+                    key: None,
+                    work: Work::EditThread {
+                        psid: "U2".into(),
+                        name: Some("y".into()),
+                        archived: None,
+                    },
+                    due: t0,
+                },
+            ],
+            ..Changes::default()
+        })
+        .unwrap();
+    let stats = store
+        .stats(t0 + jiff::SignedDuration::from_hours(24))
+        .unwrap();
+    assert_eq!(stats.events, 2);
+    assert_eq!(stats.pending.get("edit_thread"), Some(&2), "{stats:?}");
+    assert_eq!(stats.expired_unanswered, 1, "U2 was answered: {stats:?}");
+    // Before the cutoff reaches the customer's message, the window isn't over.
+    assert_eq!(store.stats(t0).unwrap().expired_unanswered, 0);
+}
+
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $case() {
+                super::$case(&crate::harness::sqlite_db(concat!("conf-", stringify!($case))));
+            })*
+
+            #[test]
+            fn every_database_has_its_own_name_and_keeps_it() {
+                super::every_database_has_its_own_name_and_keeps_it(
+                    &crate::harness::sqlite_db("conf-instance"),
+                    &crate::harness::sqlite_db("conf-instance-other"),
+                );
+            }
+        }
+        mod postgres {
+            $(#[test]
+            fn $case() {
+                super::$case(&crate::harness::postgres_db());
+            })*
+
+            #[test]
+            fn every_database_has_its_own_name_and_keeps_it() {
+                super::every_database_has_its_own_name_and_keeps_it(
+                    &crate::harness::postgres_db(),
+                    &crate::harness::postgres_db(),
+                );
+            }
+        }
+    };
+}
+
+conformance!(
+    a_stale_whole_record_never_undoes_a_patch,
+    only_one_performer_claims_a_send,
+    page_changes_apply_to_the_record_as_stored,
+    a_send_in_flight_holds_its_place_and_two_reservations_on_one_count_conflict,
+    a_customer_action_older_than_the_last_tagged_send_keeps_the_count,
+    one_performer_holds_a_lane_and_later_work_waits_behind_it,
+    events_are_stored_once_and_come_back_oldest_first,
+    customers_snippets_drafts_and_problems_read_back_as_written,
+    the_outbox_orders_lanes_supersedes_keys_and_backs_off,
+    an_echo_finishes_a_send_and_receipts_follow,
+    threads_are_found_by_discord_thread_and_when_due,
+    stats_count_events_pending_work_and_unanswered_windows,
+);
