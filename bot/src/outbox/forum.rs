@@ -76,12 +76,12 @@ async fn made_earlier(
     post: &Post,
 ) -> Result<Result<Option<u64>, DiscordError>, StoreError> {
     let active = match seen.active_threads(discord, s.guild_id).await {
-        Ok(active) => active.to_vec(),
+        Ok(active) => active,
         Err(e) => return Ok(Err(e)),
     };
     let id = |v: &serde_json::Value| v.as_str().and_then(|s| s.parse::<u64>().ok());
     let mut candidates = Vec::new();
-    for t in &active {
+    for t in active {
         let Some(thread) = id(&t["id"]) else { continue };
         if id(&t["parent_id"]) == Some(s.channel_id)
             && t["name"].as_str() == Some(name)
