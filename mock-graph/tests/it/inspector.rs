@@ -147,6 +147,31 @@ async fn see_xpath(c: &Client, xpath: &str) -> Element {
         .unwrap_or_else(|e| panic!("the page didn't show {xpath} within {PATIENCE:?}: {e}"))
 }
 
+/// What `read` takes from the element `locator` selects, once the page shows it. The
+/// page redraws a view at every server-sent event, so an element found may be replaced
+/// before it is read (a stale reference): then it is found again.
+async fn read<T, Fut>(c: &Client, locator: Locator<'_>, read: impl Fn(Element) -> Fut) -> T
+where
+    Fut: std::future::Future<Output = Result<T, fantoccini::error::CmdError>>,
+{
+    for _ in 0..20 {
+        let element = c
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(locator)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("the page didn't show {locator:?} within {PATIENCE:?}: {e}")
+            });
+        match read(element).await {
+            Ok(value) => return value,
+            Err(e) if e.is_stale_element_reference() => continue,
+            Err(e) => panic!("reading {locator:?}: {e}"),
+        }
+    }
+    panic!("{locator:?} was redrawn 20 times in a row before it could be read")
+}
+
 /// Saves a screenshot of the page as `target/inspector-screenshots/{name}.png`.
 async fn screenshot(c: &Client, name: &str) {
     let dir = std::env::var_os("CARGO_TARGET_DIR")
@@ -230,8 +255,11 @@ async fn a_person_watches_and_drives_messenger_in_the_inspector() {
         see(&c, "#new-name").await.send_keys("Ada Lovelace").await.unwrap();
         see(&c, "#new-customer button[type=submit]").await.click().await.unwrap();
         see_xpath(&c, "//h1[@id='conv-name'][contains(., 'Ada Lovelace')]").await;
-        let chat = see(&c, "a.chat[aria-current=page]").await;
-        let psid = chat.attr("data-psid").await.unwrap().expect("the chat names its customer");
+        let psid = read(&c, Locator::Css("a.chat[aria-current=page]"), |chat| async move {
+            chat.attr("data-psid").await
+        })
+        .await
+        .expect("the chat names its customer");
         assert!(c.current_url().await.unwrap().as_str().ends_with(&format!("#/c/{psid}")));
         see(&c, "#conv-marks [data-window=expired]").await;
 
@@ -245,8 +273,13 @@ async fn a_person_watches_and_drives_messenger_in_the_inspector() {
         let reply = json!({"recipient": {"id": psid}, "messaging_type": "RESPONSE",
             "message": {"text": "It ships today."}});
         assert_eq!(send(&http, &base, reply).await.0, 200);
-        let bubble = see_xpath(&c, "//li[@data-kind='page_message'][contains(., 'It ships today.')]").await;
-        assert!(bubble.text().await.unwrap().contains("RESPONSE"), "the messaging type is shown");
+        let bubble = read(
+            &c,
+            Locator::XPath("//li[@data-kind='page_message'][contains(., 'It ships today.')]"),
+            |e| async move { e.text().await },
+        )
+        .await;
+        assert!(bubble.contains("RESPONSE"), "the messaging type is shown");
         screenshot(&c, "01-conversation").await;
 
         // A day later the standard window has closed; the human-agent one is open.
@@ -275,13 +308,18 @@ async fn a_person_watches_and_drives_messenger_in_the_inspector() {
         see(&c, "#timeline g[data-kind=restriction][data-level='1d']").await;
         see_xpath(&c, "//*[@id='in-force'][contains(., '1d restriction')]").await;
         see(&c, ".ladder li.in-force[data-rung='1d']").await;
-        assert_eq!(see(&c, "#next-offence").await.text().await.unwrap(), "3d");
+        assert_eq!(
+            read(&c, Locator::Css("#next-offence"), |e| async move { e.text().await }).await,
+            "3d"
+        );
         screenshot(&c, "03-record").await;
 
         // The Send API log, filtered by URL to what Meta refused, with what it means.
         c.goto(&format!("{base}/#/sent?outcome=refused")).await.unwrap();
-        let row = see(&c, "tr[data-outcome=refused]").await;
-        let text = row.text().await.unwrap();
+        let text = read(&c, Locator::Css("tr[data-outcome=refused]"), |e| async move {
+            e.text().await
+        })
+        .await;
         assert!(text.contains("10/1893063") && text.contains("restricted"), "{text}");
         let rows = c.find_all(Locator::Css("#sent-rows tr[data-outcome]")).await.unwrap();
         assert_eq!(rows.len(), 1, "only the refused call");
@@ -324,8 +362,11 @@ async fn a_person_watches_and_drives_messenger_in_the_inspector() {
         let shown = c.find_all(Locator::Css("#thread li[data-kind]")).await.unwrap();
         assert_eq!(shown.len(), 1, "only what had happened by then");
 
-        let error = see(&c, "#error").await;
-        assert!(!error.is_displayed().await.unwrap(), "the page showed an error: {}", error.text().await.unwrap());
+        let (shown, text) = read(&c, Locator::Css("#error"), |e| async move {
+            Ok((e.is_displayed().await?, e.text().await?))
+        })
+        .await;
+        assert!(!shown, "the page showed an error: {text}");
     })
     .await;
 }
