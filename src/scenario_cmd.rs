@@ -65,7 +65,7 @@ impl WithArgs {
         Ok(Options {
             team,
             defect: self.inject_defect,
-            unpaced: false,
+            ..Options::default()
         })
     }
 }

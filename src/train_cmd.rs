@@ -4,7 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
 use anyhow::Context as _;
+use bot::clock::SystemClock;
+use bot::discord::serenity_http::discord_for;
+use bot::gateway;
+use tagdesk::train::live::{self, Front, Practice};
+use tagdesk::train::live_config::TrainingConfig;
 use tagdesk::train::{self, exercise, scores, session, trainee};
 
 /// `tagdesk train` arguments.
@@ -13,8 +20,13 @@ use tagdesk::train::{self, exercise, scores, session, trainee};
 pub struct Args {
     #[command(subcommand)]
     command: Option<Sub>,
-    /// The exercise: a name in `training/` (`first-reply`) or a file.
-    exercise: Option<String>,
+    /// The exercise: a name in `training/` (`first-reply`) or a file. Live, several (or
+    /// none: the configuration's, else the whole curriculum).
+    exercises: Vec<String>,
+    /// Train live in a practice Discord server, as this configuration says
+    /// (`tagdesk-training.example.toml`); the bot token from TAGDESK_DISCORD_TOKEN.
+    #[arg(long, value_name = "FILE", conflicts_with = "trainee")]
+    config: Option<PathBuf>,
     /// A scripted trainee: their commands at virtual times (training/README.md).
     #[arg(long, value_name = "FILE")]
     trainee: Option<PathBuf>,
@@ -40,7 +52,10 @@ pub fn run(args: &Args) -> ExitCode {
         Some(Sub::Scores { dir }) => scores::read(dir).map(|rows| {
             print!("{}", scores::table(&rows));
         }),
-        None => scripted(args),
+        None => match &args.config {
+            Some(config) => live(config, &args.exercises),
+            None => scripted(args),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -52,9 +67,9 @@ pub fn run(args: &Args) -> ExitCode {
 }
 
 fn scripted(args: &Args) -> anyhow::Result<()> {
-    let (Some(name), Some(trainee_path)) = (&args.exercise, &args.trainee) else {
+    let ([name], Some(trainee_path)) = (args.exercises.as_slice(), &args.trainee) else {
         anyhow::bail!(
-            "tagdesk train EXERCISE --trainee FILE [--out DIR], or tagdesk train scores DIR"
+            "tagdesk train EXERCISE --trainee FILE [--out DIR], tagdesk train --config FILE [EXERCISE...], or tagdesk train scores DIR"
         );
     };
     let path = exercise::find(name, Path::new("training"));
@@ -77,4 +92,65 @@ fn scripted(args: &Args) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A live session: every exercise in turn in the practice server, a scorecard after
+/// each, and the trainee's table at the end.
+fn live(config: &Path, given: &[String]) -> anyhow::Result<()> {
+    let cfg = TrainingConfig::load(config)?;
+    let exercises = cfg
+        .exercises(given)
+        .iter()
+        .map(|name| exercise::load(&exercise::find(name, Path::new("training"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let token = std::env::var(bot::config::env::DISCORD_TOKEN).map_err(|_| {
+        anyhow::anyhow!(
+            "missing secret: set the environment variable {} to the practice bot's token",
+            bot::config::env::DISCORD_TOKEN
+        )
+    })?;
+    let d = cfg.discord.clone();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        let discord = discord_for(&token, d.application_id, &d.api_base, Arc::new(SystemClock));
+        let (front, mut incoming) = Front::new(discord.clone());
+        let mut gateway = tokio::spawn({
+            let (token, api) = (token.clone(), d.api_base.clone());
+            async move {
+                gateway::run_with(Arc::new(front), &token, d.application_id, d.guild_id, &api)
+                    .await
+            }
+        });
+        let practice = Practice {
+            discord,
+            channel: d.channel_id,
+            pace: cfg.pace(),
+            agent_role: d.agent_role_id,
+            trainee_user: d.trainee_user_id,
+        };
+        let sessions = async {
+            for ex in &exercises {
+                eprintln!("exercise {}: {}", ex.name, ex.goal);
+                let s = live::session(ex, &cfg.trainee, &practice, &mut incoming).await?;
+                print!("{}", train::card::markdown(&s.scorecard));
+                for p in train::write(&s, &cfg.out)? {
+                    eprintln!("wrote {}", p.display());
+                }
+            }
+            let rows = scores::read(&cfg.out)?;
+            live::announce(&practice, "scores", &format!("```\n{}```", scores::table(&rows)))
+                .await
+        };
+        tokio::select! {
+            done = sessions => done,
+            ended = &mut gateway => match ended {
+                Ok(Ok(())) => anyhow::bail!("the connection to Discord's gateway ended"),
+                Ok(Err(e)) => Err(e.context("Discord's gateway")),
+                Err(e) => Err(e.into()),
+            },
+        }
+    })
 }

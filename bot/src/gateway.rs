@@ -8,6 +8,8 @@
 //! The websocket's address is asked of the configured REST API (`GET /gateway/bot`), so
 //! a stand-in for Discord (tests, training) gets the gateway connection too.
 
+use std::sync::Arc;
+
 use serenity::all::{
     Context, Event, EventHandler, GatewayIntents, GuildId, Interaction, InteractionId,
     RawEventHandler, Ready, UnknownEvent,
@@ -15,13 +17,27 @@ use serenity::all::{
 use serenity::async_trait;
 use serenity::http::Http;
 
-use crate::commands::{definitions, interaction};
-use crate::discord::deadline;
+use crate::commands::{definitions, interaction, Invocation};
 use crate::discord::serenity_http::http_for;
+use crate::discord::{deadline, BoxFuture};
 use crate::engine::Engine;
 
+/// Who answers the interactions the gateway brings: the bot's own pipeline
+/// ([`Engine`]), or something that plays them elsewhere first (training's practice
+/// desk, which records each command into the session it runs).
+pub trait Answerer: Send + Sync + 'static {
+    /// Starts answering `inv` within Discord's deadline ([`deadline`]).
+    fn answer(&self, inv: Invocation, application_id: u64) -> BoxFuture<'_, deadline::Started>;
+}
+
+impl Answerer for Engine {
+    fn answer(&self, inv: Invocation, application_id: u64) -> BoxFuture<'_, deadline::Started> {
+        Box::pin(deadline::start(self, inv, application_id))
+    }
+}
+
 struct Handler {
-    engine: Engine,
+    answerer: Arc<dyn Answerer>,
     guild: u64,
 }
 
@@ -45,7 +61,7 @@ impl EventHandler for Handler {
             return tracing::error!("interaction didn't serialize");
         };
         serve(
-            &self.engine,
+            &*self.answerer,
             &ctx.http,
             id,
             &token,
@@ -61,7 +77,7 @@ impl EventHandler for Handler {
 /// only logs at debug level: the agent would see "This interaction failed". They are
 /// served from their raw JSON instead.
 struct Unread {
-    engine: Engine,
+    answerer: Arc<dyn Answerer>,
 }
 
 #[async_trait]
@@ -85,14 +101,14 @@ impl RawEventHandler for Unread {
             interaction = id,
             "interaction serenity couldn't read, served raw"
         );
-        serve(&self.engine, &ctx.http, id.into(), &token, app, value).await;
+        serve(&*self.answerer, &ctx.http, id.into(), &token, app, value).await;
     }
 }
 
 /// Runs one interaction's JSON through the pipeline and answers it, within Discord's
 /// deadline.
 async fn serve(
-    engine: &Engine,
+    answerer: &dyn Answerer,
     http: &Http,
     id: InteractionId,
     token: &str,
@@ -103,7 +119,7 @@ async fn serve(
         Ok(inv) => inv,
         Err(e) => return tracing::error!(%e, "interaction didn't parse"),
     };
-    let started = deadline::start(engine, inv, application_id).await;
+    let started = answerer.answer(inv, application_id).await;
     let sent = http
         .create_interaction_response(id, token, &started.body, vec![])
         .await;
@@ -144,9 +160,21 @@ pub async fn register(http: &serenity::http::Http, guild: u64) {
 }
 
 /// Connects to the gateway of the Discord at `api_base` (Discord's REST API, or a
-/// stand-in's) and serves interactions until the connection ends.
+/// stand-in's) and serves interactions with the bot's pipeline until the connection
+/// ends.
 pub async fn run(
     engine: Engine,
+    token: &str,
+    application_id: u64,
+    guild: u64,
+    api_base: &str,
+) -> anyhow::Result<()> {
+    run_with(Arc::new(engine), token, application_id, guild, api_base).await
+}
+
+/// [`run`], with interactions answered by `answerer`.
+pub async fn run_with(
+    answerer: Arc<dyn Answerer>,
     token: &str,
     application_id: u64,
     guild: u64,
@@ -155,10 +183,10 @@ pub async fn run(
     let http = http_for(token, application_id, api_base);
     let mut client = serenity::client::ClientBuilder::new_with_http(http, GatewayIntents::GUILDS)
         .event_handler(Handler {
-            engine: engine.clone(),
+            answerer: answerer.clone(),
             guild,
         })
-        .raw_event_handler(Unread { engine })
+        .raw_event_handler(Unread { answerer })
         .await?;
     // serenity's builder has asked `GET /gateway` already, and had that failed it would
     // connect to Discord's own gateway: a stand-in's bot would end up on real Discord.

@@ -33,6 +33,26 @@ pub struct Options {
     /// Don't pace the bot's Discord calls by the rate-limit headers: the reference
     /// beside which `bench-monday` measures pacing.
     pub unpaced: bool,
+    /// A real Discord in place of the recording one: training's live mode.
+    pub live: Option<LiveDiscord>,
+}
+
+/// A Discord server the world's bot works in instead of the recording Discord, as
+/// training's live mode runs it: its conversations become threads in `channel`.
+/// Everything else stays the world's: Meta, the store, the virtual clock, the agents'
+/// roles as the bot checks them.
+#[derive(Clone)]
+pub struct LiveDiscord {
+    /// The Discord the bot performs its work on (paced as it needs).
+    pub api: std::sync::Arc<dyn bot::discord::DiscordApi>,
+    /// The text channel conversations open threads in.
+    pub channel: u64,
+}
+
+impl std::fmt::Debug for LiveDiscord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LiveDiscord(channel {})", self.channel)
+    }
 }
 
 impl Options {

@@ -17,6 +17,7 @@ use anyhow::Context as _;
 use bot::clock::{Clock, ManualClock};
 use bot::commands::{self, interaction, response, Invocation};
 use bot::discord::pacing::Paced;
+use bot::discord::DiscordApi;
 use bot::discord::ratelimit::Limits;
 use bot::discord::recorder::Recorder;
 use bot::engine::Engine;
@@ -167,7 +168,7 @@ impl World {
             }
         }
         let clock = ManualClock::new(scenario.start);
-        let (s, _) = bot_settings(scenario, options.team.as_ref());
+        let (mut s, _) = bot_settings(scenario, options.team.as_ref());
         let discord = Recorder::new();
         // As forgetful as Discord: a nonce is honoured for a few minutes, so an outage
         // or crash longer than that shows a copy if the bot relies on nonces alone.
@@ -179,6 +180,22 @@ impl World {
         if let Layout::Forum { .. } = s.layout {
             discord.set_forum(CHANNEL);
         }
+        let paced_recorder: Arc<dyn DiscordApi> = if options.unpaced {
+            Arc::new(discord.clone())
+        } else {
+            Arc::new(Paced::new(
+                Arc::new(discord.clone()),
+                Arc::new(clock.clone()),
+            ))
+        };
+        let bots_discord = match &options.live {
+            Some(live) => {
+                s.channel_id = live.channel;
+                s.layout = Layout::Threads;
+                live.api.clone()
+            }
+            None => paced_recorder,
+        };
         let engine = Engine {
             store,
             graph: Arc::new(InProcessGraph {
@@ -186,14 +203,7 @@ impl World {
                 token: settings.page_token.clone(),
                 timeout: GRAPH_TIMEOUT,
             }),
-            discord: if options.unpaced {
-                Arc::new(discord.clone())
-            } else {
-                Arc::new(Paced::new(
-                    Arc::new(discord.clone()),
-                    Arc::new(clock.clone()),
-                ))
-            },
+            discord: bots_discord,
             clock: Arc::new(clock.clone()),
             settings: Arc::new(s),
         };

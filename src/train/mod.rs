@@ -11,13 +11,19 @@
 //!   [`card`] renders the scorecard (Markdown, JSON).
 //! - [`record`]: the session as a scenario file that `scenario run` replays.
 //! - [`scores`]: several trainees' scorecards as one table.
-//! - [`pace`]: the compressed clock a live session would run on, as a pure function
-//!   of virtual time (live mode itself isn't built yet).
+//! - [`pace`]: the compressed clock a live session runs on, as a pure function of
+//!   virtual time.
+//! - [`live`]: a session in the team's practice Discord server, the trainee's commands
+//!   arriving over the gateway; [`live_config`] is its `tagdesk-training.toml`;
+//!   [`presented`] shows the world's roles and trainee as the server's.
 
 pub mod card;
 pub mod exercise;
 pub mod facts;
+pub mod live;
+pub mod live_config;
 pub mod pace;
+pub mod presented;
 pub mod record;
 pub mod score;
 pub mod scores;

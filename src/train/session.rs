@@ -48,6 +48,8 @@ pub struct Played {
     /// For an agent's step, the answer's kind (`sent`, `refused`, ...); `None` when a
     /// press found no button.
     pub outcome: Option<&'static str>,
+    /// For an agent's step, the bot's answer as Discord's interaction response JSON.
+    pub answer: Option<serde_json::Value>,
 }
 
 /// How a session went.
@@ -141,8 +143,18 @@ impl<'a> Desk<'a> {
     /// Starts the exercise's world with `trainee` as its agent, the exercise's steps
     /// waiting to happen.
     pub async fn open(ex: &'a Exercise, trainee: &str) -> anyhow::Result<Desk<'a>> {
+        Desk::open_with(ex, trainee, &Options::default()).await
+    }
+
+    /// [`Desk::open`] with the world's options: live training gives it the practice
+    /// server's Discord.
+    pub async fn open_with(
+        ex: &'a Exercise,
+        trainee: &str,
+        options: &Options,
+    ) -> anyhow::Result<Desk<'a>> {
         let s = scenario_for(ex, trainee);
-        let w = World::start(&s, s.seed, &Options::default()).await?;
+        let w = World::start(&s, s.seed, options).await?;
         let mut t = Transcript::new(&s.name, &s.description, s.seed);
         if let Some(warning) = messenger::RulesChoice::Fixed(s.era).contradiction(s.start) {
             t.note(&format!("⚠️ {warning}"));
@@ -215,18 +227,34 @@ impl<'a> Desk<'a> {
         }
     }
 
-    /// The trainee acts now: what they typed in `customer`'s thread. Returns the kind
-    /// of answer they got (`sent`, `refused`, ...), `None` if a press found no button.
+    /// The trainee acts now: what they typed in `customer`'s thread. Returns the step
+    /// as played, with the answer they got.
     pub async fn act(
         &mut self,
         customer: Option<String>,
         typed: &str,
         action: AgentAction,
-    ) -> anyhow::Result<Option<&'static str>> {
+    ) -> anyhow::Result<&Played> {
         let at = self.now().duration_since(self.s.start);
         let step = self.command_step(at, customer, typed, action, 0);
         self.play(step, Origin::Trainee(0)).await?;
-        Ok(self.played.last().and_then(|p| p.outcome))
+        Ok(self.played.last().expect("just played"))
+    }
+
+    /// The world the session runs in.
+    pub fn world(&self) -> &World {
+        &self.w
+    }
+
+    /// The trainee as the world's bot sees them (their roles are the world's).
+    pub fn trainee(&self) -> crate::scenario::world::Actor {
+        let def = &self.s.agents[&self.trainee];
+        crate::scenario::world::Actor::new(&self.trainee, def)
+    }
+
+    /// The exercise.
+    pub fn exercise(&self) -> &Exercise {
+        self.ex
     }
 
     /// The next thing scheduled to happen before the end: a customer's message or
@@ -355,11 +383,12 @@ async fn play(
 ) -> anyhow::Result<Played> {
     run::advance(w, t, s.start + step.at).await?;
     let answers = run::play(s, w, t, report, std::slice::from_ref(&step), group_no).await?;
-    let outcome = answers.into_iter().flatten().next().map(|a| outcome_of(&a));
+    let answer = answers.into_iter().flatten().next();
     Ok(Played {
         step,
         origin,
-        outcome,
+        outcome: answer.as_ref().map(outcome_of),
+        answer,
     })
 }
 

@@ -68,3 +68,52 @@ fn bot_config_errors_name_the_file_line_and_key() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("TAGDESK_DISCORD_TOKEN"), "{err}");
 }
+
+#[test]
+fn the_example_training_config_is_valid() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tagdesk-training.example.toml");
+    let c = tagdesk::train::live_config::TrainingConfig::load(std::path::Path::new(path)).unwrap();
+    assert_eq!(c.trainee, "sam");
+    assert_eq!(c.pace(), tagdesk::train::pace::Pace::default());
+}
+
+#[test]
+fn live_training_says_what_is_missing_before_connecting() {
+    let dir = std::env::temp_dir().join(format!("tagdesk-cli-train-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("training.toml");
+    std::fs::write(
+        &bad,
+        "trainee = \"sam\"\n[discord]\napplication_id = 1\nguild_id = 2\nchannel = 3\n",
+    )
+    .unwrap();
+    let out = tagdesk(&["train", "--config", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("training.toml:5:1: unknown field `channel`"),
+        "{err}"
+    );
+
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/tagdesk-training.example.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_tagdesk"))
+        .args(["train", "--config", example, "no-such-exercise"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("TAGDESK_DISCORD_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("no-such-exercise"), "{err}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_tagdesk"))
+        .args(["train", "--config", example, "first-reply"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("TAGDESK_DISCORD_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("TAGDESK_DISCORD_TOKEN"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -7,3 +7,4 @@ mod runner;
 mod scenarios;
 mod secrets;
 mod train;
+mod train_live;

@@ -284,7 +284,8 @@ fn the_compressed_clock_runs_a_desk_and_jumps_quiet_stretches() {
                     let outcome = desk
                         .act(c.customer.clone(), &c.typed, c.action.clone())
                         .await
-                        .unwrap();
+                        .unwrap()
+                        .outcome;
                     assert_eq!(outcome, Some("sent"), "{}", c.typed);
                     commands.next();
                 }

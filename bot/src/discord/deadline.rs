@@ -14,12 +14,14 @@
 //! Pings and autocomplete are answered directly: neither can be deferred. Time is
 //! tokio's, so tests on a paused clock don't wait.
 
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use super::{render, DiscordError, Effect};
+use super::{render, DiscordApi, DiscordError, Effect};
 use crate::commands::{self, response, Action, Invocation, Msg, Response};
 use crate::engine::Engine;
 
@@ -88,27 +90,40 @@ pub async fn start_within(
     application_id: u64,
     deadline: Duration,
 ) -> Started {
+    let answer = {
+        let (engine, inv) = (engine.clone(), inv.clone());
+        async move { response::render(&commands::handle(&engine, &inv).await) }
+    };
+    answer_within(engine.discord.clone(), &inv, answer, application_id, deadline).await
+}
+
+/// Answers `inv` with what `answer` (Discord's interaction response JSON) comes to,
+/// within `deadline`, deferring it otherwise; a deferred answer is delivered through
+/// `discord`. Whatever computes the answer: the bot's pipeline ([`start`]), or
+/// training's practice desk, which plays the command in its own world.
+pub async fn answer_within(
+    discord: Arc<dyn DiscordApi>,
+    inv: &Invocation,
+    answer: impl Future<Output = Value> + Send + 'static,
+    application_id: u64,
+    deadline: Duration,
+) -> Started {
     let Some(kind) = deferral(&inv.action) else {
-        let answer = commands::handle(engine, &inv).await;
         return Started {
-            body: response::render(&answer),
+            body: answer.await,
             deferred: None,
         };
     };
-    let (answer_tx, mut answer_rx) = oneshot::channel::<Response>();
+    let (answer_tx, mut answer_rx) = oneshot::channel::<Value>();
     let (delivered_tx, delivered_rx) = oneshot::channel::<bool>();
     let id = inv.id.clone();
     let token = inv.token.clone();
     let log_id = id.clone();
-    let job = {
-        let engine = engine.clone();
-        tokio::spawn(async move { commands::handle(&engine, &inv).await })
-    };
-    let engine = engine.clone();
+    let job = tokio::spawn(answer);
     tokio::spawn(async move {
         let answer = job.await.unwrap_or_else(|e| {
             tracing::error!(%e, interaction = %id, "command panicked");
-            Response::Message(Msg::private(FAILED))
+            failed()
         });
         let Err(answer) = answer_tx.send(answer) else {
             return; // Answered in time.
@@ -116,11 +131,11 @@ pub async fn start_within(
         if delivered_rx.await == Ok(false) {
             return tracing::error!(interaction = %id, "deferral not delivered; answer lost");
         }
-        finish(&engine, application_id, &token, kind, &answer, &id).await;
+        finish(&*discord, application_id, &token, kind, &answer, &id).await;
     });
 
     let answer = match tokio::time::timeout(deadline, &mut answer_rx).await {
-        Ok(answer) => Some(answer.unwrap_or_else(|_| Response::Message(Msg::private(FAILED)))),
+        Ok(answer) => Some(answer.unwrap_or_else(|_| failed())),
         Err(_) => {
             // Closed first, so an answer sent at the last moment is either taken here
             // or edited in later, never neither.
@@ -129,8 +144,8 @@ pub async fn start_within(
         }
     };
     match answer {
-        Some(answer) => Started {
-            body: response::render(&answer),
+        Some(body) => Started {
+            body,
             deferred: None,
         },
         None => {
@@ -146,22 +161,29 @@ pub async fn start_within(
     }
 }
 
-/// Delivers a deferred answer.
+/// The answer when the pipeline itself failed.
+fn failed() -> Value {
+    response::render(&Response::Message(Msg::private(FAILED)))
+}
+
+/// Delivers a deferred answer (an interaction response's JSON).
 async fn finish(
-    engine: &Engine,
+    discord: &dyn DiscordApi,
     application_id: u64,
     token: &str,
     kind: Deferral,
-    answer: &Response,
+    answer: &Value,
     id: &str,
 ) {
     let too_slow = || response::render(&Response::Message(Msg::private(TOO_SLOW)))["data"].clone();
-    let data = |r: &Response| response::render(r)["data"].clone();
-    let (edit, message) = match (kind, answer) {
-        (Deferral::Message, Response::Message(_) | Response::Update(_)) => (true, data(answer)),
+    // Type 4 is a new message, 7 an update of the message a component was on; a form
+    // (9) or autocomplete choices (8) can't be shown late.
+    let data = answer["data"].clone();
+    let (edit, message) = match (kind, answer["type"].as_u64()) {
+        (Deferral::Message, Some(4 | 7)) => (true, data),
         (Deferral::Message, _) => (true, too_slow()),
-        (Deferral::Update, Response::Update(_)) => (true, data(answer)),
-        (Deferral::Update, Response::Message(_)) => (false, data(answer)),
+        (Deferral::Update, Some(7)) => (true, data),
+        (Deferral::Update, Some(4)) => (false, data),
         (Deferral::Update, _) => (false, too_slow()),
     };
     let effect = if edit {
@@ -178,7 +200,7 @@ async fn finish(
         }
     };
     for attempt in 1..=FINISH_TRIES {
-        match engine.discord.perform(&effect).await {
+        match discord.perform(&effect).await {
             Ok(_) => return,
             Err(e) if attempt < FINISH_TRIES && worth_retrying(&e) => {
                 tracing::warn!(%e, interaction = %id, attempt, "deferred answer failed; retrying");

@@ -1,0 +1,223 @@
+//! `tagdesk-training.toml`: where a live training session runs and how fast.
+//!
+//! The practice server's Discord (its application, server, the trainee's channel) and
+//! the clock's compression. The bot token comes from the environment, as the bot's
+//! does (`TAGDESK_DISCORD_TOKEN`); Meta is the embedded mock-graph, so there is no Meta
+//! account and no other secret. Unknown keys are errors naming file, line and column.
+
+use std::path::{Path, PathBuf};
+
+use jiff::SignedDuration;
+use messenger::text::line_column;
+use serde::{Deserialize, Deserializer};
+
+use super::pace::Pace;
+
+/// The exercises in the order a new agent should take them, when the file and the
+/// command line name none.
+pub const CURRICULUM: [&str; 7] = [
+    "first-reply",
+    "expired-window",
+    "human-agent-7-days",
+    "promo-rewrite",
+    "restricted-day",
+    "blocked-and-handover",
+    "monday-backlog",
+];
+
+/// A live training configuration.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingConfig {
+    /// The trainee's name, on their scorecards and recorded sessions.
+    pub trainee: String,
+    /// The exercises, by name in `training/` or as paths; default the whole
+    /// curriculum in order.
+    #[serde(default)]
+    pub exercises: Vec<String>,
+    /// Where scorecards, transcripts and recorded sessions are written.
+    #[serde(default = "default_out")]
+    pub out: PathBuf,
+    /// Virtual seconds per real second while something waits for the trainee.
+    #[serde(default = "default_speed")]
+    pub speed: f64,
+    /// Quiet stretches at least this long (virtual time) are jumped over.
+    #[serde(default = "default_jump_over", deserialize_with = "duration")]
+    pub jump_over: SignedDuration,
+    /// The practice server.
+    pub discord: PracticeDiscord,
+}
+
+/// The practice Discord server.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PracticeDiscord {
+    /// The REST API base: Discord itself by default, or a stand-in.
+    #[serde(default = "default_api_base")]
+    pub api_base: String,
+    /// The practice application's id.
+    pub application_id: u64,
+    /// The practice server.
+    pub guild_id: u64,
+    /// The trainee's text channel: customers' threads, the clock's announcements and
+    /// the scorecards appear here.
+    pub channel_id: u64,
+    /// The role the bot's alerts ping (the agent role in production); none: alerts
+    /// ping nobody.
+    #[serde(default)]
+    pub agent_role_id: Option<u64>,
+    /// The trainee's Discord user id: only their commands count, and alerts for
+    /// conversations they claimed ping them. None: whoever uses the channel is the
+    /// trainee.
+    #[serde(default)]
+    pub trainee_user_id: Option<u64>,
+}
+
+fn default_out() -> PathBuf {
+    "scorecards".into()
+}
+
+fn default_speed() -> f64 {
+    Pace::default().speed
+}
+
+fn default_jump_over() -> SignedDuration {
+    Pace::default().jump_over
+}
+
+fn default_api_base() -> String {
+    "https://discord.com".into()
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<SignedDuration, D::Error> {
+    let s = String::deserialize(d)?;
+    messenger::timefmt::parse_duration(&s).map_err(serde::de::Error::custom)
+}
+
+/// Why a training configuration can't be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainingConfigError {
+    /// The file can't be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file isn't a valid configuration.
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl TrainingConfig {
+    /// Reads and checks `path`.
+    pub fn load(path: &Path) -> Result<TrainingConfig, TrainingConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| TrainingConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        TrainingConfig::parse(path, &text)
+    }
+
+    /// Parses a configuration's text; `path` names it in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<TrainingConfig, TrainingConfigError> {
+        let error = |offset: usize, message: String| {
+            let (line, column) = line_column(text, offset);
+            TrainingConfigError::Parse {
+                path: path.to_owned(),
+                line,
+                column,
+                message,
+            }
+        };
+        let config: TrainingConfig = toml::from_str(text).map_err(|e| {
+            error(
+                e.span().map_or(0, |s| s.start),
+                e.message().to_owned(),
+            )
+        })?;
+        if !(config.speed.is_finite() && config.speed > 0.0) {
+            let at = text.find("speed").unwrap_or(0);
+            return Err(error(
+                at,
+                format!("speed must be a positive number of virtual seconds per real second, not {}", config.speed),
+            ));
+        }
+        Ok(config)
+    }
+
+    /// How the clock is compressed.
+    pub fn pace(&self) -> Pace {
+        Pace {
+            speed: self.speed,
+            jump_over: self.jump_over,
+        }
+    }
+
+    /// The exercises to run: those given on the command line, else the file's, else
+    /// the curriculum.
+    pub fn exercises(&self, given: &[String]) -> Vec<String> {
+        if !given.is_empty() {
+            return given.to_vec();
+        }
+        if !self.exercises.is_empty() {
+            return self.exercises.clone();
+        }
+        CURRICULUM.iter().map(|&e| e.to_owned()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: &str = r#"
+trainee = "sam"
+speed = 120
+jump_over = "30m"
+
+[discord]
+application_id = 11
+guild_id = 22
+channel_id = 33
+"#;
+
+    #[test]
+    fn a_minimal_file_takes_the_defaults() {
+        let c = TrainingConfig::parse(Path::new("t.toml"), OK).unwrap();
+        assert_eq!(c.trainee, "sam");
+        assert_eq!(c.pace().speed, 120.0);
+        assert_eq!(c.pace().jump_over, SignedDuration::from_mins(30));
+        assert_eq!(c.discord.api_base, "https://discord.com");
+        assert_eq!(c.out, PathBuf::from("scorecards"));
+        assert_eq!(c.exercises(&[]), CURRICULUM.map(str::to_owned).to_vec());
+        assert_eq!(c.exercises(&["promo-rewrite".into()]), ["promo-rewrite"]);
+    }
+
+    #[test]
+    fn an_unknown_key_names_file_line_and_column() {
+        let text = OK.replace("channel_id = 33", "channel_id = 33\nchanel = 4");
+        let e = TrainingConfig::parse(Path::new("t.toml"), &text).unwrap_err();
+        assert!(
+            e.to_string().starts_with("t.toml:10:1: unknown field `chanel`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_speed_that_stops_the_clock_is_refused_where_it_is_written() {
+        let text = OK.replace("speed = 120", "speed = 0");
+        let e = TrainingConfig::parse(Path::new("t.toml"), &text).unwrap_err();
+        assert!(e.to_string().starts_with("t.toml:3:1: speed must be"), "{e}");
+    }
+}
