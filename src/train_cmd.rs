@@ -10,8 +10,9 @@ use anyhow::Context as _;
 use bot::clock::SystemClock;
 use bot::discord::serenity_http::discord_for;
 use bot::gateway;
-use tagdesk::train::live::{self, Front, Practice};
+use tagdesk::train::live::{self, Front, Inbound, Practice};
 use tagdesk::train::live_config::TrainingConfig;
+use tagdesk::train::trainer::Trainer;
 use tagdesk::train::{self, exercise, scores, session, trainee};
 
 /// `tagdesk train` arguments.
@@ -116,7 +117,21 @@ fn live(config: &Path, given: &[String]) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     rt.block_on(async move {
         let discord = discord_for(&token, d.application_id, &d.api_base, Arc::new(SystemClock));
-        let (front, mut incoming) = Front::new(discord.clone());
+        let (front, interactions) = Front::new(discord.clone());
+        let mut inbound = Inbound {
+            interactions,
+            trainer: None,
+        };
+        if let Some(addr) = cfg.trainer_listen {
+            let (door, acts) = Trainer::new();
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("trainer_listen = {addr}"))?;
+            eprintln!("a trainer plays customers at http://{addr}/ (mock-graph's inspector and admin API)");
+            let app = door.router();
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            inbound.trainer = Some((door, acts));
+        }
         let mut gateway = tokio::spawn({
             let (token, api) = (token.clone(), d.api_base.clone());
             async move {
@@ -134,7 +149,7 @@ fn live(config: &Path, given: &[String]) -> anyhow::Result<()> {
         let sessions = async {
             for ex in &exercises {
                 eprintln!("exercise {}: {}", ex.name, ex.goal);
-                let s = live::session(ex, &cfg.trainee, &practice, &mut incoming).await?;
+                let s = live::session(ex, &cfg.trainee, &practice, &mut inbound).await?;
                 print!("{}", train::card::markdown(&s.scorecard));
                 for p in train::write(&s, &cfg.out)? {
                     eprintln!("wrote {}", p.display());

@@ -31,6 +31,7 @@ use super::exercise::Exercise;
 use super::pace::{self, Move, Pace, Situation};
 use super::presented::{People, Presented};
 use super::session::{Desk, Session};
+use super::trainer::{Trainer, TrainerAct};
 use crate::scenario::settings::{LiveDiscord, Options};
 use crate::scenario::world::{AGENT_ROLE, TEAM_ROLE};
 
@@ -122,24 +123,94 @@ pub struct Practice {
     pub trainee_user: Option<u64>,
 }
 
+/// What reaches a live session from outside: the trainee's interactions, and a
+/// trainer's customers if a trainer's door is open.
+pub struct Inbound {
+    /// From the gateway ([`Front`]).
+    pub interactions: mpsc::Receiver<Incoming>,
+    /// From the trainer's door, and the door (shown each session's mock-graph).
+    pub trainer: Option<(Trainer, mpsc::Receiver<TrainerAct>)>,
+}
+
+/// What arrived while the clock ran.
+enum Arrived {
+    Interaction(Incoming),
+    Trainer(TrainerAct),
+    Beat,
+}
+
+impl Inbound {
+    /// Waits at most `beat` for something to arrive.
+    async fn next(&mut self, beat: Duration) -> anyhow::Result<Arrived> {
+        let trainer = async {
+            match &mut self.trainer {
+                Some((_, acts)) => acts.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            got = self.interactions.recv() => match got {
+                Some(i) => Ok(Arrived::Interaction(i)),
+                None => anyhow::bail!("the connection to Discord closed"),
+            },
+            Some(act) = trainer => Ok(Arrived::Trainer(act)),
+            () = tokio::time::sleep(beat) => Ok(Arrived::Beat),
+        }
+    }
+
+    /// Answers what arrived before the exercise started: it belongs to none.
+    fn refuse_stale(&mut self) {
+        while let Ok(stale) = self.interactions.try_recv() {
+            let _ = stale
+                .answer
+                .send(private("That was typed between exercises; try again now."));
+        }
+        if let Some((_, acts)) = &mut self.trainer {
+            while let Ok(stale) = acts.try_recv() {
+                let _ = stale.answer.send(Err("no exercise was running".into()));
+            }
+        }
+    }
+
+    fn show(&self, mock: Option<mock_graph::http::AppState>) {
+        if let Some((door, _)) = &self.trainer {
+            door.show(mock);
+        }
+    }
+}
+
 /// Runs `ex` live for `trainee` in the practice server: announces it, plays the
-/// trainee's commands from `incoming` as they arrive, moves the clock by
+/// trainee's commands (and a trainer's customers) as they arrive, moves the clock by
 /// [`pace::next`], and posts the scorecard at the end.
 pub async fn session(
     ex: &Exercise,
     trainee: &str,
     practice: &Practice,
-    incoming: &mut mpsc::Receiver<Incoming>,
+    inbound: &mut Inbound,
 ) -> anyhow::Result<Session> {
     let mut desk = Desk::open_with(ex, trainee, &options(practice, trainee, ex)).await?;
     let mut said = Said::new(practice, &ex.name);
-    // Commands typed before the exercise started belong to no exercise.
-    while let Ok(stale) = incoming.try_recv() {
-        let _ = stale
-            .answer
-            .send(private("That was typed between exercises; try again now."));
+    inbound.refuse_stale();
+    inbound.show(Some(desk.world().mock.clone()));
+    let session = run(&mut desk, &mut said, practice, inbound, ex).await;
+    inbound.show(None);
+    session?;
+    let session = desk.finish().await?;
+    for part in split(&card::markdown(&session.scorecard), MESSAGE_LIMIT) {
+        said.say(&part).await?;
     }
-    said.say(&intro(ex, &desk, &practice.pace)).await?;
+    Ok(session)
+}
+
+/// The session's loop, until the exercise ends.
+async fn run(
+    desk: &mut Desk<'_>,
+    said: &mut Said,
+    practice: &Practice,
+    inbound: &mut Inbound,
+    ex: &Exercise,
+) -> anyhow::Result<()> {
+    said.say(&intro(ex, desk, &practice.pace)).await?;
     let mut last = Instant::now();
     loop {
         let now = Instant::now();
@@ -150,7 +221,7 @@ pub async fn session(
             ends: desk.ends(),
         };
         last = match pace::next(&practice.pace, &at, (now - last).try_into()?) {
-            Move::End => break,
+            Move::End => return Ok(()),
             Move::To(to) => {
                 desk.run_until(to).await?;
                 now
@@ -162,19 +233,16 @@ pub async fn session(
                 Instant::now()
             }
         };
-        tokio::select! {
-            got = incoming.recv() => match got {
-                Some(i) => serve(&mut desk, practice, i).await?,
-                None => anyhow::bail!("the connection to Discord closed"),
-            },
-            () = tokio::time::sleep(BEAT) => {}
+        match inbound.next(BEAT).await? {
+            Arrived::Interaction(i) => serve(desk, practice, i).await?,
+            Arrived::Trainer(act) => {
+                tracing::info!(psid = %act.psid, action = ?act.action, "the trainer plays a customer");
+                let played = desk.customer_acts(&act.psid, act.action).await?;
+                let _ = act.answer.send(played);
+            }
+            Arrived::Beat => {}
         }
     }
-    let session = desk.finish().await?;
-    for part in split(&card::markdown(&session.scorecard), MESSAGE_LIMIT) {
-        said.say(&part).await?;
-    }
-    Ok(session)
 }
 
 /// The world's options for a live session: the practice server as its Discord, with
@@ -449,7 +517,10 @@ pub fn hear(desk: &Desk<'_>, practice: &Practice, inv: &Invocation) -> anyhow::R
             // The reply form is `/reply` in the customer's thread.
             Some(psid) => {
                 let text = fields.get("text").cloned().unwrap_or_default();
-                step(customer_of(psid).or(in_thread), format!("/reply text:{text}"))
+                step(
+                    customer_of(psid).or(in_thread),
+                    format!("/reply text:{text}"),
+                )
             }
             None => Ok(Heard::Refused("That form has expired.".into())),
         },
@@ -472,7 +543,12 @@ mod tests {
 
     #[test]
     fn a_long_scorecard_goes_in_messages_discord_takes() {
-        let text = format!("{}\n{}\n{}", "a".repeat(1500), "b".repeat(800), "c".repeat(4500));
+        let text = format!(
+            "{}\n{}\n{}",
+            "a".repeat(1500),
+            "b".repeat(800),
+            "c".repeat(4500)
+        );
         let parts = split(&text, 2000);
         assert!(parts.iter().all(|p| p.chars().count() <= 2000));
         assert_eq!(parts.concat().replace('\n', ""), text.replace('\n', ""));

@@ -44,6 +44,10 @@ pub struct TrainingConfig {
     /// Quiet stretches at least this long (virtual time) are jumped over.
     #[serde(default = "default_jump_over", deserialize_with = "duration")]
     pub jump_over: SignedDuration,
+    /// Where a trainer reaches the running exercise's mock-graph (its inspector, and
+    /// the admin API to play a customer live), e.g. "127.0.0.1:9100". None: no door.
+    #[serde(default)]
+    pub trainer_listen: Option<std::net::SocketAddr>,
     /// The practice server.
     pub discord: PracticeDiscord,
 }
@@ -140,17 +144,16 @@ impl TrainingConfig {
                 message,
             }
         };
-        let config: TrainingConfig = toml::from_str(text).map_err(|e| {
-            error(
-                e.span().map_or(0, |s| s.start),
-                e.message().to_owned(),
-            )
-        })?;
+        let config: TrainingConfig = toml::from_str(text)
+            .map_err(|e| error(e.span().map_or(0, |s| s.start), e.message().to_owned()))?;
         if !(config.speed.is_finite() && config.speed > 0.0) {
             let at = text.find("speed").unwrap_or(0);
             return Err(error(
                 at,
-                format!("speed must be a positive number of virtual seconds per real second, not {}", config.speed),
+                format!(
+                    "speed must be a positive number of virtual seconds per real second, not {}",
+                    config.speed
+                ),
             ));
         }
         Ok(config)
@@ -209,7 +212,8 @@ channel_id = 33
         let text = OK.replace("channel_id = 33", "channel_id = 33\nchanel = 4");
         let e = TrainingConfig::parse(Path::new("t.toml"), &text).unwrap_err();
         assert!(
-            e.to_string().starts_with("t.toml:10:1: unknown field `chanel`"),
+            e.to_string()
+                .starts_with("t.toml:10:1: unknown field `chanel`"),
             "{e}"
         );
     }
@@ -218,6 +222,9 @@ channel_id = 33
     fn a_speed_that_stops_the_clock_is_refused_where_it_is_written() {
         let text = OK.replace("speed = 120", "speed = 0");
         let e = TrainingConfig::parse(Path::new("t.toml"), &text).unwrap_err();
-        assert!(e.to_string().starts_with("t.toml:3:1: speed must be"), "{e}");
+        assert!(
+            e.to_string().starts_with("t.toml:3:1: speed must be"),
+            "{e}"
+        );
     }
 }

@@ -15,7 +15,8 @@
 //!   virtual time.
 //! - [`live`]: a session in the team's practice Discord server, the trainee's commands
 //!   arriving over the gateway; [`live_config`] is its `tagdesk-training.toml`;
-//!   [`presented`] shows the world's roles and trainee as the server's.
+//!   [`presented`] shows the world's roles and trainee as the server's; [`trainer`]
+//!   lets a trainer play customers through mock-graph's admin API, recorded.
 
 pub mod card;
 pub mod exercise;
@@ -29,6 +30,7 @@ pub mod score;
 pub mod scores;
 pub mod session;
 pub mod trainee;
+pub mod trainer;
 
 use std::path::{Path, PathBuf};
 

@@ -25,11 +25,19 @@ impl People {
     pub fn present(&self, post: &Post) -> Post {
         let mut post = post.clone();
         for &(world, server) in &self.roles {
-            post.content = swap(&post.content, &format!("<@&{world}>"), server.map(|s| format!("<@&{s}>")));
+            post.content = swap(
+                &post.content,
+                &format!("<@&{world}>"),
+                server.map(|s| format!("<@&{s}>")),
+            );
             post.ping_roles = swap_ids(&post.ping_roles, world, server);
         }
         for &(world, server) in &self.users {
-            post.content = swap(&post.content, &format!("<@{world}>"), server.map(|s| format!("<@{s}>")));
+            post.content = swap(
+                &post.content,
+                &format!("<@{world}>"),
+                server.map(|s| format!("<@{s}>")),
+            );
             post.ping_users = swap_ids(&post.ping_users, world, server);
         }
         post

@@ -129,6 +129,7 @@ fn step(p: &Played, trainee: &str, end: &Final) -> String {
         Origin::Reaction(why) => format!("# the customer reacts: {why}"),
         Origin::Trainee(0) => format!("# {trainee}, at the desk"),
         Origin::Trainee(line) => format!("# {trainee}, trainee file line {line}"),
+        Origin::Trainer => "# the trainer, playing the customer live".to_owned(),
         Origin::End => "# the end of the exercise: what Meta and tagdesk hold".to_owned(),
     }];
     lines.push("[[step]]".into());

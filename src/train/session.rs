@@ -34,6 +34,8 @@ pub enum Origin {
     Reaction(String),
     /// The trainee's command: its line in the trainee file, 0 when typed at the desk.
     Trainee(usize),
+    /// A trainer playing a customer (or another app) live.
+    Trainer,
     /// The end of the exercise.
     End,
 }
@@ -239,6 +241,47 @@ impl<'a> Desk<'a> {
         let step = self.command_step(at, customer, typed, action, 0);
         self.play(step, Origin::Trainee(0)).await?;
         Ok(self.played.last().expect("just played"))
+    }
+
+    /// A trainer plays a customer (by PSID) now: `action` is what they do. Returns
+    /// what was played, or why it can't be.
+    pub async fn customer_acts(
+        &mut self,
+        psid: &str,
+        action: Action,
+    ) -> anyhow::Result<Result<serde_json::Value, String>> {
+        let Some(customer) = self
+            .w
+            .psids
+            .iter()
+            .find(|(_, p)| p.as_str() == psid)
+            .map(|(c, _)| c.clone())
+        else {
+            let known: Vec<String> = self
+                .w
+                .psids
+                .iter()
+                .map(|(c, p)| format!("{p} ({c})"))
+                .collect();
+            return Ok(Err(format!(
+                "no customer {psid:?} in this exercise; its customers: {}",
+                known.join(", ")
+            )));
+        };
+        let at = self.now().duration_since(self.s.start);
+        let step = TimedStep {
+            at,
+            concurrent: false,
+            line: 0,
+            customer: Some(customer.clone()),
+            action,
+            expect: None,
+        };
+        self.play(step, Origin::Trainer).await?;
+        Ok(Ok(serde_json::json!({
+            "played": customer,
+            "at": self.now().to_string(),
+        })))
     }
 
     /// The world the session runs in.

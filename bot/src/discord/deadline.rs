@@ -94,7 +94,14 @@ pub async fn start_within(
         let (engine, inv) = (engine.clone(), inv.clone());
         async move { response::render(&commands::handle(&engine, &inv).await) }
     };
-    answer_within(engine.discord.clone(), &inv, answer, application_id, deadline).await
+    answer_within(
+        engine.discord.clone(),
+        &inv,
+        answer,
+        application_id,
+        deadline,
+    )
+    .await
 }
 
 /// Answers `inv` with what `answer` (Discord's interaction response JSON) comes to,
