@@ -117,3 +117,19 @@ fn live_training_says_what_is_missing_before_connecting() {
     assert!(err.contains("TAGDESK_DISCORD_TOKEN"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_compose_trials_config_is_valid_and_uses_postgres() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/tagdesk.compose.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let c = bot::config::FileConfig::parse(std::path::Path::new(path), &text).unwrap();
+    assert!(
+        matches!(c.database, bot::config::Database::Postgres(_)),
+        "{:?}",
+        c.database
+    );
+    assert_eq!(c.meta.graph_base, "http://mock-graph:8787");
+    let compose =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/compose.yaml")).unwrap();
+    assert!(compose.contains("./deploy/tagdesk.compose.toml:/etc/tagdesk/tagdesk.toml:ro"));
+}
