@@ -127,8 +127,8 @@ impl Store for Defective {
             .map(|t| self.thread_as_read(t))
             .transpose()
     }
-    fn threads(&self) -> Result<Vec<Thread>, StoreError> {
-        self.threads_as_read(self.inner.threads()?)
+    fn threads_after(&self, after: Option<&str>, limit: usize) -> Result<Vec<Thread>, StoreError> {
+        self.threads_as_read(self.inner.threads_after(after, limit)?)
     }
     fn threads_due(&self, now: Timestamp) -> Result<Vec<Thread>, StoreError> {
         self.threads_as_read(self.inner.threads_due(now)?)

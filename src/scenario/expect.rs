@@ -486,10 +486,10 @@ fn inbox_first(w: &World) -> anyhow::Result<String> {
     let rows = views::triage(&ctx, "all")?;
     Ok(rows
         .first()
-        .and_then(|(t, _)| {
+        .and_then(|row| {
             w.psids
                 .iter()
-                .find(|(_, p)| **p == t.psid)
+                .find(|(_, p)| **p == row.psid)
                 .map(|(id, _)| id.clone())
         })
         .unwrap_or_else(|| "(empty)".into()))

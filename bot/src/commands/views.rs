@@ -50,35 +50,66 @@ fn urgency(t: &Thread, w: &Window) -> (bool, u8, i64) {
     (!awaiting_answer(t), kind, at)
 }
 
+/// How many conversations triage reads from the store at a time.
+const SCAN_BATCH: usize = 500;
+
+/// One conversation's place in the triage: what sorts and shows it, not the whole
+/// thread (a page's threads are read again to show them), so an inbox over 100,000
+/// conversations holds a few dozen bytes for each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Triaged {
+    /// The customer.
+    pub psid: String,
+    /// Their window now.
+    pub window: Window,
+    key: (bool, u8, i64),
+}
+
 /// The open conversations matching `filter`, most urgent first, with their windows.
-pub fn triage(ctx: &Ctx<'_>, filter: &str) -> Result<Vec<(Thread, Window)>, StoreError> {
+pub fn triage(ctx: &Ctx<'_>, filter: &str) -> Result<Vec<Triaged>, StoreError> {
     let s = &ctx.engine.settings;
     let me = ctx.inv.agent.id;
-    let mut rows: Vec<(Thread, Window)> = ctx
-        .engine
-        .store
-        .threads()?
-        .into_iter()
-        .filter(|t| !t.closed && t.state.last_opened.is_some())
-        .map(|t| {
-            let w = Window::at(&t.state, ctx.now, s.rules_at(ctx.now), s.human_agent);
-            (t, w)
-        })
-        .filter(|(t, w)| match filter {
-            "mine" => t.claimed_by == Some(me),
-            "unclaimed" => t.claimed_by.is_none(),
-            "expiring" => match w {
-                Window::Standard { left, .. } | Window::HumanAgent { left, .. } => {
-                    *left <= s.alert_before
-                }
-                Window::Expired { .. } => false,
-            },
-            "needs-tag" => matches!(w, Window::HumanAgent { .. }),
-            "expired" => matches!(w, Window::Expired { .. }),
-            _ => true,
-        })
-        .collect();
-    rows.sort_by_key(|(t, w)| (urgency(t, w), t.psid.clone()));
+    let rules = s.rules_at(ctx.now);
+    let mut rows = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let batch = ctx
+            .engine
+            .store
+            .threads_after(after.as_deref(), SCAN_BATCH)?;
+        let full = batch.len() == SCAN_BATCH;
+        after = batch.last().map(|t| t.psid.clone());
+        for t in batch {
+            if t.closed || t.state.last_opened.is_none() {
+                continue;
+            }
+            let w = Window::at(&t.state, ctx.now, rules, s.human_agent);
+            let wanted = match filter {
+                "mine" => t.claimed_by == Some(me),
+                "unclaimed" => t.claimed_by.is_none(),
+                "expiring" => match w {
+                    Window::Standard { left, .. } | Window::HumanAgent { left, .. } => {
+                        left <= s.alert_before
+                    }
+                    Window::Expired { .. } => false,
+                },
+                "needs-tag" => matches!(w, Window::HumanAgent { .. }),
+                "expired" => matches!(w, Window::Expired { .. }),
+                _ => true,
+            };
+            if wanted {
+                rows.push(Triaged {
+                    key: urgency(&t, &w),
+                    psid: t.psid,
+                    window: w,
+                });
+            }
+        }
+        if !full {
+            break;
+        }
+    }
+    rows.sort_by(|a, b| (a.key, &a.psid).cmp(&(b.key, &b.psid)));
     Ok(rows)
 }
 
@@ -106,7 +137,10 @@ pub fn inbox(
         .is_some();
     let mut lines = Vec::new();
     let mut waiting = Vec::new();
-    for (t, w) in rows.iter().skip(page * PAGE_SIZE).take(PAGE_SIZE) {
+    for row in rows.iter().skip(page * PAGE_SIZE).take(PAGE_SIZE) {
+        let (Some(t), w) = (ctx.engine.store.thread(&row.psid)?, &row.window) else {
+            continue;
+        };
         let name = name_of(ctx, &t.psid)?;
         let place = match t.discord_thread {
             Some(id) => format!(" <#{id}>"),

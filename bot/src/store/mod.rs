@@ -79,8 +79,10 @@ pub trait Store: Send + Sync + 'static {
     /// A conversation.
     fn thread(&self, psid: &str) -> Result<Option<Thread>, StoreError>;
 
-    /// Every conversation.
-    fn threads(&self) -> Result<Vec<Thread>, StoreError>;
+    /// Up to `limit` conversations in PSID order, those after `after` (from the first
+    /// when `None`): every conversation, a page at a time, so nothing reading them all
+    /// holds them all.
+    fn threads_after(&self, after: Option<&str>, limit: usize) -> Result<Vec<Thread>, StoreError>;
 
     /// Conversations whose label or alert is due at `now`.
     fn threads_due(&self, now: Timestamp) -> Result<Vec<Thread>, StoreError>;

@@ -924,11 +924,15 @@ impl Store for PostgresStore {
         })
     }
 
-    fn threads(&self) -> Result<Vec<Thread>, StoreError> {
-        self.with(|db| {
+    fn threads_after(&self, after: Option<&str>, limit: usize) -> Result<Vec<Thread>, StoreError> {
+        let after = after.unwrap_or("").to_owned();
+        let limit = limit as i64;
+        self.with(move |db| {
             threads_from(db.rows(
-                &format!("SELECT {THREAD_SELECT} FROM threads ORDER BY psid"),
-                &[],
+                &format!(
+                    "SELECT {THREAD_SELECT} FROM threads WHERE psid > $1 ORDER BY psid LIMIT $2"
+                ),
+                &[&after, &limit],
             )?)
         })
     }

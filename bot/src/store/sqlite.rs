@@ -779,12 +779,12 @@ impl Store for SqliteStore {
         Ok(q.query_row([psid], thread_from).optional()?)
     }
 
-    fn threads(&self) -> Result<Vec<Thread>, StoreError> {
+    fn threads_after(&self, after: Option<&str>, limit: usize) -> Result<Vec<Thread>, StoreError> {
         let conn = self.conn();
         let mut q = conn.prepare_cached(&format!(
-            "SELECT {THREAD_SELECT} FROM threads ORDER BY psid"
+            "SELECT {THREAD_SELECT} FROM threads WHERE psid > ?1 ORDER BY psid LIMIT ?2"
         ))?;
-        let rows = q.query_map([], thread_from)?;
+        let rows = q.query_map(params![after.unwrap_or(""), limit as i64], thread_from)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -889,3 +889,41 @@ async fn a_deferred_answer_waits_out_a_discord_outage() {
     assert_eq!(calls[1].outcome, Ok(0));
     assert_eq!(calls[1].body["content"], "✅ Sent as RESPONSE.");
 }
+
+#[tokio::test]
+async fn the_inbox_ranks_more_conversations_than_it_reads_at_a_time() {
+    use bot::store::{Changes, Thread};
+    use messenger::window::CustomerAction;
+    let t = Team::new().await;
+    // 1,203 conversations straight into the store (more than two of triage's reads),
+    // the one whose window closes first in the middle of the PSID order.
+    let now = t.h.now();
+    let threads = (0..1_203u32).map(|i| {
+        let mut th = Thread {
+            psid: format!("P{i:05}"),
+            ..Thread::default()
+        };
+        let wrote = if i == 700 {
+            now - jiff::SignedDuration::from_hours(23)
+        } else {
+            now - jiff::SignedDuration::from_mins(i64::from(i % 600))
+        };
+        th.state.customer_acted(CustomerAction::Message, wrote);
+        th
+    });
+    t.h.engine
+        .store
+        .commit(&Changes {
+            threads: threads.collect(),
+            ..Changes::default()
+        })
+        .unwrap();
+    let inbox = t.send(&t.command("inbox", json!([]), None)).await;
+    let title = inbox["data"]["embeds"][0]["title"].as_str().unwrap();
+    assert!(title.contains("1203 conversations"), "{title}");
+    let text = inbox["data"]["embeds"][0]["description"].as_str().unwrap();
+    assert!(
+        text.lines().next().unwrap().contains("P00700"),
+        "the most urgent first, wherever it was read: {text}"
+    );
+}
