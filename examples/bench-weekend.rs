@@ -3,6 +3,9 @@
 //! the bot's real pipeline with its SQLite store, and the recording Discord.
 //!
 //! `cargo run --release --example bench-weekend` (or `-- 2000` for one size)
+//! `cargo run --release --example bench-weekend -- --postgres 2000`: each size on
+//! SQLite and then on Postgres (a throwaway server with Postgres's durable defaults,
+//! started from Debian's binaries as the tests start theirs), the ratio printed.
 //!
 //! Prints, per size, the wall time beside the virtual time it covers (virtual hours per
 //! wall second), and the Discord REST calls the bot made per inbound customer message.
@@ -10,7 +13,9 @@
 
 use std::path::Path;
 
+use bot::config::Database;
 use tagdesk::scenario::run;
+use tagdesk::scenario::settings::Options;
 
 fn scenario(customers: u32) -> scenario_format::Scenario {
     let path = Path::new(concat!(
@@ -36,10 +41,16 @@ fn main() {
     let rt = tagdesk::scenario::runtime().expect("runtime");
     println!("weekend backlog, Friday 18:00 to Monday 09:10, end to end, release build:");
     // Sizes may be given on the command line (`-- 2000`); by default both.
-    let sizes: Vec<u32> = std::env::args()
-        .skip(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let postgres = args.iter().any(|a| a == "--postgres");
+    let sizes: Vec<u32> = args
+        .iter()
+        .filter(|a| *a != "--postgres")
         .map(|a| a.parse().expect("a number of customers"))
         .collect();
+    let server = postgres.then(|| {
+        bot::store::test_server::TestServer::start(true).unwrap_or_else(|e| panic!("{e}"))
+    });
     let sizes = if sizes.is_empty() {
         vec![2_000, 10_000]
     } else {
@@ -50,6 +61,24 @@ fn main() {
         let report = rt.block_on(run::run(&s, s.seed, &mut || {}));
         assert!(report.passed(), "{:?} {:?}", report.failures, report.error);
         let wall = report.wall.as_secs_f64();
+        if let Some(server) = &server {
+            let options = Options {
+                database: Some(Database::Postgres(server.database())),
+                ..Options::default()
+            };
+            let on_pg = rt.block_on(run::run_with(&s, s.seed, &options, &mut || {}));
+            assert!(on_pg.passed(), "{:?} {:?}", on_pg.failures, on_pg.error);
+            assert_eq!(
+                on_pg.transcript, report.transcript,
+                "the same world on either store"
+            );
+            let pg = on_pg.wall.as_secs_f64();
+            println!(
+                "  {customers:>6} customers: {wall:>6.2} s on SQLite, {pg:>6.2} s on Postgres ({:.1}x), the same transcript",
+                pg / wall
+            );
+            continue;
+        }
         let virtual_hours = report.span.as_secs_f64() / 3600.0;
         println!(
             "  {customers:>6} customers, {:>6} messages: {wall:>6.2} s wall for {virtual_hours:.1} virtual hours ({:.0} virtual hours per wall second; goal under 10 s)",

@@ -35,6 +35,10 @@ pub struct Options {
     pub unpaced: bool,
     /// A real Discord in place of the recording one: training's live mode.
     pub live: Option<LiveDiscord>,
+    /// The bot's store: a SQLite file in the world's scratch directory unless this
+    /// names another (a Postgres database, for `bench-weekend --postgres`). It must be
+    /// empty: the world starts from nothing.
+    pub database: Option<bot::config::Database>,
 }
 
 /// A Discord server the world's bot works in instead of the recording Discord, as

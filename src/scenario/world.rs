@@ -16,6 +16,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use bot::clock::{Clock, ManualClock};
 use bot::commands::{self, interaction, response, Invocation};
+use bot::config::Database;
 use bot::discord::pacing::Paced;
 use bot::discord::ratelimit::Limits;
 use bot::discord::recorder::Recorder;
@@ -80,6 +81,8 @@ pub struct World {
     pub ledger: Mutex<Ledger>,
     /// The defect the store was told to have, again after a restart.
     defect: Option<Defect>,
+    /// Where the bot's store is, for a restart.
+    database: Database,
 }
 
 /// Who acts: a team member as Discord presents them to the bot.
@@ -139,11 +142,17 @@ impl World {
         let n = WORLDS.fetch_add(1, Ordering::Relaxed);
         let dir = scratch().join(format!("tagdesk-scenario-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let db = dir.join("tagdesk.db");
-        for ext in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{ext}", db.display()));
-        }
-        let store = open_store(&db, options.defect)?;
+        let database = match &options.database {
+            Some(db) => db.clone(),
+            None => {
+                let db = dir.join("tagdesk.db");
+                for ext in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{ext}", db.display()));
+                }
+                Database::Sqlite(db)
+            }
+        };
+        let store = open_store(&database, options.defect)?;
 
         let mut settings = mock_graph::Settings::defaults();
         // Never dialled: deliveries go to the bot's router in-process.
@@ -218,6 +227,7 @@ impl World {
             interactions: AtomicU64::new(0),
             ledger: Mutex::default(),
             defect: options.defect,
+            database,
         })
     }
 
@@ -275,7 +285,7 @@ impl World {
         // process would; meanwhile Meta's deliveries find nobody (404) and are retried.
         self.mock.deliverer.deliver_in_process(axum::Router::new());
         self.engine.store = Arc::new(SqliteStore::in_memory()?);
-        let store = open_store(&self.dir.join("tagdesk.db"), self.defect)?;
+        let store = open_store(&self.database, self.defect)?;
         self.mock
             .deliverer
             .deliver_in_process(webhook(store.clone()));
@@ -489,8 +499,8 @@ fn scratch() -> PathBuf {
 }
 
 /// The bot's database at `path`, with `defect` if a test asked for one.
-fn open_store(path: &std::path::Path, defect: Option<Defect>) -> anyhow::Result<Arc<dyn Store>> {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(path)?);
+fn open_store(database: &Database, defect: Option<Defect>) -> anyhow::Result<Arc<dyn Store>> {
+    let store = bot::store::open(database).with_context(|| format!("the store at {database}"))?;
     Ok(match defect {
         Some(d) => defects::inject(store, d),
         None => store,
