@@ -160,6 +160,7 @@ fn fill(db: &Path, n: u32) {
                     decision: None,
                     state: if out { "sent" } else { "received" }.into(),
                     error: None,
+                    reason: None,
                     standby: false,
                     app_id: None,
                     interaction_id: None,

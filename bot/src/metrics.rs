@@ -69,6 +69,7 @@ pub struct Metrics {
     events: Counter,
     pending: Family<Labels, Gauge>,
     messages: Family<Labels, Gauge>,
+    ended: Family<Labels, Gauge>,
     expired_unanswered: Gauge,
     warnings: Gauge,
     restricted: Gauge,
@@ -123,6 +124,12 @@ impl Metrics {
             "Messages stored by direction (`in` from customers, `out` from the team) and state; the team's by outcome: `sent`, `refused` (by the policy guard), `failed` (by Meta), `parked`, and those in flight",
             messages.clone(),
         );
+        let ended = Family::<Labels, Gauge>::default();
+        registry.register(
+            "sends_ended",
+            "The team's sends that ended without going out, by state (`refused` by the policy guard, before sending or when its turn came; `failed` at Meta) and reason: the guard's (`window_closed`, `promotional`, `tag_spam`, `page_restricted`, `tag_window_closed`, ...; `tag_would_change`, `second_tag_unconfirmed`, `conversation_gone` when its turn came), or Meta's code (`meta_<code>` or `meta_<code>_<subcode>`; `unavailable`, `unconfirmed` when Meta never answered)",
+            ended.clone(),
+        );
         let expired_unanswered = Gauge::default();
         registry.register(
             "windows_expired_unanswered",
@@ -154,6 +161,7 @@ impl Metrics {
             events,
             pending,
             messages,
+            ended,
             expired_unanswered,
             warnings,
             restricted,
@@ -228,6 +236,15 @@ impl Metrics {
                 .get_or_create(&vec![
                     ("direction".into(), direction.clone()),
                     ("state".into(), state.clone()),
+                ])
+                .set(*n as i64);
+        }
+        self.ended.clear();
+        for ((state, reason), n) in &stats.ended {
+            self.ended
+                .get_or_create(&vec![
+                    ("state".into(), state.clone()),
+                    ("reason".into(), reason.clone()),
                 ])
                 .set(*n as i64);
         }

@@ -51,8 +51,15 @@ pub enum Redecided {
         /// The tag, with `MESSAGE_TAG`.
         tag: Option<Tag>,
     },
-    /// Don't: the reason, in words for the thread and the agent.
-    Stop(String),
+    /// Don't.
+    Stop {
+        /// Why, as a stable name for metrics (a policy refusal's
+        /// [`Reason::code`](messenger::policy::Reason::code), or one of this function's
+        /// own: `conversation_gone`, `tag_would_change`, `second_tag_unconfirmed`).
+        reason: &'static str,
+        /// Why, in words for the thread and the agent.
+        why: String,
+    },
 }
 
 /// Runs the policy again for `msg`, a send approved earlier, at `now`, with the
@@ -82,7 +89,10 @@ pub fn redecide(
         });
     };
     let Some(mut thread) = store.thread(&msg.psid)? else {
-        return Ok(Redecided::Stop("the conversation is gone".into()));
+        return Ok(Redecided::Stop {
+            reason: "conversation_gone",
+            why: "the conversation is gone".into(),
+        });
     };
     thread.state.tagged_since_customer = store.tagged_before(&msg.psid, msg.id)?;
     let page = page_state(store, s, now)?;
@@ -106,26 +116,33 @@ pub fn redecide(
         Asked::Parked => false,
     };
     Ok(match decide(&thread.state, &intent, now, &ctx) {
-        Decision::Refused(r) => Redecided::Stop(format!("{r}")),
+        Decision::Refused(r) => Redecided::Stop {
+            reason: r.reason.code(),
+            why: format!("{r}"),
+        },
         Decision::Send(send) if send.tag.is_none() => Redecided::Send {
             messaging_type: send.messaging_type,
             tag: None,
         },
-        Decision::Send(send) if send.tag != approved_tag => Redecided::Stop(format!(
-            "it was approved as {}, but by the time its turn came it would go as {} ({}); \
-             send it again if that is what you mean",
-            approved_tag.map_or("RESPONSE", |t| t.as_str()),
-            send.tag.map_or("RESPONSE", |t| t.as_str()),
-            send.window
-        )),
+        Decision::Send(send) if send.tag != approved_tag => Redecided::Stop {
+            reason: "tag_would_change",
+            why: format!(
+                "it was approved as {}, but by the time its turn came it would go as {} ({}); \
+                 send it again if that is what you mean",
+                approved_tag.map_or("RESPONSE", |t| t.as_str()),
+                send.tag.map_or("RESPONSE", |t| t.as_str()),
+                send.window
+            ),
+        },
         Decision::Send(send)
             if send.warnings.contains(&Warning::SecondConsecutiveTag) && !confirmed_second =>
         {
-            Redecided::Stop(
-                "by the time its turn came it would be the second tagged message in a row \
-                 (another tagged message went out first); send it again to confirm"
+            Redecided::Stop {
+                reason: "second_tag_unconfirmed",
+                why: "by the time its turn came it would be the second tagged message in a row \
+                      (another tagged message went out first); send it again to confirm"
                     .into(),
-            )
+            }
         }
         Decision::Send(send) => Redecided::Send {
             messaging_type: send.messaging_type,

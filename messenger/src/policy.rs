@@ -159,6 +159,27 @@ pub enum Reason {
     },
 }
 
+impl Reason {
+    /// A stable name for the reason, for metrics and logs (`window_closed`,
+    /// `promotional`, ...): the words are for agents, this is for machines.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Reason::WindowClosed => "window_closed",
+            Reason::TagUnknownToEra(_) => "tag_unknown_to_era",
+            Reason::TagRetired { .. } => "tag_retired",
+            Reason::TagNotNeeded => "tag_not_needed",
+            Reason::TagNeedsHuman(_) => "tag_needs_human",
+            Reason::HumanAgentFeatureMissing => "human_agent_feature_missing",
+            Reason::TagWindowClosed(_) => "tag_window_closed",
+            Reason::TemplateOnly(_) => "template_only",
+            Reason::NewsPagesOnly(_) => "news_pages_only",
+            Reason::PageRestricted { .. } => "page_restricted",
+            Reason::Promotional { .. } => "promotional",
+            Reason::TagSpam { .. } => "tag_spam",
+        }
+    }
+}
+
 /// Something allowed instead of a refused send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Alternative {

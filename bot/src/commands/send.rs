@@ -457,6 +457,7 @@ fn refused(
     let record = record(ctx, thread, text, "refused", &ctx.inv.id);
     let record = MessageRecord {
         decision: Some(refusal.to_string()),
+        reason: Some(refusal.reason.code().to_owned()),
         messaging_type: None,
         ..record
     };
@@ -557,6 +558,7 @@ fn record(
         decision: None,
         state: state.into(),
         error: None,
+        reason: None,
         standby: false,
         app_id: None,
         interaction_id: Some(interaction_id.to_owned()),

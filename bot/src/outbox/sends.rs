@@ -112,7 +112,9 @@ pub async fn perform(
             messaging_type,
             tag,
         } => (messaging_type, tag),
-        Redecided::Stop(why) => return Ok(Attempt::Done(Box::new(stopped(&msg, why, now)))),
+        Redecided::Stop { reason, why } => {
+            return Ok(Attempt::Done(Box::new(stopped(&msg, reason, why, now))))
+        }
     };
     let mut msg = msg;
     msg.messaging_type = Some(messaging_type.as_str().into());
@@ -159,17 +161,26 @@ const COUNTED_SLACK: SignedDuration = SignedDuration::from_secs(10);
 fn unconfirmed(msg: &MessageRecord, now: Timestamp) -> Changes {
     let why = "Meta never answered and the conversation has moved on too far to check \
                whether it went out; look in Meta Business Suite before sending it again";
-    ended(msg, "failed", why, format!("❓ not confirmed: {why}"), now)
+    let line = format!("❓ not confirmed: {why}");
+    ended(msg, "failed", "unconfirmed", why, line, now)
 }
 
-/// A claimed send that ends without going out: its state and reason, and a line in the
-/// thread.
-fn ended(msg: &MessageRecord, state: &str, why: &str, line: String, now: Timestamp) -> Changes {
+/// A claimed send that ends without going out: its state and reason (a stable name,
+/// and words), and a line in the thread.
+fn ended(
+    msg: &MessageRecord,
+    state: &str,
+    reason: &str,
+    why: &str,
+    line: String,
+    now: Timestamp,
+) -> Changes {
     let mut changes = Changes::default();
     changes.message_updates.push(MessageUpdate {
         interaction_id: msg.interaction_id.clone().unwrap_or_default(),
         state: state.into(),
         error: Some(why.into()),
+        reason: Some(reason.into()),
         if_state: Some("sending".into()),
         ..MessageUpdate::default()
     });
@@ -205,8 +216,15 @@ fn retry(
 
 /// A send the policy stops when its turn comes: not made, its place in the count
 /// given back, and the thread says why.
-fn stopped(msg: &MessageRecord, why: String, now: Timestamp) -> Changes {
-    ended(msg, "refused", &why, format!("🚫 not sent: {why}"), now)
+fn stopped(msg: &MessageRecord, reason: &str, why: String, now: Timestamp) -> Changes {
+    ended(
+        msg,
+        "refused",
+        reason,
+        &why,
+        format!("🚫 not sent: {why}"),
+        now,
+    )
 }
 
 /// What a successful send changes: the message, the thread's tag count and last reply,
@@ -262,6 +280,13 @@ fn failed(
     now: Timestamp,
 ) -> Result<Changes, StoreError> {
     let mut changes = Changes::default();
+    let reason = match f.meta() {
+        Some(e) => match e.code() {
+            (code, Some(sub)) => format!("meta_{code}_{sub}"),
+            (code, None) => format!("meta_{code}"),
+        },
+        None => "unavailable".to_owned(),
+    };
     let words = match f.meta() {
         Some(e) => {
             let (what, next) = e.explain();
@@ -294,6 +319,7 @@ fn failed(
         interaction_id: msg.interaction_id.clone().unwrap_or_default(),
         state: "failed".into(),
         error: Some(words.clone()),
+        reason: Some(reason),
         if_state: Some("sending".into()),
         ..MessageUpdate::default()
     });

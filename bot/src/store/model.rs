@@ -160,6 +160,9 @@ pub struct MessageRecord {
     pub state: String,
     /// Meta's error, in words, for failed sends.
     pub error: Option<String>,
+    /// Why a send ended refused or failed, as a stable name: the policy's reason
+    /// (`window_closed`, `promotional`, ...) or Meta's code (`meta_551`).
+    pub reason: Option<String>,
     /// Arrived as standby (another app owns the conversation).
     pub standby: bool,
     /// The app that sent an echo.
@@ -215,6 +218,8 @@ pub struct MessageUpdate {
     pub retag: Option<Option<String>>,
     /// When it was sent.
     pub at: Option<Timestamp>,
+    /// Why it ended refused or failed, as [`MessageRecord::reason`].
+    pub reason: Option<String>,
     /// Apply only if the message is still in this state (a failure must not overwrite
     /// an echo that proved the send went through).
     pub if_state: Option<String>,
@@ -585,4 +590,8 @@ pub struct StoreStats {
     pub messages: std::collections::BTreeMap<(String, String), u64>,
     /// Conversations whose window closed on an unanswered customer message.
     pub expired_unanswered: u64,
+    /// The team's sends that ended without going out, by state (`refused`, `failed`)
+    /// and reason (`MessageRecord::reason`; `unknown` for sends recorded before
+    /// reasons were).
+    pub ended: std::collections::BTreeMap<(String, String), u64>,
 }

@@ -158,6 +158,10 @@ DROP INDEX messages_interaction;
 CREATE UNIQUE INDEX messages_interaction ON messages (interaction_id)
     WHERE interaction_id IS NOT NULL;
 "#,
+    // Why a send ended refused or failed, as a stable name (for /metrics).
+    r#"
+ALTER TABLE messages ADD COLUMN reason TEXT;
+"#,
 ];
 
 /// The SQLite store. One connection behind a mutex: SQLite serializes writers anyway,
@@ -376,7 +380,8 @@ fn thread_from(r: &Row<'_>) -> rusqlite::Result<Thread> {
 }
 
 const MESSAGE_COLUMNS: &str = "id, psid, direction, mid, kind, text, attachments, at,
-    messaging_type, tag, agent, decision, state, error, standby, app_id, interaction_id, asked";
+    messaging_type, tag, agent, decision, state, error, standby, app_id, interaction_id, asked,
+    reason";
 
 fn message_from(r: &Row<'_>) -> rusqlite::Result<MessageRecord> {
     let direction: String = r.get(2)?;
@@ -396,6 +401,7 @@ fn message_from(r: &Row<'_>) -> rusqlite::Result<MessageRecord> {
         decision: r.get(11)?,
         state: r.get(12)?,
         error: r.get(13)?,
+        reason: r.get(18)?,
         standby: r.get(14)?,
         app_id: r.get::<_, Option<i64>>(15)?.map(|v| v as u64),
         interaction_id: r.get(16)?,
@@ -497,8 +503,9 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
         let mut q = tx.prepare_cached(
             "INSERT INTO messages (psid, direction, mid, kind, text, attachments, at,
                  messaging_type, tag, agent, decision, state, error, standby, app_id,
-                 interaction_id, asked)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+                 interaction_id, asked, reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                 ?18)
              ON CONFLICT DO NOTHING",
         )?;
         for m in &c.messages {
@@ -523,6 +530,7 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
                     .map(|a| serde_json::to_string(&a))
                     .transpose()
                     .map_err(corrupt)?,
+                m.reason,
             ])?;
         }
     }
@@ -530,7 +538,7 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
         let mut q = tx.prepare_cached(
             "UPDATE messages SET state = ?2, mid = COALESCE(?3, mid), error = ?4,
                  messaging_type = COALESCE(?5, messaging_type), at = COALESCE(?6, at),
-                 tag = CASE WHEN ?8 THEN ?9 ELSE tag END
+                 tag = CASE WHEN ?8 THEN ?9 ELSE tag END, reason = ?10
              WHERE interaction_id = ?1 AND (?7 IS NULL OR state = ?7)",
         )?;
         for u in &c.message_updates {
@@ -544,6 +552,7 @@ fn apply(tx: &Transaction<'_>, c: &Changes) -> Result<(), StoreError> {
                 u.if_state,
                 u.retag.is_some(),
                 u.retag.clone().flatten(),
+                u.reason,
             ])?;
         }
     }
@@ -1124,6 +1133,20 @@ impl Store for SqliteStore {
         })? {
             let (direction, state, n) = row?;
             stats.messages.insert((direction, state), n as u64);
+        }
+        let mut q = conn.prepare_cached(
+            "SELECT state, COALESCE(reason, 'unknown'), count(*) FROM messages
+             WHERE direction = 'out' AND state IN ('refused', 'failed') GROUP BY 1, 2",
+        )?;
+        for row in q.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })? {
+            let (state, reason, n) = row?;
+            stats.ended.insert((state, reason), n as u64);
         }
         let unanswered: i64 = conn.query_row(
             "SELECT count(*) FROM threads WHERE last_customer < ?1

@@ -124,6 +124,26 @@ async fn metrics_count_what_happened_and_read_the_store() {
         Some(1.0),
         "{text}"
     );
+    // An agent's late reply is refused by the guard: counted with its reason.
+    let late = bot::commands::interaction::parse(&serde_json::json!({
+        "id": "1200000000000000001", "type": 2, "token": "t", "application_id": "1",
+        "data": {"name": "reply", "options": [
+            {"name": "text", "type": 3, "value": "Sorry for the wait!"},
+            {"name": "customer", "type": 3, "value": ada}]},
+        "member": {"user": {"id": "42", "username": "grace"}, "roles": [crate::harness::ROLE.to_string()]},
+    }))
+    .unwrap();
+    let answer = bot::commands::handle(&h.engine, &late).await;
+    assert!(format!("{answer:?}").contains("Not sent"), "{answer:?}");
+    let (_, text) = get(&h, &m, "/metrics").await;
+    assert_eq!(
+        value(
+            &text,
+            r#"tagdesk_sends_ended{state="refused",reason="window_closed"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
     assert!(text.ends_with("# EOF\n"), "{text}");
 }
 

@@ -120,6 +120,7 @@ fn only_one_performer_claims_a_send(db: &Database) {
         decision: None,
         state: "queued".into(),
         error: None,
+        reason: None,
         standby: false,
         app_id: None,
         interaction_id: Some("I1".into()),
@@ -198,6 +199,7 @@ fn tagged_send(key: &str) -> bot::store::MessageRecord {
         decision: None,
         state: "queued".into(),
         error: None,
+        reason: None,
         standby: false,
         app_id: None,
         interaction_id: Some(key.into()),
@@ -855,6 +857,45 @@ fn stats_count_events_pending_work_and_unanswered_windows(db: &Database) {
     assert_eq!(stats.expired_unanswered, 1, "U2 was answered: {stats:?}");
     // Before the cutoff reaches the customer's message, the window isn't over.
     assert_eq!(store.stats(t0).unwrap().expired_unanswered, 0);
+
+    // Sends that ended without going out, by why: recorded refused, or updated to
+    // failed when Meta refused them.
+    let refused = bot::store::MessageRecord {
+        state: "refused".into(),
+        reason: Some("promotional".into()),
+        ..tagged_send("r1")
+    };
+    store
+        .commit(&Changes {
+            messages: vec![refused, tagged_send("f1"), tagged_send("old")],
+            message_updates: vec![
+                bot::store::MessageUpdate {
+                    interaction_id: "f1".into(),
+                    state: "failed".into(),
+                    reason: Some("meta_551".into()),
+                    ..Default::default()
+                },
+                bot::store::MessageUpdate {
+                    interaction_id: "old".into(),
+                    state: "failed".into(),
+                    ..Default::default()
+                },
+            ],
+            ..Changes::default()
+        })
+        .unwrap();
+    let ended: Vec<((String, String), u64)> = store.stats(t0).unwrap().ended.into_iter().collect();
+    let pair = |s: &str, r: &str| ((s.to_owned(), r.to_owned()), 1);
+    assert_eq!(
+        ended,
+        [
+            pair("failed", "meta_551"),
+            pair("failed", "unknown"),
+            pair("refused", "promotional")
+        ]
+    );
+    let kept = store.message_by_interaction("f1").unwrap().unwrap();
+    assert_eq!(kept.reason.as_deref(), Some("meta_551"));
 }
 
 macro_rules! conformance {
