@@ -799,3 +799,74 @@ async fn review_a_blocked_customer_left_alone_does_not_hold_the_clock() {
         "Ben is answered and Ada blocked the page: nothing waits for the trainee, yet the clock won't jump"
     );
 }
+
+/// Promise 1: the Reply form (a modal) is recorded and played as `/reply text:...`,
+/// but the bot treats them differently: `/reply` reads a text that is `/NAME` as the
+/// snippet NAME, the form sends what was typed. A trainee who types "/ship" in the
+/// form sends "/ship" in production; the session sends (and records) the snippet.
+#[tokio::test(start_paused = true)]
+async fn review_the_reply_form_is_played_as_the_form_not_as_slash_reply() {
+    let (server, front, the_door, session) = start_live(training("first-reply"), "sam");
+    let thread = until(&server, |s| s.threads().first().map(|t| t.id)).await;
+    let (_, customers) = door(&the_door, Method::GET, "/_mock/customers", None).await;
+    let psid = customers["data"][0]["psid"].as_str().unwrap().to_owned();
+    let add = interaction::parse(&json!({
+        "id": "1300000000000000001", "type": 2, "token": "practice",
+        "application_id": APP.to_string(), "channel_id": thread.to_string(),
+        "data": interaction_data("snippet", Some("add"), &[
+            ("name".into(), json!("ship")),
+            ("text".into(), json!("Orders ship within 2 working days.")),
+        ]),
+        "member": {"user": {"id": TRAINEE.to_string(), "username": "sam"}, "roles": [AGENTS.to_string()]},
+    }))
+    .unwrap();
+    let saved = front.answer(add, APP).await.body;
+    assert!(saved.to_string().contains("ship"), "{saved}");
+    let form = interaction::parse(&json!({
+        "id": "1300000000000000002", "type": 5, "token": "practice",
+        "application_id": APP.to_string(), "channel_id": thread.to_string(),
+        "data": {"custom_id": format!("reply-modal:{psid}"), "components": [
+            {"type": 1, "components": [{"type": 4, "custom_id": "text", "value": "/ship"}]}]},
+        "member": {"user": {"id": TRAINEE.to_string(), "username": "sam"}, "roles": [AGENTS.to_string()]},
+    }))
+    .unwrap();
+    let answer = front.answer(form, APP).await.body;
+    let (_, sent) = door(&the_door, Method::GET, "/_mock/sent", None).await;
+    session.abort();
+    let sent = sent.to_string();
+    assert!(
+        !sent.contains("Orders ship within 2 working days."),
+        "the form's \"/ship\" went out as the snippet: {answer}\n{sent}"
+    );
+}
+
+/// Promise 2: autocomplete can't be deferred, and must be answered with choices
+/// (type 8). One typed between exercises waits for the next exercise to start (no
+/// deadline) and is then answered with a message (type 4), which Discord refuses.
+#[tokio::test(start_paused = true)]
+async fn review_autocomplete_between_exercises_is_answered_with_choices() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let server = Recorder::new();
+    let p = practice(&server);
+    let (front, interactions) = Front::new(p.discord.clone());
+    let mut inbound = Inbound {
+        interactions,
+        trainer: None,
+    };
+    let typing = interaction::parse(&json!({
+        "id": "1300000000000000001", "type": 4, "token": "practice",
+        "application_id": APP.to_string(), "channel_id": CHANNEL.to_string(),
+        "data": {"name": "reply", "options": [{"name": "snippet", "type": 3, "value": "sh", "focused": true}]},
+        "member": {"user": {"id": TRAINEE.to_string(), "username": "sam"}, "roles": [AGENTS.to_string()]},
+    }))
+    .unwrap();
+    let asked = tokio::spawn(async move { front.answer(typing, APP).await.body });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let session = tokio::spawn(async move {
+        let ex = exercise::load(&root.join("training/first-reply.toml")).unwrap();
+        live::session(&ex, "sam", &p, &mut inbound).await
+    });
+    let answer = asked.await.unwrap();
+    session.abort();
+    assert_eq!(answer["type"], 8, "{answer}");
+}
