@@ -870,3 +870,38 @@ async fn review_autocomplete_between_exercises_is_answered_with_choices() {
     session.abort();
     assert_eq!(answer["type"], 8, "{answer}");
 }
+
+/// Promise 4 (and 1): the loop decides to jump without looking at what has arrived.
+/// In monday-backlog, two replies to Dan (whose window is open) arrive at the same
+/// instant, both queued: the first is played, nothing then waits, the clock jumps to
+/// Eve's message five days on, and only then is the second played (and recorded),
+/// where Dan's 24 hours have long closed (it goes as HUMAN_AGENT).
+#[tokio::test(start_paused = true)]
+async fn review_a_command_that_arrives_as_the_clock_jumps_is_played_before_the_jump() {
+    let (server, front, _door, session) = start_live(training("monday-backlog"), "sam");
+    let thread = until(&server, |s| s.threads().first().map(|t| t.id)).await;
+    // Both arrive at the same instant: both are in the session's queue before it
+    // plays the first.
+    let (first, second) = tokio::join!(
+        front.answer(
+            reply(1, TRAINEE, thread, "Hi Dan, yes: the blue kettle is in stock."),
+            APP,
+        ),
+        front.answer(reply(2, TRAINEE, thread, "Shall I reserve one for you?"), APP),
+    );
+    let (first, second) = (first.body, second.body);
+    assert_eq!(outcome_of(&first), "sent", "{first}");
+    session.abort();
+    let jumped: Vec<String> = server
+        .messages_in(CHANNEL)
+        .iter()
+        .filter_map(|m| m.body["content"].as_str().map(str::to_owned))
+        .filter(|m| m.ends_with("⏩"))
+        .collect();
+    assert!(
+        second["data"]["content"]
+            .as_str()
+            .is_some_and(|c| c.contains("Sent as RESPONSE")),
+        "arrived with the first reply, inside Dan's 24 hours; jumps: {jumped:?}; answer: {second}"
+    );
+}
