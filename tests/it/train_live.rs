@@ -905,3 +905,41 @@ async fn review_a_command_that_arrives_as_the_clock_jumps_is_played_before_the_j
         "arrived with the first reply, inside Dan's 24 hours; jumps: {jumped:?}; answer: {second}"
     );
 }
+
+/// Promise 3 (a read that writes): the door passes every GET to mock-graph
+/// unrecorded, but a Graph GET that fails (no token) draws an `fbtrace_id` from the
+/// world's seeded ids, so every message id after it differs from the one the replay
+/// (which never saw the GET) draws: the session's world is no longer its record's.
+#[tokio::test(start_paused = true)]
+async fn review_a_trainers_read_leaves_the_world_as_its_record_replays_it() {
+    let mut ids = Vec::new();
+    for read_first in [false, true] {
+        let (server, front, the_door, session) = start_live(training("first-reply"), "sam");
+        let thread = until(&server, |s| s.threads().first().map(|t| t.id)).await;
+        if read_first {
+            let (status, _) = door(
+                &the_door,
+                Method::GET,
+                "/v21.0/me/conversations?platform=messenger",
+                None,
+            )
+            .await;
+            assert_ne!(status, 200, "the read failed, as meant");
+        }
+        let answer = front
+            .answer(
+                reply(1, TRAINEE, thread, "Hi Ada, order 20931 arrives tomorrow."),
+                APP,
+            )
+            .await
+            .body;
+        assert_eq!(outcome_of(&answer), "sent", "{answer}");
+        let (_, sent) = door(&the_door, Method::GET, "/_mock/sent", None).await;
+        session.abort();
+        ids.push(sent["data"][0]["sent"]["message_id"].clone());
+    }
+    assert_eq!(
+        ids[0], ids[1],
+        "the reply's message id, without and with the trainer's read before it"
+    );
+}
