@@ -67,6 +67,10 @@ pub struct Metrics {
     discord_calls: Family<Labels, Counter>,
     graph_calls: Family<Labels, Counter>,
     events: Counter,
+    /// Held while a scrape brings the figures up to the store and writes them out, so
+    /// two scrapes at once neither both add the same events nor see each other's
+    /// half-cleared families.
+    scraping: std::sync::Mutex<()>,
     pending: Family<Labels, Gauge>,
     messages: Family<Labels, Gauge>,
     ended: Family<Labels, Gauge>,
@@ -159,6 +163,7 @@ impl Metrics {
             discord_calls,
             graph_calls,
             events,
+            scraping: std::sync::Mutex::new(()),
             pending,
             messages,
             ended,
@@ -221,6 +226,7 @@ impl Metrics {
             STANDARD_WINDOW
         };
         let stats = store.stats(now - window)?;
+        let _one = self.scraping.lock().unwrap_or_else(|e| e.into_inner());
         // The store's count only grows; the counter catches up with it.
         self.events
             .inc_by(stats.events.saturating_sub(self.events.get()));
