@@ -145,6 +145,9 @@ fn live(config: &Path, given: &[String]) -> anyhow::Result<()> {
             pace: cfg.pace(),
             agent_role: d.agent_role_id,
             trainee_user: d.trainee_user_id,
+            run: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
         };
         let sessions = async {
             for ex in &exercises {

@@ -22,6 +22,13 @@ pub enum AgentAction {
     Press(String),
     /// Pick this value in the select menu under the agent's last answer.
     Pick(String),
+    /// Submit the form (modal) with this `custom_id`, with these fields.
+    Submit {
+        /// The form's `custom_id` (`reply-modal:PSID`).
+        custom_id: String,
+        /// Its text inputs by `custom_id`.
+        fields: Vec<(String, String)>,
+    },
     /// A slash command read without the bot's definitions to check it against.
     Unchecked(String),
 }
@@ -60,6 +67,12 @@ pub fn parse(typed: &str, definitions: Option<&Value>) -> Result<AgentAction, Ba
     }
     if let Some(rest) = typed.strip_prefix("pick ") {
         return Ok(AgentAction::Pick(rest.trim().to_owned()));
+    }
+    if let Some(rest) = typed.strip_prefix("submit ") {
+        return Ok(AgentAction::Submit {
+            custom_id: rest.trim().to_owned(),
+            fields: Vec::new(),
+        });
     }
     let Some(body) = typed.strip_prefix('/') else {
         return Err(bad(format!("can't understand {typed:?}"), Some("a slash command like \"/reply text:Thanks!\", or \"press park\", or \"pick HUMAN_AGENT\"".into())));
@@ -158,6 +171,100 @@ pub fn parse(typed: &str, definitions: Option<&Value>) -> Result<AgentAction, Ba
     })
 }
 
+/// An action whose options (or a form's fields) are given exactly, as a table beside
+/// `does` (`options = { text = "…" }`), rather than typed after it: what a live
+/// training session records, since typed text can't carry every value (a `text:`
+/// inside a reply, runs of spaces). `typed` names the command (and subcommand) or the
+/// form (`submit reply-modal:PSID`); anything typed after that is for people reading
+/// the scenario and is not used. Options are checked against `definitions` as typed
+/// ones are.
+pub fn with_options(
+    typed: &str,
+    given: &[(String, Value)],
+    definitions: Option<&Value>,
+) -> Result<AgentAction, BadCommand> {
+    match parse(typed, None)? {
+        AgentAction::Submit { custom_id, .. } => {
+            let mut fields = Vec::new();
+            for (k, v) in given {
+                let Some(v) = v.as_str() else {
+                    return Err(bad(format!("form field {k}: expected text"), None));
+                };
+                fields.push((k.clone(), v.to_owned()));
+            }
+            Ok(AgentAction::Submit { custom_id, fields })
+        }
+        AgentAction::Unchecked(_) => {
+            let mut words = typed.split_whitespace();
+            let command = words
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_owned();
+            // A subcommand is the next word when the command has subcommands.
+            let has_subs = definitions
+                .and_then(Value::as_array)
+                .and_then(|defs| defs.iter().find(|c| c["name"] == command.as_str()))
+                .and_then(|def| def["options"].as_array())
+                .is_some_and(|o| o.iter().any(|o| o["type"] == 1));
+            let sub = has_subs.then(|| words.next().unwrap_or_default().to_owned());
+            check_options(&command, sub.as_deref(), given, definitions)?;
+            Ok(AgentAction::Slash {
+                command,
+                sub,
+                options: given.to_vec(),
+            })
+        }
+        _ => Err(bad(
+            "`options` go with a slash command or `submit FORM`",
+            Some("press and pick take no options".into()),
+        )),
+    }
+}
+
+/// Checks options given exactly against the command's definition.
+fn check_options(
+    command: &str,
+    sub: Option<&str>,
+    given: &[(String, Value)],
+    definitions: Option<&Value>,
+) -> Result<(), BadCommand> {
+    let Some(defs) = definitions.and_then(Value::as_array) else {
+        return Ok(());
+    };
+    let Some(def) = defs.iter().find(|c| c["name"] == command) else {
+        return Err(bad(format!("unknown command /{command}"), None));
+    };
+    let mut options = def["options"].as_array().cloned().unwrap_or_default();
+    if let Some(sub) = sub {
+        let Some(found) = options.iter().find(|o| o["type"] == 1 && o["name"] == sub) else {
+            return Err(bad(format!("/{command} has no subcommand {sub:?}"), None));
+        };
+        options = found["options"].as_array().cloned().unwrap_or_default();
+    }
+    for (k, v) in given {
+        let Some(def) = options.iter().find(|o| o["name"] == k.as_str()) else {
+            let names: Vec<&str> = options.iter().filter_map(|o| o["name"].as_str()).collect();
+            return Err(bad(
+                format!("/{command} has no option {k:?}"),
+                Some(format!("options: {}", names.join(", "))),
+            ));
+        };
+        let boolean = def["type"] == 5;
+        if boolean != v.is_boolean() || (!boolean && !v.is_string()) {
+            let want = if boolean { "true or false" } else { "text" };
+            return Err(bad(format!("{k}: expected {want}"), None));
+        }
+    }
+    for required in options.iter().filter(|o| o["required"] == true) {
+        let n = required["name"].as_str().unwrap_or_default();
+        if !given.iter().any(|(k, _)| k == n) {
+            return Err(bad(format!("/{command} needs {n}"), None));
+        }
+    }
+    Ok(())
+}
+
 /// The `data` of the interaction a slash command becomes.
 pub fn interaction_data(command: &str, sub: Option<&str>, options: &[(String, Value)]) -> Value {
     let options: Vec<Value> = options
@@ -192,6 +299,56 @@ mod tests {
 
     fn parse(typed: &str) -> Result<AgentAction, BadCommand> {
         super::parse(typed, Some(&definitions()))
+    }
+
+    #[test]
+    fn options_given_exactly_are_taken_as_they_are_and_checked() {
+        let defs = definitions();
+        let text = "Hi  there: the text: of the SMS";
+        let exact = with_options(
+            "/reply text:whatever is shown",
+            &[("text".into(), json!(text))],
+            Some(&defs),
+        )
+        .unwrap();
+        assert_eq!(
+            exact,
+            AgentAction::Slash {
+                command: "reply".into(),
+                sub: None,
+                options: vec![("text".into(), json!(text))]
+            }
+        );
+        let sub = with_options(
+            "/snippet add",
+            &[
+                ("name".into(), json!("ship")),
+                ("text".into(), json!("Soon.")),
+            ],
+            Some(&defs),
+        )
+        .unwrap();
+        assert!(matches!(sub, AgentAction::Slash { sub: Some(ref s), .. } if s == "add"));
+        let e = with_options("/reply", &[("txet".into(), json!("x"))], Some(&defs)).unwrap_err();
+        assert!(e.message.contains("no option \"txet\""), "{e:?}");
+        let e = with_options("/reply", &[("split".into(), json!("yes"))], Some(&defs)).unwrap_err();
+        assert!(e.message.contains("true or false"), "{e:?}");
+        let e =
+            with_options("/snippet add", &[("name".into(), json!("x"))], Some(&defs)).unwrap_err();
+        assert!(e.message.contains("needs text"), "{e:?}");
+        let form = with_options(
+            "submit reply-modal:U1",
+            &[("text".into(), json!("Hi"))],
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            form,
+            AgentAction::Submit {
+                custom_id: "reply-modal:U1".into(),
+                fields: vec![("text".into(), "Hi".into())]
+            }
+        );
     }
 
     #[test]

@@ -167,9 +167,16 @@ pub struct Step {
     /// The agent who acts.
     #[serde(default)]
     pub agent: Option<Spanned<String>>,
-    /// What the agent does, as typed: `/reply text:...`, `press park`, `pick HUMAN_AGENT`.
+    /// What the agent does, as typed: `/reply text:...`, `press park`, `pick HUMAN_AGENT`,
+    /// `submit reply-modal:PSID`.
     #[serde(default)]
     pub does: Option<Spanned<String>>,
+    /// The command's options (or the form's fields) exactly, text or true/false: then
+    /// `does` names only the command (`/reply`, `/snippet add`, `submit FORM`), and
+    /// words typed after it are not read. Recorded live sessions use it, since typed
+    /// text can't carry every value.
+    #[serde(default)]
+    pub options: Option<Spanned<BTreeMap<String, toml::Value>>>,
     /// Faults from now on.
     #[serde(default)]
     pub faults: Option<FaultSection>,

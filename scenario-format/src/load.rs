@@ -541,8 +541,29 @@ fn action(
                     Some(hint_list("agents", &known)),
                 ));
             }
-            let parsed = command::parse(does.get_ref(), commands)
-                .map_err(|e| cx.err(does.span().start, e.message, e.hint))?;
+            let parsed = match &s.options {
+                Some(options) => {
+                    let mut given = Vec::new();
+                    for (k, v) in options.get_ref() {
+                        let v = match v {
+                            toml::Value::String(t) => serde_json::Value::from(t.as_str()),
+                            toml::Value::Boolean(b) => serde_json::Value::from(*b),
+                            _ => {
+                                return Err(cx.err(
+                                    options.span().start,
+                                    format!("option {k}: text or true/false"),
+                                    None,
+                                ))
+                            }
+                        };
+                        given.push((k.clone(), v));
+                    }
+                    command::with_options(does.get_ref(), &given, commands)
+                        .map_err(|e| cx.err(options.span().start, e.message, e.hint))?
+                }
+                None => command::parse(does.get_ref(), commands)
+                    .map_err(|e| cx.err(does.span().start, e.message, e.hint))?,
+            };
             found.push(Action::Agent {
                 agent: agent.get_ref().clone(),
                 typed: does.get_ref().clone(),
@@ -557,6 +578,10 @@ fn action(
             ))
         }
         (None, Some(d)) => return Err(cx.err(d.span().start, "`does` needs an `agent`", None)),
+        (None, None) if s.options.is_some() => {
+            let at = s.options.as_ref().map_or(0, |o| o.span().start);
+            return Err(cx.err(at, "`options` go with an agent's `does`", None));
+        }
         (None, None) => {}
     }
     match found.len() {

@@ -341,6 +341,13 @@ impl World {
         last: Option<&Value>,
     ) -> anyhow::Result<Prepared> {
         let (kind, data, pressed_on) = match action {
+            AgentAction::Submit { custom_id, fields } => {
+                let rows: Vec<Value> = fields
+                    .iter()
+                    .map(|(k, v)| json!({"type": 1, "components": [{"type": 4, "custom_id": k, "value": v}]}))
+                    .collect();
+                (5, json!({"custom_id": custom_id, "components": rows}), None)
+            }
             AgentAction::Unchecked(typed) => {
                 anyhow::bail!("{typed:?} wasn't checked against the bot's commands")
             }
@@ -440,7 +447,8 @@ fn component(message: &Value, wanted: &str, picking: bool) -> Option<Value> {
         if picking {
             c["type"] == 3
         } else {
-            c["type"] == 2 && id.starts_with(&format!("{wanted}:"))
+            // A kind (`park`: the first such button) or a button exactly (`inbox:all:2`).
+            c["type"] == 2 && (id == wanted || id.starts_with(&format!("{wanted}:")))
         }
     })
 }

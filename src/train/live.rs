@@ -21,7 +21,7 @@ use anyhow::Context as _;
 use bot::commands::{response, Action, Invocation, Msg, Response};
 use bot::discord::{deadline, BoxFuture, DiscordApi, Effect, Post};
 use bot::gateway::Answerer;
-use scenario_format::command::{self, AgentAction};
+use scenario_format::command::AgentAction;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -79,16 +79,28 @@ impl Answerer for Front {
         let asked = inv.clone();
         let answer = async move {
             let (answer, answered) = oneshot::channel();
+            let fallback = between_exercises(&asked);
             let incoming = Incoming {
                 invocation: asked,
                 answer,
             };
             if to_session.send(incoming).await.is_err() {
-                return private("No exercise is running now.");
+                return fallback;
             }
-            answered
-                .await
-                .unwrap_or_else(|_| private("The exercise ended before that was played."))
+            answered.await.unwrap_or(fallback)
+        };
+        // Autocomplete can't be deferred: it is answered in time, empty if need be.
+        let answer = {
+            let empty = between_exercises(&inv);
+            let autocomplete = matches!(inv.action, Action::Autocomplete { .. });
+            async move {
+                if !autocomplete {
+                    return answer.await;
+                }
+                tokio::time::timeout(deadline::DEADLINE, answer)
+                    .await
+                    .unwrap_or(empty)
+            }
         };
         Box::pin(async move {
             deadline::answer_within(
@@ -100,6 +112,15 @@ impl Answerer for Front {
             )
             .await
         })
+    }
+}
+
+/// The answer to what arrived when no exercise was running: an interaction of the
+/// kind Discord expects (autocomplete gets an empty list of choices).
+fn between_exercises(inv: &Invocation) -> Value {
+    match inv.action {
+        Action::Autocomplete { .. } => serde_json::json!({"type": 8, "data": {"choices": []}}),
+        _ => private("That was typed between exercises; try again now."),
     }
 }
 
@@ -121,6 +142,9 @@ pub struct Practice {
     pub agent_role: Option<u64>,
     /// The trainee's account: only their commands count. `None`: anyone's do.
     pub trainee_user: Option<u64>,
+    /// This run, among the practice server's runs (the real time it started, say):
+    /// what the session posts is told apart from an earlier run's by it.
+    pub run: u64,
 }
 
 /// What reaches a live session from outside: the trainee's interactions, and a
@@ -158,12 +182,19 @@ impl Inbound {
         }
     }
 
+    /// Something that has already arrived, without waiting.
+    fn ready(&mut self) -> Option<Arrived> {
+        if let Ok(i) = self.interactions.try_recv() {
+            return Some(Arrived::Interaction(i));
+        }
+        let (_, acts) = self.trainer.as_mut()?;
+        acts.try_recv().ok().map(Arrived::Trainer)
+    }
+
     /// Answers what arrived before the exercise started: it belongs to none.
     fn refuse_stale(&mut self) {
         while let Ok(stale) = self.interactions.try_recv() {
-            let _ = stale
-                .answer
-                .send(private("That was typed between exercises; try again now."));
+            let _ = stale.answer.send(between_exercises(&stale.invocation));
         }
         if let Some((_, acts)) = &mut self.trainer {
             while let Ok(stale) = acts.try_recv() {
@@ -213,6 +244,12 @@ async fn run(
     said.say(&intro(ex, desk, &practice.pace)).await?;
     let mut last = Instant::now();
     loop {
+        // What arrived while the clock ran is played before it moves again (a jump
+        // would otherwise carry a command typed at 10:00 to Monday), and at the end
+        // everything typed before the end is played.
+        while let Some(arrived) = inbound.ready() {
+            take(desk, practice, arrived).await?;
+        }
         let now = Instant::now();
         let at = Situation {
             now: desk.now(),
@@ -233,15 +270,22 @@ async fn run(
                 Instant::now()
             }
         };
-        match inbound.next(BEAT).await? {
-            Arrived::Interaction(i) => serve(desk, practice, i).await?,
-            Arrived::Trainer(act) => {
-                tracing::info!(psid = %act.psid, action = ?act.action, "the trainer plays a customer");
-                let played = desk.customer_acts(&act.psid, act.action).await?;
-                let _ = act.answer.send(played);
-            }
-            Arrived::Beat => {}
+        let arrived = inbound.next(BEAT).await?;
+        take(desk, practice, arrived).await?;
+    }
+}
+
+/// Plays what arrived.
+async fn take(desk: &mut Desk<'_>, practice: &Practice, arrived: Arrived) -> anyhow::Result<()> {
+    match arrived {
+        Arrived::Interaction(i) => serve(desk, practice, i).await,
+        Arrived::Trainer(act) => {
+            tracing::info!(psid = %act.psid, action = ?act.action, "the trainer plays a customer");
+            let played = desk.customer_acts(&act.psid, act.action).await?;
+            let _ = act.answer.send(played);
+            Ok(())
         }
+        Arrived::Beat => Ok(()),
     }
 }
 
@@ -270,6 +314,9 @@ fn options(practice: &Practice, trainee: &str, ex: &Exercise) -> Options {
     }
 }
 
+/// Sessions' announcements so far in this process, for their nonces.
+static SAID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// What the session says in the trainee's channel, each message once.
 struct Said {
     discord: Arc<dyn DiscordApi>,
@@ -294,7 +341,13 @@ impl Said {
             discord: practice.discord.clone(),
             channel: practice.channel,
             // Discord takes nonces of at most 25 characters.
-            prefix: format!("t{:x}", fnv(key) & 0xffff_ffff),
+            // Discord remembers a nonce for minutes: the same exercise taken again, in
+            // this run or the next, must not reuse one.
+            prefix: format!(
+                "t{:x}-{}",
+                fnv(&format!("{key}:{}", practice.run)) & 0xffff_ffff,
+                SAID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ),
             count: 0,
         }
     }
@@ -409,7 +462,9 @@ pub enum Heard {
 
 /// Serves one interaction: plays it (or looks), and answers.
 async fn serve(desk: &mut Desk<'_>, practice: &Practice, i: Incoming) -> anyhow::Result<()> {
-    let answer = match hear(desk, practice, &i.invocation)? {
+    let heard = hear(desk, practice, &i.invocation)
+        .unwrap_or_else(|e| Heard::Refused(format!("That couldn't be played here: {e:#}")));
+    let answer = match heard {
         Heard::Step {
             customer,
             typed,
@@ -429,7 +484,10 @@ async fn serve(desk: &mut Desk<'_>, practice: &Practice, i: Incoming) -> anyhow:
     Ok(())
 }
 
-/// What `inv`, from the practice server, comes to in the session's world.
+/// What `inv`, from the practice server, comes to in the session's world: the
+/// trainee's action exactly as they took it (every option's value as sent, the button
+/// pressed by its `custom_id`, the form submitted as a form), so that the recorded
+/// step replays to the same outcome. `typed` is only how transcripts show it.
 pub fn hear(desk: &Desk<'_>, practice: &Practice, inv: &Invocation) -> anyhow::Result<Heard> {
     let trainee = desk.trainee();
     if practice.trainee_user.is_some_and(|id| id != inv.agent.id) {
@@ -461,25 +519,26 @@ pub fn hear(desk: &Desk<'_>, practice: &Practice, inv: &Invocation) -> anyhow::R
         seen.agent.roles = trainee.roles.clone();
         Heard::Look(Box::new(seen))
     };
-    let step = |customer: Option<String>, typed: String| -> anyhow::Result<Heard> {
-        let action = command::parse(&typed, Some(&bot::commands::definitions::all()))
-            .map_err(|e| anyhow::anyhow!("{typed:?} doesn't read back: {}", e.message))?;
-        Ok(Heard::Step {
-            customer,
-            typed,
-            action,
-        })
+    let step = |customer: Option<String>, typed: String, action: AgentAction| Heard::Step {
+        customer,
+        typed,
+        action,
     };
-    match &inv.action {
-        Action::Ping => Ok(Heard::Refused(String::new())),
-        Action::Autocomplete { .. } => Ok(as_trainee()),
+    Ok(match &inv.action {
+        Action::Ping => Heard::Refused(String::new()),
+        Action::Autocomplete { .. } => as_trainee(),
         Action::Command { name, options } => {
             let mut customer = in_thread;
-            let mut typed = format!("/{}", name.replace('/', " "));
+            let (command, sub) = match name.split_once('/') {
+                Some((c, s)) => (c.to_owned(), Some(s.to_owned())),
+                None => (name.clone(), None),
+            };
+            let mut given: Vec<(String, Value)> = Vec::new();
             let mut options: Vec<(&String, &Value)> = options.iter().collect();
-            // Free text last: in what a scenario types, it runs to the end.
+            // Free text last, as people type it.
             options.sort_by_key(|(k, _)| (k.as_str() == "text", k.as_str()));
             for (k, v) in options {
+                // A customer picked from the list is the step's customer.
                 if let Some(named) = (k == "customer")
                     .then(|| v.as_str().and_then(customer_of))
                     .flatten()
@@ -487,13 +546,21 @@ pub fn hear(desk: &Desk<'_>, practice: &Practice, inv: &Invocation) -> anyhow::R
                     customer = Some(named);
                     continue;
                 }
-                let v = match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                typed.push_str(&format!(" {k}:{v}"));
+                given.push((k.clone(), v.clone()));
             }
-            step(customer, typed)
+            let mut typed = format!("/{}", name.replace('/', " "));
+            for (k, v) in &given {
+                match v {
+                    Value::String(t) => typed.push_str(&format!(" {k}:{t}")),
+                    other => typed.push_str(&format!(" {k}:{other}")),
+                }
+            }
+            let action = AgentAction::Slash {
+                command,
+                sub,
+                options: given,
+            };
+            step(customer, typed, action)
         }
         Action::Component { custom_id, values } => {
             if custom_id.starts_with("reply:") {
@@ -506,25 +573,29 @@ pub fn hear(desk: &Desk<'_>, practice: &Practice, inv: &Invocation) -> anyhow::R
                 ));
             }
             match values.first() {
-                Some(v) => step(in_thread, format!("pick {v}")),
-                None => {
-                    let kind = custom_id.split(':').next().unwrap_or_default();
-                    step(in_thread, format!("press {kind}"))
-                }
+                Some(v) => step(in_thread, format!("pick {v}"), AgentAction::Pick(v.clone())),
+                None => step(
+                    in_thread,
+                    format!("press {custom_id}"),
+                    AgentAction::Press(custom_id.clone()),
+                ),
             }
         }
-        Action::Modal { custom_id, fields } => match custom_id.strip_prefix("reply-modal:") {
-            // The reply form is `/reply` in the customer's thread.
-            Some(psid) => {
-                let text = fields.get("text").cloned().unwrap_or_default();
-                step(
-                    customer_of(psid).or(in_thread),
-                    format!("/reply text:{text}"),
-                )
-            }
-            None => Ok(Heard::Refused("That form has expired.".into())),
-        },
-    }
+        Action::Modal { custom_id, fields } => {
+            let customer = custom_id
+                .strip_prefix("reply-modal:")
+                .and_then(customer_of)
+                .or(in_thread);
+            let mut fields: Vec<(String, String)> =
+                fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            fields.sort();
+            let action = AgentAction::Submit {
+                custom_id: custom_id.clone(),
+                fields,
+            };
+            step(customer, format!("submit {custom_id}"), action)
+        }
+    })
 }
 
 /// Whether `message` (an interaction response) has a component with `custom_id`.

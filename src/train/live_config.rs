@@ -25,6 +25,9 @@ pub const CURRICULUM: [&str; 7] = [
     "monday-backlog",
 ];
 
+/// The fastest clock a session takes: a week per real second.
+pub const MAX_SPEED: f64 = 604_800.0;
+
 /// A live training configuration.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -146,14 +149,38 @@ impl TrainingConfig {
         };
         let config: TrainingConfig = toml::from_str(text)
             .map_err(|e| error(e.span().map_or(0, |s| s.start), e.message().to_owned()))?;
-        if !(config.speed.is_finite() && config.speed > 0.0) {
-            let at = text.find("speed").unwrap_or(0);
+        // Where a key is written: the line that starts with it (not a comment).
+        let key_at = |key: &str| {
+            let mut offset = 0;
+            for line in text.split_inclusive('\n') {
+                let t = line.trim_start();
+                if t.strip_prefix(key)
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+                {
+                    return offset + (line.len() - t.len());
+                }
+                offset += line.len();
+            }
+            0
+        };
+        if !(config.speed.is_finite() && config.speed > 0.0 && config.speed <= MAX_SPEED) {
             return Err(error(
-                at,
+                key_at("speed"),
                 format!(
-                    "speed must be a positive number of virtual seconds per real second, not {}",
+                    "speed must be a positive number of virtual seconds per real second, at most {MAX_SPEED} (a week per second), not {}",
                     config.speed
                 ),
+            ));
+        }
+        let name = config.trainee.as_str();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(error(
+                key_at("trainee"),
+                format!("the trainee's name {name:?} isn't a plain name: letters, digits, - and _, as in \"sam\" (it names their scorecards and recorded sessions)"),
             ));
         }
         Ok(config)
@@ -214,6 +241,16 @@ channel_id = 33
         assert!(
             e.to_string()
                 .starts_with("t.toml:10:1: unknown field `chanel`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_trainee_name_that_cant_name_files_is_refused() {
+        let text = OK.replace("trainee = \"sam\"", "trainee = \"Sam Smith\"");
+        let e = TrainingConfig::parse(Path::new("t.toml"), &text).unwrap_err();
+        assert!(
+            e.to_string().starts_with("t.toml:2:1: the trainee's name"),
             "{e}"
         );
     }

@@ -73,10 +73,11 @@ pub fn next(pace: &Pace, at: &Situation, real: SignedDuration) -> Move {
             announce,
         };
     }
-    let ms = (real.as_millis() as f64 * pace.speed).round() as i64;
-    let run = SignedDuration::from_millis(ms.max(0));
-    // Stop at the next event, so it happens at its own time.
-    Move::To((at.now + run).min(horizon))
+    // Stop at the next event, so it happens at its own time (and never compute an
+    // instant past it, however fast the clock).
+    let left = horizon.duration_since(at.now).as_millis() as f64;
+    let ms = (real.as_millis() as f64 * pace.speed).clamp(0.0, left.max(0.0));
+    Move::To(at.now + SignedDuration::from_millis(ms.round() as i64))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use scenario_format::{Action, Scenario};
 use super::exercise::{exact, Exercise};
 use super::session::{Origin, Played};
 use crate::scenario::world::World;
+use scenario_format::command::AgentAction;
 
 /// The recorded scenario's name: `training-EXERCISE-TRAINEE`.
 pub fn name(ex: &Exercise, trainee: &str) -> String {
@@ -67,6 +68,19 @@ fn quoted(s: &str) -> String {
     toml::Value::String(s.to_owned()).to_string()
 }
 
+/// A TOML key: bare when it can be, quoted otherwise.
+fn key(name: &str) -> String {
+    let bare = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if bare {
+        name.to_owned()
+    } else {
+        quoted(name)
+    }
+}
+
 /// The scenario file of a session of `s` that played `played`.
 pub fn scenario_file(s: &Scenario, played: &[Played], end: &Final) -> String {
     let mut out = String::new();
@@ -101,7 +115,7 @@ pub fn scenario_file(s: &Scenario, played: &[Played], end: &Final) -> String {
             .filter(|(has, _)| *has)
             .map(|(_, r)| r.to_owned())
             .collect();
-        let _ = writeln!(out, "\n[agents.{name}]\nroles = {}", list(&roles));
+        let _ = writeln!(out, "\n[agents.{}]\nroles = {}", key(name), list(&roles));
     }
     for (id, name) in &s.customers {
         let _ = writeln!(out, "\n[customers.{id}]");
@@ -160,10 +174,17 @@ fn step(p: &Played, trainee: &str, end: &Final) -> String {
                 lines.push(format!("other_app_recipients = {n}"));
             }
         }
-        Action::Agent { agent, typed, .. } => match p.outcome {
+        Action::Agent {
+            agent,
+            typed,
+            action,
+        } => match p.outcome {
             Some(outcome) => {
                 lines.push(format!("agent = {}", quoted(agent)));
                 lines.push(format!("does = {}", quoted(typed)));
+                if let Some(options) = exact_options(typed, action) {
+                    lines.push(format!("options = {options}"));
+                }
                 expect.push(format!("outcome = {}", quoted(outcome)));
             }
             // Nothing reached the bot: the replay only lets it work at this instant.
@@ -189,4 +210,29 @@ fn step(p: &Played, trainee: &str, end: &Final) -> String {
         lines.push(format!("expect = {{ {} }}", expect.join(", ")));
     }
     lines.join("\n") + "\n"
+}
+
+/// The `options` table a step needs when what was done can't be read back from how it
+/// is shown (a live session's command with a `text:` inside its text, a form):
+/// `None` when `typed` alone replays as `action`.
+fn exact_options(typed: &str, action: &AgentAction) -> Option<String> {
+    let definitions = bot::commands::definitions::all();
+    if scenario_format::command::parse(typed, Some(&definitions)).as_ref() == Ok(action) {
+        return None;
+    }
+    let pairs: Vec<String> = match action {
+        AgentAction::Slash { options, .. } => options
+            .iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::Bool(b) => format!("{k} = {b}"),
+                other => format!("{k} = {}", quoted(other.as_str().unwrap_or_default())),
+            })
+            .collect(),
+        AgentAction::Submit { fields, .. } => fields
+            .iter()
+            .map(|(k, v)| format!("{k} = {}", quoted(v)))
+            .collect(),
+        _ => return None,
+    };
+    Some(format!("{{ {} }}", pairs.join(", ")))
 }

@@ -324,7 +324,10 @@ impl<'a> Desk<'a> {
         for psid in self.w.psids.values() {
             let latest = {
                 let p = self.w.mock.lock();
-                p.customer(psid).and_then(|c| {
+                // A customer nothing can reach (they blocked the page, another app
+                // holds the conversation) waits for nobody: leaving them be is right.
+                let reachable = p.customer(psid).filter(|c| !c.blocked && !c.other_app_owns);
+                reachable.and_then(|c| {
                     c.messages
                         .iter()
                         .filter(|m| m.from_customer)

@@ -22,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use mock_graph::http::AppState;
 use scenario_format::Action;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 use tower::ServiceExt as _;
@@ -78,6 +79,12 @@ async fn serve(State(t): State<Trainer>, request: Request) -> Response {
         );
     };
     if matches!(*request.method(), Method::GET | Method::HEAD) {
+        if !readable(request.uri().path()) {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                "the Graph API is the bot's: a trainer reads the inspector and /_mock/",
+            );
+        }
         return match mock_graph::http::router(mock).oneshot(request).await {
             Ok(r) => r,
             Err(never) => match never {},
@@ -112,31 +119,55 @@ fn refuse(status: StatusCode, why: &str) -> Response {
     (status, Json(json!({"error": why}))).into_response()
 }
 
+/// `{"text"}`, as mock-graph takes it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Text {
+    text: String,
+}
+
+/// `{"owner": "us" | "other"}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Handover {
+    owner: String,
+}
+
+/// Another app's send, as mock-graph takes it (a broadcast only by count: the record
+/// names its recipients as the scenario format does).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OtherAppSend {
+    psid: String,
+    text: String,
+    tag: Option<String>,
+    recipients: Option<u32>,
+}
+
+type Refusal = (StatusCode, String);
+
+/// The body as `T`, refused as mock-graph refuses it (unknown keys included).
+fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Refusal> {
+    let bytes = if bytes.is_empty() {
+        b"{}".as_slice()
+    } else {
+        bytes
+    };
+    serde_json::from_slice(bytes).map_err(|e| (StatusCode::BAD_REQUEST, format!("the body: {e}")))
+}
+
 /// The customer and the step a write of the admin API is, or why it isn't one a
 /// session can record.
-fn customer_act(path: &str, body: &[u8]) -> Result<(String, Action), (StatusCode, String)> {
-    let parsed = || -> Result<Value, (StatusCode, String)> {
-        if body.is_empty() {
-            return Ok(Value::Null);
-        }
-        serde_json::from_slice(body)
-            .map_err(|e| (StatusCode::BAD_REQUEST, format!("the body: {e}")))
-    };
-    let text = |v: &Value, key: &str| -> Result<String, (StatusCode, String)> {
-        v[key].as_str().map(str::to_owned).ok_or((
-            StatusCode::BAD_REQUEST,
-            format!("the body needs \"{key}\", a string"),
-        ))
-    };
+fn customer_act(path: &str, bytes: &[u8]) -> Result<(String, Action), Refusal> {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     match parts.as_slice() {
         ["_mock", "customers", psid, action] => {
             let act = match *action {
-                "messages" => Action::Says(text(&parsed()?, "text")?),
+                "messages" => Action::Says(body::<Text>(bytes)?.text),
                 "read" => Action::Reads,
                 "block" => Action::Blocks(true),
                 "unblock" => Action::Blocks(false),
-                "handover" => match text(&parsed()?, "owner")?.as_str() {
+                "handover" => match body::<Handover>(bytes)?.owner.as_str() {
                     "other" => Action::Handover(true),
                     "us" => Action::Handover(false),
                     other => {
@@ -156,19 +187,37 @@ fn customer_act(path: &str, body: &[u8]) -> Result<(String, Action), (StatusCode
             Ok(((*psid).to_owned(), act))
         }
         ["_mock", "other-app", "sends"] => {
-            let v = parsed()?;
+            let send: OtherAppSend = body(bytes)?;
+            if let Some(tag) = &send.tag {
+                if tag.parse::<messenger::tags::Tag>().is_err() {
+                    return Err((
+                        StatusCode::BAD_REQUEST,
+                        format!("unknown message tag {tag:?}"),
+                    ));
+                }
+            }
             let action = Action::OtherApp {
-                text: text(&v, "text")?,
-                tag: v["tag"].as_str().map(str::to_owned),
-                recipients: None,
+                text: send.text,
+                tag: send.tag,
+                recipients: send.recipients,
             };
-            Ok((text(&v, "psid")?, action))
+            Ok((send.psid, action))
         }
         _ => Err((
             StatusCode::FORBIDDEN,
             format!("{path}: in a live session the trainer plays customers and other apps only; moving the clock, faults or new customers would make a session its record can't replay"),
         )),
     }
+}
+
+/// Whether a read may go to the session's mock-graph: the inspector and the admin
+/// API's reads. Graph API calls are the bot's: even a read draws from the world's
+/// seeded ids when it fails, and the recording wouldn't.
+fn readable(path: &str) -> bool {
+    let graph = path
+        .strip_prefix("/v")
+        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
+    !graph
 }
 
 /// A request to the trainer's door, for tests: the method, path and JSON body.

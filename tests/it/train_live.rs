@@ -41,6 +41,7 @@ fn practice(server: &Recorder) -> Practice {
         },
         agent_role: Some(AGENTS),
         trainee_user: Some(TRAINEE),
+        run: 1,
     }
 }
 
@@ -418,9 +419,10 @@ fn text_the_bot_sees(played: &tagdesk::train::session::Played) -> Option<String>
     }))
     .unwrap();
     match inv.action {
-        bot::commands::Action::Command { options, .. } => {
-            options.get("text").and_then(Value::as_str).map(str::to_owned)
-        }
+        bot::commands::Action::Command { options, .. } => options
+            .get("text")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         _ => None,
     }
 }
@@ -430,7 +432,7 @@ fn text_the_bot_sees(played: &tagdesk::train::session::Played) -> Option<String>
 /// error ends the whole session: the trainee is told "The exercise ended before that
 /// was played" and `tagdesk train` exits with an error.
 #[tokio::test(start_paused = true)]
-async fn review_a_reply_with_the_word_split_colon_does_not_end_the_session() {
+async fn a_reply_with_the_word_split_colon_does_not_end_the_session() {
     let (server, front, _door, session) = start_live(training("first-reply"), "sam");
     let thread = until(&server, |s| s.threads().first().map(|t| t.id)).await;
     let text = "Hi Ada, order 20931 is late; we can split: one parcel today, one tomorrow.";
@@ -448,7 +450,7 @@ async fn review_a_reply_with_the_word_split_colon_does_not_end_the_session() {
 /// starts a second `text` option (the bot keeps the last: the customer gets only the
 /// end of the reply), and runs of spaces are squeezed to one.
 #[tokio::test(start_paused = true)]
-async fn review_a_reply_with_the_word_text_colon_reaches_the_customer_whole() {
+async fn a_reply_with_the_word_text_colon_reaches_the_customer_whole() {
     let (server, front, _door, session) = start_live(training("first-reply"), "sam");
     let thread = until(&server, |s| s.threads().first().map(|t| t.id)).await;
     let text = "Hi Ada,  order 20931 arrives tomorrow: the text: of our SMS has the tracking link.";
@@ -475,7 +477,7 @@ async fn review_a_reply_with_the_word_text_colon_reaches_the_customer_whole() {
 /// option (" number is on the label") naming nobody: the reply the trainee sent in
 /// Ada's thread is refused ("which customer?") in the session and in its replay.
 #[tokio::test(start_paused = true)]
-async fn review_a_reply_with_the_word_customer_colon_is_sent_to_the_threads_customer() {
+async fn a_reply_with_the_word_customer_colon_is_sent_to_the_threads_customer() {
     let (server, front, _door, session) = start_live(training("first-reply"), "sam");
     let thread = until(&server, |s| s.threads().first().map(|t| t.id)).await;
     let text = "Hi Ada, order 20931 arrives tomorrow. Your customer: number is on the label.";
@@ -498,7 +500,7 @@ async fn review_a_reply_with_the_word_customer_colon_is_sent_to_the_threads_cust
 /// and "Next ▶" (`inbox:all:2`) are both `inbox`: pressing Next plays Previous, and
 /// the trainee is shown page 1 again.
 #[tokio::test(start_paused = true)]
-async fn review_pressing_next_on_the_inbox_plays_next_not_the_first_inbox_button() {
+async fn pressing_next_on_the_inbox_plays_next_not_the_first_inbox_button() {
     let dir = std::env::temp_dir().join(format!("tagdesk-review-inbox-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut ex = String::from(
@@ -522,10 +524,16 @@ async fn review_pressing_next_on_the_inbox_plays_next_not_the_first_inbox_button
         .await
         .body;
     assert!(inbox.to_string().contains("page 1/3"), "{inbox}");
-    let page2 = front.answer(press(2, CHANNEL, "inbox:all:1"), APP).await.body;
+    let page2 = front
+        .answer(press(2, CHANNEL, "inbox:all:1"), APP)
+        .await
+        .body;
     assert!(page2.to_string().contains("page 2/3"), "{page2}");
     assert!(page2.to_string().contains("inbox:all:2"), "{page2}");
-    let page3 = front.answer(press(3, CHANNEL, "inbox:all:2"), APP).await.body;
+    let page3 = front
+        .answer(press(3, CHANNEL, "inbox:all:2"), APP)
+        .await
+        .body;
     let _ = session.await;
     let _ = std::fs::remove_dir_all(&dir);
     let title = page3["data"]["embeds"][0]["title"].clone();
@@ -539,7 +547,7 @@ async fn review_pressing_next_on_the_inbox_plays_next_not_the_first_inbox_button
 /// trainee file refuses anything but a plain name); a name with a space is written
 /// unquoted as `[agents.Sam Smith]`, and the recorded session isn't a scenario.
 #[tokio::test(start_paused = true)]
-async fn review_a_session_of_a_trainee_named_with_a_space_replays() {
+async fn a_session_of_a_trainee_named_with_a_space_replays() {
     let (server, front, _door, session) = start_live(training("first-reply"), "Sam Smith");
     let thread = until(&server, |s| s.threads().first().map(|t| t.id)).await;
     let answer = front
@@ -566,7 +574,7 @@ async fn review_a_session_of_a_trainee_named_with_a_space_replays() {
 /// string; one mock-graph would refuse with 400 (`SALE` is no tag) makes the step's
 /// replay fail in `apply`, and that error ends the trainee's whole session.
 #[tokio::test(start_paused = true)]
-async fn review_a_trainers_send_with_a_bad_tag_is_refused_not_the_end_of_the_session() {
+async fn a_trainers_send_with_a_bad_tag_is_refused_not_the_end_of_the_session() {
     let (server, front, the_door, session) = start_live(training("first-reply"), "sam");
     let thread = until(&server, |s| s.threads().first().map(|t| t.id)).await;
     let (_, customers) = door(&the_door, Method::GET, "/_mock/customers", None).await;
@@ -595,7 +603,7 @@ async fn review_a_trainers_send_with_a_bad_tag_is_refused_not_the_end_of_the_ses
 /// `tga`); the trainer's door plays it as a send without a tag instead: a write
 /// other than the one asked for, applied and recorded as if asked.
 #[tokio::test(start_paused = true)]
-async fn review_a_trainers_write_with_a_mistyped_key_is_refused_as_mock_graph_would() {
+async fn a_trainers_write_with_a_mistyped_key_is_refused_as_mock_graph_would() {
     let (server, _front, the_door, session) = start_live(training("first-reply"), "sam");
     until(&server, |s| s.threads().first().map(|t| t.id)).await;
     let (_, customers) = door(&the_door, Method::GET, "/_mock/customers", None).await;
@@ -608,14 +616,17 @@ async fn review_a_trainers_write_with_a_mistyped_key_is_refused_as_mock_graph_wo
     )
     .await;
     session.abort();
-    assert_eq!(status, 400, "mock-graph refuses unknown fields; the door played: {played}");
+    assert_eq!(
+        status, 400,
+        "mock-graph refuses unknown fields; the door played: {played}"
+    );
 }
 
 /// Promise 3: another app's broadcast (`recipients`, as mock-graph's admin API takes
 /// it) goes through the door as one send to `psid`: the broadcast asked for is not
 /// what is applied and recorded, and nothing says so.
 #[tokio::test(start_paused = true)]
-async fn review_a_trainers_broadcast_is_recorded_as_a_broadcast_or_refused() {
+async fn a_trainers_broadcast_is_recorded_as_a_broadcast_or_refused() {
     let (server, _front, the_door, session) = start_live(training("monday-backlog"), "sam");
     until(&server, |s| s.threads().first().map(|t| t.id)).await;
     let (_, customers) = door(&the_door, Method::GET, "/_mock/customers", None).await;
@@ -644,7 +655,7 @@ async fn review_a_trainers_broadcast_is_recorded_as_a_broadcast_or_refused() {
 /// searching the text for the first `speed`: in the shipped example, that is the
 /// comment above it ("...runs at `speed` virtual seconds..."), four lines too early.
 #[test]
-fn review_a_bad_speed_in_the_example_config_names_its_own_line() {
+fn a_bad_speed_in_the_example_config_names_its_own_line() {
     use tagdesk::train::live_config::TrainingConfig;
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let example = std::fs::read_to_string(root.join("tagdesk-training.example.toml")).unwrap();
@@ -656,7 +667,8 @@ fn review_a_bad_speed_in_the_example_config_names_its_own_line() {
         + 1;
     let e = TrainingConfig::parse(Path::new("t.toml"), &text).unwrap_err();
     assert!(
-        e.to_string().starts_with(&format!("t.toml:{line}:1: speed must be")),
+        e.to_string()
+            .starts_with(&format!("t.toml:{line}:1: speed must be")),
         "speed = 0 is on line {line}: {e}"
     );
 }
@@ -665,7 +677,7 @@ fn review_a_bad_speed_in_the_example_config_names_its_own_line() {
 /// virtual seconds per real second) overflows the clock's arithmetic in `pace::next`
 /// and the session panics, where the clock should stop at the next event or the end.
 #[test]
-fn review_a_huge_speed_runs_to_the_end_instead_of_panicking() {
+fn a_huge_speed_runs_to_the_end_instead_of_panicking() {
     use tagdesk::train::live_config::TrainingConfig;
     use tagdesk::train::pace::{self, Move, Situation};
     let config = "trainee = \"sam\"\nspeed = 1e15\n\n[discord]\napplication_id = 1\nguild_id = 2\nchannel_id = 3\n";
@@ -678,9 +690,8 @@ fn review_a_huge_speed_runs_to_the_end_instead_of_panicking() {
         waiting: true,
         ends: "2026-11-22T09:00:00Z".parse().unwrap(),
     };
-    let moved = std::panic::catch_unwind(|| {
-        pace::next(&c.pace(), &at, SignedDuration::from_millis(250))
-    });
+    let moved =
+        std::panic::catch_unwind(|| pace::next(&c.pace(), &at, SignedDuration::from_millis(250)));
     assert_eq!(
         moved.map_err(|p| p
             .downcast_ref::<String>()
@@ -695,7 +706,7 @@ fn review_a_huge_speed_runs_to_the_end_instead_of_panicking() {
 /// still plays one (at the end instant, recorded) and then ends, so the other is
 /// refused. Either both count or neither does.
 #[tokio::test(start_paused = true)]
-async fn review_two_commands_at_the_same_instant_at_the_end_share_one_fate() {
+async fn two_commands_at_the_same_instant_at_the_end_share_one_fate() {
     let (server, front, _door, session) = start_live(training("first-reply"), "sam");
     let thread = until(&server, |s| s.threads().first().map(|t| t.id)).await;
     let first = front
@@ -709,13 +720,21 @@ async fn review_two_commands_at_the_same_instant_at_the_end_share_one_fate() {
     until(&server, |s| shown(s).contains("invoice?").then_some(())).await;
     let second = front
         .answer(
-            reply(2, TRAINEE, thread, "The invoice is in your account under Orders."),
+            reply(
+                2,
+                TRAINEE,
+                thread,
+                "The invoice is in your account under Orders.",
+            ),
             APP,
         )
         .await
         .body;
     assert_eq!(outcome_of(&second), "sent", "{second}");
-    until(&server, |s| shown(s).contains("the exercise ends").then_some(())).await;
+    until(&server, |s| {
+        shown(s).contains("the exercise ends").then_some(())
+    })
+    .await;
     let (a, b) = tokio::join!(
         front.answer(slash(3, TRAINEE, thread, "status", &[]), APP),
         front.answer(slash(4, TRAINEE, thread, "status", &[]), APP),
@@ -745,7 +764,7 @@ async fn review_two_commands_at_the_same_instant_at_the_end_share_one_fate() {
 /// returns the earlier message instead of posting, so a trainee who takes the same
 /// exercise again within minutes sees no announcement and no scorecard.
 #[tokio::test(start_paused = true)]
-async fn review_an_exercise_taken_twice_is_announced_and_scored_twice() {
+async fn an_exercise_taken_twice_is_announced_and_scored_twice() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let server = Recorder::new();
     let p = practice(&server);
@@ -777,7 +796,7 @@ async fn review_an_exercise_taken_twice_is_announced_and_scored_twice() {
 /// never jumps: the rest of blocked-and-handover (a day and more) runs in real time
 /// at `speed`, 30+ minutes of nothing at the default pace.
 #[tokio::test]
-async fn review_a_blocked_customer_left_alone_does_not_hold_the_clock() {
+async fn a_blocked_customer_left_alone_does_not_hold_the_clock() {
     use tagdesk::train::session::Desk;
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let ex = exercise::load(&root.join("training/blocked-and-handover.toml")).unwrap();
@@ -787,8 +806,8 @@ async fn review_a_blocked_customer_left_alone_does_not_hold_the_clock() {
         .await
         .unwrap();
     let typed = "/reply text:Hi Ben, sorry for the wait: booking B-118 is confirmed.";
-    let action = scenario_format::command::parse(typed, Some(&bot::commands::definitions::all()))
-        .unwrap();
+    let action =
+        scenario_format::command::parse(typed, Some(&bot::commands::definitions::all())).unwrap();
     let played = desk.act(Some("ben".into()), typed, action).await.unwrap();
     assert_eq!(played.outcome, Some("sent"), "{:?}", played.answer);
     desk.run_until(desk.start() + SignedDuration::from_hours(3))
@@ -805,7 +824,7 @@ async fn review_a_blocked_customer_left_alone_does_not_hold_the_clock() {
 /// snippet NAME, the form sends what was typed. A trainee who types "/ship" in the
 /// form sends "/ship" in production; the session sends (and records) the snippet.
 #[tokio::test(start_paused = true)]
-async fn review_the_reply_form_is_played_as_the_form_not_as_slash_reply() {
+async fn the_reply_form_is_played_as_the_form_not_as_slash_reply() {
     let (server, front, the_door, session) = start_live(training("first-reply"), "sam");
     let thread = until(&server, |s| s.threads().first().map(|t| t.id)).await;
     let (_, customers) = door(&the_door, Method::GET, "/_mock/customers", None).await;
@@ -844,7 +863,7 @@ async fn review_the_reply_form_is_played_as_the_form_not_as_slash_reply() {
 /// (type 8). One typed between exercises waits for the next exercise to start (no
 /// deadline) and is then answered with a message (type 4), which Discord refuses.
 #[tokio::test(start_paused = true)]
-async fn review_autocomplete_between_exercises_is_answered_with_choices() {
+async fn autocomplete_between_exercises_is_answered_with_choices() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let server = Recorder::new();
     let p = practice(&server);
@@ -877,17 +896,25 @@ async fn review_autocomplete_between_exercises_is_answered_with_choices() {
 /// Eve's message five days on, and only then is the second played (and recorded),
 /// where Dan's 24 hours have long closed (it goes as HUMAN_AGENT).
 #[tokio::test(start_paused = true)]
-async fn review_a_command_that_arrives_as_the_clock_jumps_is_played_before_the_jump() {
+async fn a_command_that_arrives_as_the_clock_jumps_is_played_before_the_jump() {
     let (server, front, _door, session) = start_live(training("monday-backlog"), "sam");
     let thread = until(&server, |s| s.threads().first().map(|t| t.id)).await;
     // Both arrive at the same instant: both are in the session's queue before it
     // plays the first.
     let (first, second) = tokio::join!(
         front.answer(
-            reply(1, TRAINEE, thread, "Hi Dan, yes: the blue kettle is in stock."),
+            reply(
+                1,
+                TRAINEE,
+                thread,
+                "Hi Dan, yes: the blue kettle is in stock."
+            ),
             APP,
         ),
-        front.answer(reply(2, TRAINEE, thread, "Shall I reserve one for you?"), APP),
+        front.answer(
+            reply(2, TRAINEE, thread, "Shall I reserve one for you?"),
+            APP
+        ),
     );
     let (first, second) = (first.body, second.body);
     assert_eq!(outcome_of(&first), "sent", "{first}");
@@ -911,7 +938,7 @@ async fn review_a_command_that_arrives_as_the_clock_jumps_is_played_before_the_j
 /// world's seeded ids, so every message id after it differs from the one the replay
 /// (which never saw the GET) draws: the session's world is no longer its record's.
 #[tokio::test(start_paused = true)]
-async fn review_a_trainers_read_leaves_the_world_as_its_record_replays_it() {
+async fn a_trainers_read_leaves_the_world_as_its_record_replays_it() {
     let mut ids = Vec::new();
     for read_first in [false, true] {
         let (server, front, the_door, session) = start_live(training("first-reply"), "sam");
