@@ -687,6 +687,15 @@ impl Store for SqliteStore {
         &self.instance
     }
 
+    fn replica(&self) -> Option<&str> {
+        None
+    }
+
+    fn release_lanes(&self, _now: Timestamp) -> Result<(), StoreError> {
+        // The only process: every lane is its own.
+        Ok(())
+    }
+
     fn ingest(&self, events: &[InboundEvent]) -> Result<Ingested, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
