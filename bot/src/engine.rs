@@ -167,10 +167,8 @@ impl Engine {
             }
             self.store.commit(&changes)?;
             total += batch.len();
-            if batch.len() < BATCH {
-                // Everything stored was taken: no need to ask again.
-                return Ok(total);
-            }
+            // Asked again even after a short batch: with replicas it holds only the
+            // lanes taken so far, and more may be free now.
         }
     }
 

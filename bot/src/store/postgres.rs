@@ -235,6 +235,8 @@ pub struct PostgresStore {
     jobs: Mutex<mpsc::Sender<Job>>,
     instance: String,
     replica: String,
+    /// Set by [`PostgresStore::abandon`]: dropped without letting go.
+    abandoned: bool,
 }
 
 /// A lane as `lanes` has it, for operators and tests.
@@ -327,7 +329,14 @@ impl PostgresStore {
             jobs: Mutex::new(jobs),
             instance,
             replica,
+            abandoned: false,
         })
+    }
+
+    /// Drops the store as a killed process leaves it: its lanes and its leases on work
+    /// stay held until its heartbeat lapses, one lease later. Tests play a crash so.
+    pub fn abandon(mut self) {
+        self.abandoned = true;
     }
 
     /// Every held lane, by lane.
@@ -411,6 +420,20 @@ impl PostgresStore {
     }
 }
 
+impl Drop for PostgresStore {
+    /// The store is dropped (the process stops): its lanes and leases are free at once,
+    /// so a replica restarting, or another, needn't wait out the lease.
+    fn drop(&mut self) {
+        if self.abandoned {
+            return;
+        }
+        let me = self.replica.clone();
+        if let Err(e) = self.call(move |conn| conn.leave(&me)) {
+            tracing::warn!(%e, "replica couldn't let go of its lanes");
+        }
+    }
+}
+
 impl Conn {
     fn connect(config: postgres::Config) -> Result<Conn, StoreError> {
         let client = config.connect(NoTls)?;
@@ -434,6 +457,18 @@ impl Conn {
             ),
             &[&me, &lease_ms],
         )?;
+        Ok(())
+    }
+
+    /// Replica `me` stops: its lanes and its leases are let go of.
+    fn leave(&mut self, me: &str) -> Result<(), StoreError> {
+        let mut tx = self.client.transaction()?;
+        tx.execute("DELETE FROM lanes WHERE holder = $1", &[&me])?;
+        tx.execute(
+            "UPDATE replicas SET alive_until = 0 WHERE name = $1",
+            &[&me],
+        )?;
+        tx.commit()?;
         Ok(())
     }
 

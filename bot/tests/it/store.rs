@@ -1052,7 +1052,7 @@ mod replicas {
         assert!(keys(&b).is_empty());
         assert!(b.work_due(now, 10).unwrap().is_empty());
         let killed = Instant::now();
-        drop(a);
+        a.abandon();
 
         // B polls as its ticks would; C beats on.
         let taken_over = loop {
@@ -1085,6 +1085,9 @@ mod replicas {
         }
         assert_eq!(keys(&b), ["a1"]);
         assert_eq!(keys(&c), ["c1"]);
+        // A replica that stops (its store dropped) lets go at once.
+        drop(c);
+        assert_eq!(keys(&b), ["a1", "c1"]);
     }
 }
 
