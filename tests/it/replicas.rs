@@ -119,10 +119,18 @@ async fn discord(
     }
 }
 
+/// The load balancer in front of the replicas: their base URLs, and whose turn it is.
+#[derive(Clone)]
+struct Front {
+    http: reqwest::Client,
+    bots: Arc<Vec<String>>,
+    turn: Arc<Mutex<usize>>,
+}
+
 /// Meta's webhooks, handed to the replicas in turn; one that doesn't answer is
 /// skipped, as a load balancer would.
 async fn front(
-    State((http, bots, turn)): State<(reqwest::Client, Arc<Vec<String>>, Arc<Mutex<usize>>)>,
+    State(Front { http, bots, turn }): State<Front>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -283,11 +291,13 @@ async fn a_replica_killed_mid_backlog_loses_nothing_and_repeats_nothing() {
         format!("http://127.0.0.1:{port_a}"),
         format!("http://127.0.0.1:{port_b}"),
     ]);
-    let app = Router::new().route("/{*path}", any(front)).with_state((
-        reqwest::Client::new(),
-        bots,
-        Arc::new(Mutex::new(0)),
-    ));
+    let app = Router::new()
+        .route("/{*path}", any(front))
+        .with_state(Front {
+            http: reqwest::Client::new(),
+            bots,
+            turn: Arc::new(Mutex::new(0)),
+        });
     tokio::spawn(async move { axum::serve(front_listener, app).await });
 
     let mut settings = mock_graph::Settings::defaults();
@@ -347,7 +357,7 @@ async fn a_replica_killed_mid_backlog_loses_nothing_and_repeats_nothing() {
         }
     }
     let answer = |i: usize, k: usize| format!("answer-{i:02}-{k}");
-    let mut queued = vec![false; CUSTOMERS];
+    let mut queued = [false; CUSTOMERS];
     let mut killed = None;
     let started = Instant::now();
     let mut a_lanes = Vec::new();
