@@ -167,8 +167,12 @@ impl Engine {
             }
             self.store.commit(&changes)?;
             total += batch.len();
-            // Asked again even after a short batch: with replicas it holds only the
-            // lanes taken so far, and more may be free now.
+            if batch.len() < BATCH {
+                // Everything this replica could take was taken: no need to ask again.
+                // (Beside other replicas it takes a few lanes at a time; what is left
+                // is due at once, so the next tick, or another replica, comes soon.)
+                return Ok(total);
+            }
         }
     }
 

@@ -215,8 +215,8 @@ fn lane_of(lane: &str) -> String {
 /// The lane of an event: its customer's conversation, or the page.
 const EVENT_LANE: &str = "COALESCE(e.psid, 'page')";
 
-/// Lanes one query takes at most besides those it holds: a backlog is shared among the
-/// replicas instead of going whole to the first that asks.
+/// Lanes one query takes at most besides those it holds, while other replicas live: a
+/// backlog is shared among them instead of going whole to the first that asks.
 const NEW_LANES_AT_ONCE: usize = 16;
 
 /// The lane, for holding, of work in outbox lane `lane`.
@@ -770,8 +770,8 @@ fn check<C: GenericClient>(db: &mut Db<'_, C>, p: &Precondition) -> Result<(), S
 }
 
 /// Of `wanted` (lanes in the order their work came), the lanes replica `me` holds now:
-/// those it held, and up to [`NEW_LANES_AT_ONCE`] more, taken unless a live replica
-/// took them meanwhile.
+/// those it held, and more (up to [`NEW_LANES_AT_ONCE`] while another replica lives),
+/// taken unless a live replica took them meanwhile.
 fn hold<C: GenericClient>(
     db: &mut Db<'_, C>,
     me: &str,
@@ -791,10 +791,16 @@ fn hold<C: GenericClient>(
         .iter()
         .map(|r| r.try_get(0))
         .collect::<Result<_, _>>()?;
+    let alone = db
+        .row(
+            &format!("SELECT 1 FROM replicas WHERE name <> $1 AND alive_until > {DB_NOW} LIMIT 1"),
+            &[&me],
+        )?
+        .is_none();
     let mut new: Vec<String> = wanted
         .into_iter()
         .filter(|l| !held.contains(l))
-        .take(NEW_LANES_AT_ONCE)
+        .take(if alone { usize::MAX } else { NEW_LANES_AT_ONCE })
         .collect();
     if !new.is_empty() {
         // In one order for every replica, so two taking lanes at once never deadlock.
