@@ -1541,7 +1541,7 @@ impl Store for PostgresStore {
         let psid = psid.to_owned();
         self.with(move |db| {
             let Some(r) = db.row(
-                "SELECT id, work, progress, attempts FROM outbox
+                "SELECT id, work, progress, attempts, leased_until IS NOT NULL FROM outbox
                  WHERE state = 'pending' AND lane = $1 ORDER BY id DESC LIMIT 1",
                 &[&psid],
             )?
@@ -1550,7 +1550,9 @@ impl Store for PostgresStore {
             };
             let (id, work, progress, attempts): (i64, String, Option<i64>, i64) =
                 (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
-            if progress.is_some() || attempts > 0 {
+            // Asked of Discord already (see the SQLite store).
+            let asked: bool = r.try_get(4)?;
+            if progress.is_some() || attempts > 0 || asked {
                 return Ok(None);
             }
             let work: Work = serde_json::from_str(&work).map_err(corrupt)?;

@@ -347,6 +347,32 @@ fn one_performer_holds_a_lane_and_later_work_waits_behind_it(db: &Database) {
         .unwrap());
 }
 
+fn a_post_asked_of_discord_takes_no_more_messages(db: &Database) {
+    use bot::discord::Post;
+    use bot::store::{NewWork, Work};
+    let store = bot::store::open(db).unwrap();
+    let now = at("2026-11-22T09:00:00Z");
+    store
+        .commit(&Changes {
+            work: vec![NewWork {
+                key: None,
+                work: Work::Post {
+                    psid: "U1".into(),
+                    post: Post::default(),
+                },
+                due: now,
+            }],
+            ..Changes::default()
+        })
+        .unwrap();
+    let open = store.open_post("U1").unwrap().expect("not attempted yet");
+    // Leased for an attempt that a crash cut short: Discord may have it as it was.
+    assert!(store
+        .lease_work(open.id, now, now + jiff::SignedDuration::from_secs(15))
+        .unwrap());
+    assert!(store.open_post("U1").unwrap().is_none());
+}
+
 fn event(key: &str, psid: &str, timestamp: i64) -> bot::intake::InboundEvent {
     bot::intake::InboundEvent {
         dedupe_key: key.into(),
@@ -1131,6 +1157,7 @@ conformance!(
     a_send_in_flight_holds_its_place_and_two_reservations_on_one_count_conflict,
     a_customer_action_older_than_the_last_tagged_send_keeps_the_count,
     one_performer_holds_a_lane_and_later_work_waits_behind_it,
+    a_post_asked_of_discord_takes_no_more_messages,
     events_are_stored_once_and_come_back_oldest_first,
     customers_snippets_drafts_and_problems_read_back_as_written,
     the_outbox_orders_lanes_supersedes_keys_and_backs_off,
