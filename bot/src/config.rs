@@ -108,6 +108,12 @@ pub struct FileConfig {
     /// `postgres://` URL or libpq's `host=… dbname=…` form; created or migrated at start.
     #[serde(default = "defaults::database")]
     pub database: Database,
+    /// With Postgres, several `tagdesk bot` processes (replicas) may share the
+    /// database: each holds the lanes it works (conversations, the page) while it
+    /// renews its heartbeat, every third of this, and another replica takes a dead
+    /// one's lanes this long after its last heartbeat.
+    #[serde(default = "defaults::lane_lease", with = "duration")]
+    pub lane_lease: SignedDuration,
     /// Log as JSON lines instead of text.
     #[serde(default)]
     pub json_logs: bool,
@@ -326,6 +332,9 @@ mod defaults {
     }
     pub fn yes() -> bool {
         true
+    }
+    pub fn lane_lease() -> SignedDuration {
+        SignedDuration::try_from(crate::store::LANE_LEASE).expect("a short duration")
     }
     pub fn coalesce() -> SignedDuration {
         SignedDuration::from_secs(10)

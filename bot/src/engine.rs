@@ -3,7 +3,9 @@
 //!
 //! The engine owns no state besides its store, and reads the time only from its
 //! [`Clock`]; in production a loop ticks it after each webhook and every few seconds,
-//! in the scenario runner the runner ticks it as virtual time passes.
+//! in the scenario runner the runner ticks it as virtual time passes. Replicas sharing
+//! a Postgres database each tick their own engine: the store hands each only the
+//! lanes it holds (see [`crate::store`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -79,6 +81,9 @@ impl Engine {
         self.look_up_profiles(now).await?;
         let refreshed = self.refresh_due(now)?;
         let work = self.drain(now).await?;
+        // Between ticks nothing is being worked: lanes left with nothing to do are let
+        // go, for whichever replica their next work finds.
+        self.store.release_lanes(now)?;
         Ok(Ticked {
             events,
             refreshed,
@@ -163,7 +168,9 @@ impl Engine {
             self.store.commit(&changes)?;
             total += batch.len();
             if batch.len() < BATCH {
-                // Everything stored was taken: no need to ask again.
+                // Everything this replica could take was taken: no need to ask again.
+                // (Beside other replicas it takes a few lanes at a time; what is left
+                // is due at once, so the next tick, or another replica, comes soon.)
                 return Ok(total);
             }
         }

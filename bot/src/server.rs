@@ -24,7 +24,11 @@ const IDLE_TICK: Duration = Duration::from_secs(5);
 /// counted into `metrics`.
 pub fn engine(config: &Config, metrics: &Arc<Metrics>) -> anyhow::Result<Engine> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = crate::store::open(&config.file.database)
+    let lease = config.file.lane_lease;
+    if lease <= jiff::SignedDuration::ZERO {
+        anyhow::bail!("lane_lease must be longer than zero");
+    }
+    let store = crate::store::open_with(&config.file.database, lease.unsigned_abs())
         .map_err(|e| anyhow::anyhow!("database {}: {e}", config.file.database))?;
     let graph = HttpGraph::new(
         &config.file.meta.graph_base,
@@ -99,6 +103,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         graph = %config.file.meta.graph_base,
         discord = %config.file.discord.api_base,
         rules = %config.file.policy.rules.as_str(),
+        replica = engine.store.replica().unwrap_or("-"),
         "tagdesk bot started"
     );
     if let Some(warning) = config.file.policy.rules.contradiction(engine.clock.now()) {
@@ -123,16 +128,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let ticker = tokio::spawn(async move {
         loop {
+            // Never spin: at least a short pause even if something is overdue, and a
+            // longer one after a failure.
+            let mut pause = jiff::SignedDuration::from_millis(50);
             if let Err(e) = engine.tick().await {
                 tracing::error!(%e, "tick failed; retrying");
+                pause = jiff::SignedDuration::from_secs(1);
             }
-            // Sleep until a webhook arrives, the next work falls due, or the idle tick.
+            // Sleep until a webhook arrives, the next work falls due (another replica's
+            // lanes coming free among it), or the idle tick.
             let wait = match engine.next_due() {
                 Ok(Some(due)) => {
                     let left = due.duration_since(engine.clock.now());
-                    // Never spin: at least a short pause even if something is overdue.
                     left.clamp(
-                        jiff::SignedDuration::from_millis(50),
+                        pause,
                         jiff::SignedDuration::try_from(IDLE_TICK).unwrap_or_default(),
                     )
                     .unsigned_abs()

@@ -106,6 +106,12 @@ impl Store for Defective {
     fn instance(&self) -> &str {
         self.inner.instance()
     }
+    fn replica(&self) -> Option<&str> {
+        self.inner.replica()
+    }
+    fn release_lanes(&self, now: Timestamp) -> Result<(), StoreError> {
+        self.inner.release_lanes(now)
+    }
     fn ingest(&self, events: &[InboundEvent]) -> Result<Ingested, StoreError> {
         self.inner.ingest(events)
     }

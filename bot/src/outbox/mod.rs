@@ -67,6 +67,11 @@ pub enum Attempt {
 /// backlog waits untried, and follows within this long of Discord's return.
 const DOWN_PROBE: SignedDuration = SignedDuration::from_secs(15);
 
+/// How long Discord work is leased for an attempt. The lease marks it as asked: a
+/// post cut short by a crash may be in Discord already (its nonce would return that
+/// version), so new messages never join it. A crash on SQLite delays it this long.
+const DISCORD_LEASE: SignedDuration = SignedDuration::from_secs(15);
+
 /// The code of [`waiting_for_thread`]'s error: transient, but not Discord's fault.
 const NOT_OPEN_YET: i64 = -1;
 
@@ -175,7 +180,7 @@ pub async fn drain(
     }
 }
 
-/// One attempt at `item`; `None` if an agent's command holds it.
+/// One attempt at `item`; `None` if someone else holds it (an agent's command).
 async fn attempt(
     store: &dyn Store,
     discord: &dyn DiscordApi,
@@ -185,6 +190,11 @@ async fn attempt(
     now: Timestamp,
     seen: &mut LookBack,
 ) -> Result<Option<Attempt>, StoreError> {
+    if !matches!(item.work, Work::GraphSend { .. })
+        && !store.lease_work(item.id, now, now + DISCORD_LEASE)?
+    {
+        return Ok(None);
+    }
     Ok(Some(match &item.work {
         Work::GraphSend { interaction_id, .. } => {
             // An agent's command may be sending in this lane right now.

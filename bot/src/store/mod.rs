@@ -5,6 +5,18 @@
 //! database server; [`open`] picks one from the configured `database`.
 //! Every processing step hands the store one [`Changes`] value, committed atomically,
 //! so a crash between steps loses nothing and repeats nothing.
+//!
+//! # Replicas
+//!
+//! On Postgres several processes may share one database. Work is divided in lanes: one
+//! per conversation (its events, profile, label, alerts, Discord work and sends) and
+//! one for the page. A process works a lane only while it holds it: the queries that
+//! hand out work (`pending`, `work_due`, `threads_due`, `profiles_due`) take the lanes
+//! of what they return, skipping lanes another live process holds, and
+//! [`Store::release_lanes`] lets go of lanes with nothing left to do. A process is live
+//! while its store renews its heartbeat (every third of the lease): one killed loses its
+//! lanes, and the leases on work it took, one lease later. SQLite is opened by one
+//! process only (an exclusive lock), which so holds every lane.
 
 pub mod model;
 pub mod postgres;
@@ -61,10 +73,21 @@ pub trait Store: Send + Sync + 'static {
     /// databases, the same across restarts.
     fn instance(&self) -> &str;
 
+    /// This process's name among the processes sharing the database (Postgres), drawn
+    /// when the store is opened; `None` where one process has the database to itself.
+    fn replica(&self) -> Option<&str>;
+
+    /// Lets go of the lanes this process holds that have nothing left to do at `now`
+    /// (no event to process, no work due), so that another replica can take them when
+    /// they have. Called between ticks, when nothing in them is being worked.
+    fn release_lanes(&self, now: Timestamp) -> Result<(), StoreError>;
+
     /// Stores events atomically and durably; events already stored are skipped.
     fn ingest(&self, events: &[InboundEvent]) -> Result<Ingested, StoreError>;
 
-    /// Unprocessed events, oldest first by the event's own timestamp.
+    /// Unprocessed events, oldest first by the event's own timestamp, in lanes this
+    /// process holds or takes now (see the module's comment): each lane's events come
+    /// whole up to `limit`, so a lane is processed in order, by one process at a time.
     fn pending(&self, limit: usize) -> Result<Vec<PendingEvent>, StoreError>;
 
     /// How many events are stored in all.
@@ -213,13 +236,25 @@ pub trait Store: Send + Sync + 'static {
     fn next_due(&self) -> Result<Option<Timestamp>, StoreError>;
 }
 
+/// How long a replica's hold on its lanes outlives its last heartbeat, unless
+/// configured (`lane_lease`): another replica takes a dead one's lanes this long after.
+pub const LANE_LEASE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Opens (creating or migrating) the configured database.
 pub fn open(database: &crate::config::Database) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    open_with(database, LANE_LEASE)
+}
+
+/// [`open`], holding lanes (Postgres) for `lane_lease` past each heartbeat.
+pub fn open_with(
+    database: &crate::config::Database,
+    lane_lease: std::time::Duration,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     use crate::config::Database;
     Ok(match database {
         Database::Sqlite(path) => std::sync::Arc::new(sqlite::SqliteStore::open(path)?),
-        Database::Postgres(conninfo) => {
-            std::sync::Arc::new(postgres::PostgresStore::open(conninfo)?)
-        }
+        Database::Postgres(conninfo) => std::sync::Arc::new(
+            postgres::PostgresStore::open_with_lease(conninfo, lane_lease)?,
+        ),
     })
 }

@@ -26,6 +26,18 @@
 //! LOCKED`, so two processes on one database never both take it. Single statements
 //! (`UPDATE … WHERE state = …`) are atomic on their own: Postgres re-checks the
 //! condition on the row it locks.
+//!
+//! # Replicas
+//!
+//! Each store is a replica with a name of its own (`replicas`), whose heartbeat the
+//! worker thread renews every third of the lane lease, on the database's clock (one
+//! clock for every machine). The queries that hand out work take the lanes of what
+//! they return (`lanes`: a lane and its holder) unless a live replica holds them, and
+//! return only what lies in lanes held. A lane whose holder stopped beating is free, and
+//! so is a lease on work (`leased_by`) taken by a dead replica. Commits fence what a
+//! replica that lost its lanes (stalled longer than the lease) might still write: an
+//! event is marked processed once, and work is done once; the second commit fails with
+//! [`StoreError::Conflict`] and changes nothing.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -158,9 +170,61 @@ CREATE TABLE problems (
     since BIGINT NOT NULL
 );
 "#,
+    r#"
+CREATE TABLE replicas (
+    name        TEXT COLLATE "C" PRIMARY KEY,
+    alive_until BIGINT NOT NULL
+);
+CREATE TABLE lanes (
+    lane   TEXT COLLATE "C" PRIMARY KEY,
+    holder TEXT COLLATE "C" NOT NULL
+);
+CREATE INDEX lanes_holder ON lanes (holder);
+ALTER TABLE outbox ADD COLUMN leased_by TEXT COLLATE "C";
+"#,
     // Why a send ended refused or failed, as a stable name (for /metrics).
     "ALTER TABLE messages ADD COLUMN reason TEXT;",
 ];
+
+/// The database's clock in epoch milliseconds: replicas' heartbeats are read and
+/// written on it, so machines whose clocks disagree still agree on who is live.
+const DB_NOW: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
+
+/// Whether the replica named by `name` (an SQL expression) beats still.
+fn live(name: &str) -> String {
+    format!("EXISTS (SELECT 1 FROM replicas r WHERE r.name = {name} AND r.alive_until > {DB_NOW})")
+}
+
+/// Whether a lease taken by `leased_by` (an SQL expression) lapsed with its holder.
+fn dead(leased_by: &str) -> String {
+    format!("({leased_by} IS NOT NULL AND NOT {})", live(leased_by))
+}
+
+/// Whether the lane `lane` (an SQL expression) is free or held by `me` (a parameter).
+fn open_to(lane: &str, me: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM lanes l WHERE l.lane = {lane} AND l.holder <> {me} AND {})",
+        live("l.holder")
+    )
+}
+
+/// The lane (conversation or page) of an outbox lane `lane` (an SQL expression): a
+/// customer's sends are their conversation's.
+fn lane_of(lane: &str) -> String {
+    format!("CASE WHEN {lane} LIKE 'graph:%' THEN substr({lane}, 7) ELSE {lane} END")
+}
+
+/// The lane of an event: its customer's conversation, or the page.
+const EVENT_LANE: &str = "COALESCE(e.psid, 'page')";
+
+/// Lanes one query takes at most besides those it holds, while other replicas live: a
+/// backlog is shared among them instead of going whole to the first that asks.
+const NEW_LANES_AT_ONCE: usize = 16;
+
+/// The lane, for holding, of work in outbox lane `lane`.
+fn work_lane(lane: &str) -> &str {
+    lane.strip_prefix("graph:").unwrap_or(lane)
+}
 
 /// Any number for `pg_advisory_xact_lock`: processes opening one database at once
 /// migrate it one after the other.
@@ -172,6 +236,22 @@ type Job = Box<dyn FnOnce(&mut Conn) + Send>;
 pub struct PostgresStore {
     jobs: Mutex<mpsc::Sender<Job>>,
     instance: String,
+    replica: String,
+    /// Set by [`PostgresStore::abandon`]: dropped without letting go.
+    abandoned: bool,
+}
+
+/// A lane as `lanes` has it, for operators and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaneHold {
+    /// The lane: a conversation's PSID, or `page`.
+    pub lane: String,
+    /// The replica holding it.
+    pub holder: String,
+    /// Whether the holder's heartbeat is current (if not, the lane is free).
+    pub live: bool,
+    /// Whether it has events to process or work pending.
+    pub waiting: bool,
 }
 
 /// The worker's connection and its prepared statements.
@@ -183,16 +263,28 @@ struct Conn {
 
 impl PostgresStore {
     /// Connects to `conninfo` (a `postgres://` or `postgresql://` URL, or libpq's
-    /// `host=… dbname=…` form) and migrates the database.
+    /// `host=… dbname=…` form) and migrates the database; lanes are held for
+    /// [`super::LANE_LEASE`] past each heartbeat.
     pub fn open(conninfo: &str) -> Result<Self, StoreError> {
+        Self::open_with_lease(conninfo, super::LANE_LEASE)
+    }
+
+    /// [`PostgresStore::open`], holding lanes for `lease` past each heartbeat: another
+    /// replica takes them over that long after this one dies.
+    pub fn open_with_lease(conninfo: &str, lease: std::time::Duration) -> Result<Self, StoreError> {
         let config = postgres::Config::from_str(conninfo)?;
         let (jobs, inbox) = mpsc::channel::<Job>();
         let (ready, started) = mpsc::sync_channel(1);
+        let replica = instance_name(rand::random::<u64>());
+        let me = replica.clone();
+        let lease_ms = lease.as_millis().max(1) as i64;
+        let beat_every = lease / 3;
         std::thread::Builder::new()
             .name("tagdesk-postgres".into())
             .spawn(move || {
                 let mut conn = match Conn::connect(config).and_then(|mut c| {
                     let instance = c.migrate()?;
+                    c.beat(&me, lease_ms)?;
                     Ok((c, instance))
                 }) {
                     Ok((conn, instance)) => {
@@ -204,15 +296,31 @@ impl PostgresStore {
                         return;
                     }
                 };
-                // Ends when the store (the sender) is dropped.
-                for job in inbox {
+                // Ends when the store (the sender) is dropped. Between jobs, and when
+                // idle, the heartbeat is renewed every third of the lease.
+                let mut beaten = std::time::Instant::now();
+                loop {
+                    let wait = beat_every.saturating_sub(beaten.elapsed());
+                    let job = match inbox.recv_timeout(wait) {
+                        Ok(job) => Some(job),
+                        Err(mpsc::RecvTimeoutError::Timeout) => None,
+                        Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                    };
                     if conn.client.is_closed() {
                         if let Ok(client) = conn.config.connect(NoTls) {
                             conn.client = client;
                             conn.stmts.clear();
                         }
                     }
-                    job(&mut conn);
+                    if let Some(job) = job {
+                        job(&mut conn);
+                    }
+                    if beaten.elapsed() >= beat_every {
+                        if let Err(e) = conn.beat(&me, lease_ms) {
+                            tracing::warn!(%e, "replica heartbeat failed");
+                        }
+                        beaten = std::time::Instant::now();
+                    }
                 }
             })
             .map_err(|e| StoreError::Unavailable(format!("postgres worker: {e}")))?;
@@ -222,6 +330,42 @@ impl PostgresStore {
         Ok(PostgresStore {
             jobs: Mutex::new(jobs),
             instance,
+            replica,
+            abandoned: false,
+        })
+    }
+
+    /// Drops the store as a killed process leaves it: its lanes and its leases on work
+    /// stay held until its heartbeat lapses, one lease later. Tests play a crash so.
+    pub fn abandon(mut self) {
+        self.abandoned = true;
+    }
+
+    /// Every held lane, by lane.
+    pub fn lanes(&self) -> Result<Vec<LaneHold>, StoreError> {
+        self.with(|db| {
+            db.rows(
+                &format!(
+                    "SELECT l.lane, l.holder, {},
+                        EXISTS (SELECT 1 FROM inbound_events e
+                                WHERE NOT e.processed AND {EVENT_LANE} = l.lane)
+                        OR EXISTS (SELECT 1 FROM outbox o WHERE o.state = 'pending'
+                                   AND o.lane IN (l.lane, 'graph:' || l.lane))
+                     FROM lanes l ORDER BY l.lane",
+                    live("l.holder")
+                ),
+                &[],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(LaneHold {
+                    lane: r.try_get(0)?,
+                    holder: r.try_get(1)?,
+                    live: r.try_get(2)?,
+                    waiting: r.try_get(3)?,
+                })
+            })
+            .collect()
         })
     }
 
@@ -278,6 +422,20 @@ impl PostgresStore {
     }
 }
 
+impl Drop for PostgresStore {
+    /// The store is dropped (the process stops): its lanes and leases are free at once,
+    /// so a replica restarting, or another, needn't wait out the lease.
+    fn drop(&mut self) {
+        if self.abandoned {
+            return;
+        }
+        let me = self.replica.clone();
+        if let Err(e) = self.call(move |conn| conn.leave(&me)) {
+            tracing::warn!(%e, "replica couldn't let go of its lanes");
+        }
+    }
+}
+
 impl Conn {
     fn connect(config: postgres::Config) -> Result<Conn, StoreError> {
         let client = config.connect(NoTls)?;
@@ -286,6 +444,34 @@ impl Conn {
             client,
             stmts: HashMap::new(),
         })
+    }
+
+    /// Renews replica `me`'s heartbeat: live for `lease_ms` more.
+    fn beat(&mut self, me: &str, lease_ms: i64) -> Result<(), StoreError> {
+        let mut db = Db {
+            c: &mut self.client,
+            stmts: &mut self.stmts,
+        };
+        db.exec(
+            &format!(
+                "INSERT INTO replicas (name, alive_until) VALUES ($1, {DB_NOW} + $2)
+                 ON CONFLICT (name) DO UPDATE SET alive_until = EXCLUDED.alive_until"
+            ),
+            &[&me, &lease_ms],
+        )?;
+        Ok(())
+    }
+
+    /// Replica `me` stops: its lanes and its leases are let go of.
+    fn leave(&mut self, me: &str) -> Result<(), StoreError> {
+        let mut tx = self.client.transaction()?;
+        tx.execute("DELETE FROM lanes WHERE holder = $1", &[&me])?;
+        tx.execute(
+            "UPDATE replicas SET alive_until = 0 WHERE name = $1",
+            &[&me],
+        )?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Applies the migrations not yet applied, and returns the database's name.
@@ -313,6 +499,12 @@ impl Conn {
         let name: String = tx
             .query_one("SELECT name FROM instance WHERE id = 1", &[])?
             .try_get(0)?;
+        // Lanes of dead replicas are free anyway; replicas dead for a day are forgotten.
+        tx.batch_execute(&format!(
+            "DELETE FROM lanes l WHERE NOT {};
+             DELETE FROM replicas WHERE alive_until < {DB_NOW} - 86400000",
+            live("l.holder")
+        ))?;
         tx.commit()?;
         Ok(name)
     }
@@ -581,6 +773,59 @@ fn check<C: GenericClient>(db: &mut Db<'_, C>, p: &Precondition) -> Result<(), S
     }
 }
 
+/// Of `wanted` (lanes in the order their work came), the lanes replica `me` holds now:
+/// those it held, and more (up to [`NEW_LANES_AT_ONCE`] while another replica lives),
+/// taken unless a live replica took them meanwhile.
+fn hold<C: GenericClient>(
+    db: &mut Db<'_, C>,
+    me: &str,
+    wanted: &[&str],
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let mut wanted: Vec<String> = wanted.iter().map(|l| (*l).to_owned()).collect();
+    let mut seen = std::collections::HashSet::new();
+    wanted.retain(|l| seen.insert(l.clone()));
+    if wanted.is_empty() {
+        return Ok(seen);
+    }
+    let mut held: std::collections::HashSet<String> = db
+        .rows(
+            "SELECT lane FROM lanes WHERE holder = $1 AND lane = ANY($2)",
+            &[&me, &wanted],
+        )?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    let alone = db
+        .row(
+            &format!("SELECT 1 FROM replicas WHERE name <> $1 AND alive_until > {DB_NOW} LIMIT 1"),
+            &[&me],
+        )?
+        .is_none();
+    let mut new: Vec<String> = wanted
+        .into_iter()
+        .filter(|l| !held.contains(l))
+        .take(if alone { usize::MAX } else { NEW_LANES_AT_ONCE })
+        .collect();
+    if !new.is_empty() {
+        // In one order for every replica, so two taking lanes at once never deadlock.
+        new.sort_unstable();
+        for r in db.rows(
+            &format!(
+                "INSERT INTO lanes (lane, holder) SELECT l, $2 FROM unnest($1::TEXT[]) AS l
+                 ORDER BY l
+                 ON CONFLICT (lane) DO UPDATE SET holder = EXCLUDED.holder
+                 WHERE NOT {}
+                 RETURNING lane",
+                live("lanes.holder")
+            ),
+            &[&new, &me],
+        )? {
+            held.insert(r.try_get(0)?);
+        }
+    }
+    Ok(held)
+}
+
 /// A failed profile lookup: counted, and tried again at `$2` (never if NULL).
 const PROFILE_FAILED: &str = "UPDATE customers SET lookups = lookups + 1, next_lookup = $2,
         fetched = CASE WHEN $2::BIGINT IS NULL THEN TRUE ELSE fetched END
@@ -591,10 +836,16 @@ fn apply<C: GenericClient>(db: &mut Db<'_, C>, c: &Changes) -> Result<(), StoreE
         check(db, p)?;
     }
     for id in &c.processed {
-        db.exec(
-            "UPDATE inbound_events SET processed = TRUE WHERE id = $1",
+        // Once: a replica that lost the lane meanwhile must not apply it again.
+        if db.exec(
+            "UPDATE inbound_events SET processed = TRUE WHERE id = $1 AND NOT processed",
             &[id],
-        )?;
+        )? == 0
+        {
+            return Err(StoreError::Conflict(format!(
+                "event {id} processed already"
+            )));
+        }
     }
     for cu in &c.customers {
         db.exec(
@@ -837,6 +1088,28 @@ impl Store for PostgresStore {
         &self.instance
     }
 
+    fn replica(&self) -> Option<&str> {
+        Some(&self.replica)
+    }
+
+    fn release_lanes(&self, now: Timestamp) -> Result<(), StoreError> {
+        let me = self.replica.clone();
+        self.with(move |db| {
+            db.exec(
+                &format!(
+                    "DELETE FROM lanes l WHERE l.holder = $1
+                       AND NOT EXISTS (SELECT 1 FROM inbound_events e
+                                       WHERE NOT e.processed AND {EVENT_LANE} = l.lane)
+                       AND NOT EXISTS (SELECT 1 FROM outbox o
+                                       WHERE o.state = 'pending' AND o.due <= $2
+                                         AND o.lane IN (l.lane, 'graph:' || l.lane))"
+                ),
+                &[&me, &ms(now)],
+            )?;
+            Ok(())
+        })
+    }
+
     fn ingest(&self, events: &[InboundEvent]) -> Result<Ingested, StoreError> {
         let events = events.to_vec();
         self.tx(move |db| {
@@ -866,15 +1139,30 @@ impl Store for PostgresStore {
     }
 
     fn pending(&self, limit: usize) -> Result<Vec<PendingEvent>, StoreError> {
-        self.with(move |db| {
+        let me = self.replica.clone();
+        self.tx(move |db| {
             let rows = db.rows(
-                "SELECT id, dedupe_key, kind, psid, timestamp, standby, payload
-                 FROM inbound_events
-                 WHERE NOT processed ORDER BY timestamp, id LIMIT $1",
-                &[&(limit as i64)],
+                &format!(
+                    "SELECT id, dedupe_key, kind, psid, timestamp, standby, payload
+                     FROM inbound_events e
+                     WHERE NOT processed AND {}
+                     ORDER BY timestamp, id LIMIT $1",
+                    open_to(EVENT_LANE, "$2")
+                ),
+                &[&(limit as i64), &me],
             )?;
+            let lanes: Vec<Option<String>> = rows
+                .iter()
+                .map(|r| r.try_get(3))
+                .collect::<Result<_, _>>()?;
+            let lane = |psid: &Option<String>| psid.as_deref().unwrap_or("page").to_owned();
+            let wanted: Vec<String> = lanes.iter().map(lane).collect();
+            let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
+            let held = hold(db, &me, &wanted)?;
             rows.iter()
-                .map(|r| {
+                .zip(&lanes)
+                .filter(|(_, psid)| held.contains(&lane(psid)))
+                .map(|(r, _)| {
                     let kind: String = r.try_get(2)?;
                     Ok(PendingEvent {
                         id: r.try_get(0)?,
@@ -947,15 +1235,20 @@ impl Store for PostgresStore {
     }
 
     fn threads_due(&self, now: Timestamp) -> Result<Vec<Thread>, StoreError> {
-        self.with(move |db| {
-            threads_from(db.rows(
+        let me = self.replica.clone();
+        self.tx(move |db| {
+            let open = open_to("psid", "$2");
+            let due = threads_from(db.rows(
                 &format!(
-                    "SELECT {THREAD_SELECT} FROM threads WHERE label_due <= $1
-                     UNION SELECT {THREAD_SELECT} FROM threads WHERE alert_due <= $1
+                    "SELECT {THREAD_SELECT} FROM threads WHERE label_due <= $1 AND {open}
+                     UNION SELECT {THREAD_SELECT} FROM threads WHERE alert_due <= $1 AND {open}
                      ORDER BY psid"
                 ),
-                &[&ms(now)],
-            )?)
+                &[&ms(now), &me],
+            )?)?;
+            let wanted: Vec<&str> = due.iter().map(|t| t.psid.as_str()).collect();
+            let held = hold(db, &me, &wanted)?;
+            Ok(due.into_iter().filter(|t| held.contains(&t.psid)).collect())
         })
     }
 
@@ -1048,16 +1341,25 @@ impl Store for PostgresStore {
     }
 
     fn profiles_due(&self, now: Timestamp, limit: usize) -> Result<Vec<(String, u32)>, StoreError> {
-        self.with(move |db| {
-            db.rows(
-                "SELECT psid, lookups FROM customers
-                 WHERE NOT fetched AND (next_lookup IS NULL OR next_lookup <= $1)
-                 ORDER BY COALESCE(next_lookup, 0), psid LIMIT $2",
-                &[&ms(now), &(limit as i64)],
-            )?
-            .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get::<_, i64>(1)? as u32)))
-            .collect()
+        let me = self.replica.clone();
+        self.tx(move |db| {
+            let due: Vec<(String, u32)> = db
+                .rows(
+                    &format!(
+                        "SELECT psid, lookups FROM customers
+                         WHERE NOT fetched AND (next_lookup IS NULL OR next_lookup <= $1)
+                           AND {}
+                         ORDER BY COALESCE(next_lookup, 0), psid LIMIT $2",
+                        open_to("psid", "$3")
+                    ),
+                    &[&ms(now), &(limit as i64), &me],
+                )?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get::<_, i64>(1)? as u32)))
+                .collect::<Result<_, StoreError>>()?;
+            let wanted: Vec<&str> = due.iter().map(|(psid, _)| psid.as_str()).collect();
+            let held = hold(db, &me, &wanted)?;
+            Ok(due.into_iter().filter(|(p, _)| held.contains(p)).collect())
         })
     }
 
@@ -1140,19 +1442,34 @@ impl Store for PostgresStore {
     }
 
     fn work_due(&self, now: Timestamp, limit: usize) -> Result<Vec<QueuedWork>, StoreError> {
-        self.with(move |db| {
-            db.rows(
-                "SELECT o.id, o.work, o.progress, o.attempts, o.due, o.front FROM outbox o
-                 WHERE o.state = 'pending' AND o.due <= $1
-                   AND (o.leased_until IS NULL OR o.leased_until <= $1)
-                   AND NOT EXISTS (SELECT 1 FROM outbox p
-                                   WHERE p.state = 'pending' AND p.lane = o.lane AND p.id < o.id)
-                 ORDER BY o.front DESC, o.id LIMIT $2",
-                &[&ms(now), &(limit as i64)],
-            )?
-            .iter()
-            .map(queued_from)
-            .collect()
+        let me = self.replica.clone();
+        self.tx(move |db| {
+            let rows = db.rows(
+                &format!(
+                    "SELECT o.id, o.work, o.progress, o.attempts, o.due, o.front, o.lane
+                     FROM outbox o
+                     WHERE o.state = 'pending' AND o.due <= $1
+                       AND (o.leased_until IS NULL OR o.leased_until <= $1 OR {})
+                       AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending'
+                                       AND p.lane = o.lane AND p.id < o.id)
+                       AND {}
+                     ORDER BY o.front DESC, o.id LIMIT $2",
+                    dead("o.leased_by"),
+                    open_to(&lane_of("o.lane"), "$3")
+                ),
+                &[&ms(now), &(limit as i64), &me],
+            )?;
+            let lanes: Vec<String> = rows
+                .iter()
+                .map(|r| r.try_get(6))
+                .collect::<Result<_, _>>()?;
+            let wanted: Vec<&str> = lanes.iter().map(|l| work_lane(l)).collect();
+            let held = hold(db, &me, &wanted)?;
+            rows.iter()
+                .zip(&lanes)
+                .filter(|(_, lane)| held.contains(work_lane(lane)))
+                .map(|(r, _)| queued_from(r))
+                .collect()
         })
     }
 
@@ -1163,16 +1480,20 @@ impl Store for PostgresStore {
         until: Timestamp,
     ) -> Result<Option<QueuedWork>, StoreError> {
         let lane = lane.to_owned();
+        let me = self.replica.clone();
         self.tx(move |db| {
             // Locked until the lease is written: another process reading the head
             // meanwhile skips it rather than leasing it too.
             let Some(row) = db.row(
-                "SELECT id, work, progress, attempts, due, front FROM outbox
-                 WHERE state = 'pending' AND lane = $1 AND due <= $2
-                   AND (leased_until IS NULL OR leased_until <= $2)
-                   AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending'
-                                   AND p.lane = $1 AND p.id < outbox.id)
-                 FOR UPDATE SKIP LOCKED",
+                &format!(
+                    "SELECT id, work, progress, attempts, due, front FROM outbox
+                     WHERE state = 'pending' AND lane = $1 AND due <= $2
+                       AND (leased_until IS NULL OR leased_until <= $2 OR {})
+                       AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending'
+                                       AND p.lane = $1 AND p.id < outbox.id)
+                     FOR UPDATE SKIP LOCKED",
+                    dead("leased_by")
+                ),
                 &[&lane, &ms(now)],
             )?
             else {
@@ -1180,8 +1501,8 @@ impl Store for PostgresStore {
             };
             let head = queued_from(&row)?;
             db.exec(
-                "UPDATE outbox SET leased_until = $2 WHERE id = $1",
-                &[&head.id, &ms(until)],
+                "UPDATE outbox SET leased_until = $2, leased_by = $3 WHERE id = $1",
+                &[&head.id, &ms(until), &me],
             )?;
             Ok(Some(head))
         })
@@ -1213,12 +1534,16 @@ impl Store for PostgresStore {
     }
 
     fn lease_work(&self, id: i64, now: Timestamp, until: Timestamp) -> Result<bool, StoreError> {
+        let me = self.replica.clone();
         self.with(move |db| {
             Ok(db.exec(
-                "UPDATE outbox SET leased_until = $3
-                 WHERE id = $1 AND state = 'pending' AND due <= $2
-                   AND (leased_until IS NULL OR leased_until <= $2)",
-                &[&id, &ms(now), &ms(until)],
+                &format!(
+                    "UPDATE outbox SET leased_until = $3, leased_by = $4
+                     WHERE id = $1 AND state = 'pending' AND due <= $2
+                       AND (leased_until IS NULL OR leased_until <= $2 OR {})",
+                    dead("leased_by")
+                ),
+                &[&id, &ms(now), &ms(until), &me],
             )? == 1)
         })
     }
@@ -1227,7 +1552,7 @@ impl Store for PostgresStore {
         let psid = psid.to_owned();
         self.with(move |db| {
             let Some(r) = db.row(
-                "SELECT id, work, progress, attempts FROM outbox
+                "SELECT id, work, progress, attempts, leased_until IS NOT NULL FROM outbox
                  WHERE state = 'pending' AND lane = $1 ORDER BY id DESC LIMIT 1",
                 &[&psid],
             )?
@@ -1236,7 +1561,9 @@ impl Store for PostgresStore {
             };
             let (id, work, progress, attempts): (i64, String, Option<i64>, i64) =
                 (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
-            if progress.is_some() || attempts > 0 {
+            // Asked of Discord already (see the SQLite store).
+            let asked: bool = r.try_get(4)?;
+            if progress.is_some() || attempts > 0 || asked {
                 return Ok(None);
             }
             let work: Work = serde_json::from_str(&work).map_err(corrupt)?;
@@ -1318,11 +1645,15 @@ impl Store for PostgresStore {
     fn work_done(&self, id: i64, changes: &Changes) -> Result<(), StoreError> {
         let changes = changes.clone();
         self.tx(move |db| {
-            db.exec(
+            // Once: what a replica that lost the lane meanwhile did isn't applied again.
+            if db.exec(
                 "UPDATE outbox SET state = 'done', error = NULL, leased_until = NULL, key = NULL
-                 WHERE id = $1",
+                 WHERE id = $1 AND state = 'pending'",
                 &[&id],
-            )?;
+            )? == 0
+            {
+                return Err(StoreError::Conflict(format!("work {id} done already")));
+            }
             apply(db, &changes)
         })
     }
@@ -1397,21 +1728,40 @@ impl Store for PostgresStore {
     }
 
     fn next_due(&self) -> Result<Option<Timestamp>, StoreError> {
-        self.with(|db| {
+        let me = self.replica.clone();
+        self.with(move |db| {
+            // In lanes this replica holds or may take; and when another replica's hold
+            // lapses unless renewed (its lanes may then be taken).
             let v: Option<i64> = db
                 .row(
-                    "SELECT MIN(t) FROM (
-                    SELECT MIN(GREATEST(o.due, COALESCE(o.leased_until, 0))) AS t FROM outbox o
+                    &format!(
+                        "SELECT MIN(t) FROM (
+                    SELECT MIN(CASE WHEN {dead} THEN o.due
+                                    ELSE GREATEST(o.due, COALESCE(o.leased_until, 0)) END) AS t
+                    FROM outbox o
                     WHERE o.state = 'pending'
                       AND NOT EXISTS (SELECT 1 FROM outbox p
                                       WHERE p.state = 'pending' AND p.lane = o.lane
                                         AND p.id < o.id)
+                      AND {open_work}
                     UNION ALL SELECT MIN(COALESCE(next_lookup, 0)) FROM customers
-                              WHERE NOT fetched
-                    UNION ALL SELECT MIN(label_due) FROM threads WHERE label_due IS NOT NULL
-                    UNION ALL SELECT MIN(alert_due) FROM threads WHERE alert_due IS NOT NULL
+                              WHERE NOT fetched AND {open_psid}
+                    UNION ALL SELECT MIN(label_due) FROM threads
+                              WHERE label_due IS NOT NULL AND {open_psid}
+                    UNION ALL SELECT MIN(alert_due) FROM threads
+                              WHERE alert_due IS NOT NULL AND {open_psid}
+                    UNION ALL (SELECT 0 FROM inbound_events e
+                               WHERE NOT e.processed AND {open_event} LIMIT 1)
+                    UNION ALL SELECT MIN(r.alive_until) FROM replicas r
+                              WHERE r.name <> $1 AND r.alive_until > {DB_NOW}
+                                AND EXISTS (SELECT 1 FROM lanes l WHERE l.holder = r.name)
                     ) AS due",
-                    &[],
+                        dead = dead("o.leased_by"),
+                        open_work = open_to(&lane_of("o.lane"), "$1"),
+                        open_psid = open_to("psid", "$1"),
+                        open_event = open_to(EVENT_LANE, "$1")
+                    ),
+                    &[&me],
                 )?
                 .map(|r| r.try_get(0))
                 .transpose()?

@@ -696,6 +696,15 @@ impl Store for SqliteStore {
         &self.instance
     }
 
+    fn replica(&self) -> Option<&str> {
+        None
+    }
+
+    fn release_lanes(&self, _now: Timestamp) -> Result<(), StoreError> {
+        // The only process: every lane is its own.
+        Ok(())
+    }
+
     fn ingest(&self, events: &[InboundEvent]) -> Result<Ingested, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
@@ -1064,7 +1073,7 @@ impl Store for SqliteStore {
     fn open_post(&self, psid: &str) -> Result<Option<QueuedWork>, StoreError> {
         let conn = self.conn();
         let mut q = conn.prepare_cached(
-            "SELECT id, work, progress, attempts FROM outbox
+            "SELECT id, work, progress, attempts, leased_until IS NOT NULL FROM outbox
              WHERE state = 'pending' AND lane = ?1 ORDER BY id DESC LIMIT 1",
         )?;
         let row = q
@@ -1074,13 +1083,16 @@ impl Store for SqliteStore {
                     r.get::<_, String>(1)?,
                     r.get::<_, Option<i64>>(2)?,
                     r.get::<_, u32>(3)?,
+                    r.get::<_, bool>(4)?,
                 ))
             })
             .optional()?;
-        let Some((id, work, progress, attempts)) = row else {
+        let Some((id, work, progress, attempts, asked)) = row else {
             return Ok(None);
         };
-        if progress.is_some() || attempts > 0 {
+        // Asked of Discord already (leased for an attempt a crash cut short): Discord
+        // may hold it as it was, so nothing joins it.
+        if progress.is_some() || attempts > 0 || asked {
             return Ok(None);
         }
         let work: Work = serde_json::from_str(&work).map_err(corrupt)?;

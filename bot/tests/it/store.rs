@@ -349,6 +349,32 @@ fn one_performer_holds_a_lane_and_later_work_waits_behind_it(db: &Database) {
         .unwrap());
 }
 
+fn a_post_asked_of_discord_takes_no_more_messages(db: &Database) {
+    use bot::discord::Post;
+    use bot::store::{NewWork, Work};
+    let store = bot::store::open(db).unwrap();
+    let now = at("2026-11-22T09:00:00Z");
+    store
+        .commit(&Changes {
+            work: vec![NewWork {
+                key: None,
+                work: Work::Post {
+                    psid: "U1".into(),
+                    post: Post::default(),
+                },
+                due: now,
+            }],
+            ..Changes::default()
+        })
+        .unwrap();
+    let open = store.open_post("U1").unwrap().expect("not attempted yet");
+    // Leased for an attempt that a crash cut short: Discord may have it as it was.
+    assert!(store
+        .lease_work(open.id, now, now + jiff::SignedDuration::from_secs(15))
+        .unwrap());
+    assert!(store.open_post("U1").unwrap().is_none());
+}
+
 fn event(key: &str, psid: &str, timestamp: i64) -> bot::intake::InboundEvent {
     bot::intake::InboundEvent {
         dedupe_key: key.into(),
@@ -898,6 +924,245 @@ fn stats_count_events_pending_work_and_unanswered_windows(db: &Database) {
     assert_eq!(kept.reason.as_deref(), Some("meta_551"));
 }
 
+/// Replicas: two stores on one Postgres database are two processes. Whatever one takes
+/// (a conversation's events, work, due threads, profile lookups) the other doesn't get
+/// while the first lives, and an event committed twice conflicts the second time.
+mod replicas {
+    use super::{at, event};
+    use bot::store::postgres::PostgresStore;
+    use bot::store::{Changes, Customer, NewWork, Store, StoreError, Thread, Work};
+    use std::time::{Duration, Instant};
+
+    fn conninfo() -> String {
+        match crate::harness::postgres_db() {
+            bot::config::Database::Postgres(conninfo) => conninfo,
+            other => panic!("not Postgres: {other}"),
+        }
+    }
+
+    fn keys(store: &dyn Store) -> Vec<String> {
+        let mut keys: Vec<String> = store
+            .pending(100)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.event.dedupe_key)
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    fn post(psid: &str) -> NewWork {
+        NewWork {
+            key: None,
+            work: Work::EditThread {
+                psid: psid.into(),
+                name: Some(format!("thread of {psid}")),
+                archived: None,
+            },
+            due: at("2026-11-22T09:00:00Z"),
+        }
+    }
+
+    fn send(psid: &str, key: &str) -> NewWork {
+        NewWork {
+            key: None,
+            work: Work::GraphSend {
+                psid: psid.into(),
+                interaction_id: key.into(),
+            },
+            due: at("2026-11-22T09:00:00Z"),
+        }
+    }
+
+    fn lanes_of(work: &[bot::store::QueuedWork]) -> Vec<String> {
+        let mut lanes: Vec<String> = work.iter().map(|w| w.work.lane()).collect();
+        lanes.sort();
+        lanes
+    }
+
+    #[test]
+    fn two_replicas_never_get_the_same_lane() {
+        let conninfo = conninfo();
+        let a = PostgresStore::open(&conninfo).unwrap();
+        let b = PostgresStore::open(&conninfo).unwrap();
+        assert_ne!(a.replica(), b.replica());
+        assert_eq!(
+            a.instance(),
+            b.instance(),
+            "one database, one name for nonces"
+        );
+        let now = at("2026-11-22T09:00:00Z");
+
+        a.ingest(&[
+            event("k1", "U1", 1),
+            event("k2", "U2", 2),
+            event("k3", "U1", 3),
+        ])
+        .unwrap();
+        let taken = a.pending(100).unwrap();
+        assert_eq!(taken.len(), 3);
+        assert!(keys(&b).is_empty(), "A holds U1 and U2");
+        b.ingest(&[event("k4", "U3", 4), event("k5", "U1", 5)])
+            .unwrap();
+        assert_eq!(keys(&b), ["k4"], "U3 is free, U1 is A's");
+        assert_eq!(keys(&a), ["k1", "k2", "k3", "k5"]);
+
+        // Two replicas that processed the same event: the second commit changes nothing.
+        let k1 = taken[0].id;
+        let processed = |id| Changes {
+            processed: vec![id],
+            customers: vec![Customer {
+                psid: "U1".into(),
+                name: Some("late".into()),
+                ..Customer::default()
+            }],
+            ..Changes::default()
+        };
+        a.commit(&Changes {
+            processed: vec![k1],
+            ..Changes::default()
+        })
+        .unwrap();
+        assert!(matches!(
+            b.commit(&processed(k1)),
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(a.customer("U1").unwrap().is_none(), "rolled back whole");
+
+        // Work, due threads and profile lookups follow the conversation's holder; a
+        // customer's sends are their conversation's.
+        a.commit(&Changes {
+            work: vec![post("U1"), send("U1", "i1"), post("U3"), send("U3", "i3")],
+            threads: ["U1", "U3"]
+                .map(|psid| Thread {
+                    psid: psid.into(),
+                    label_due: Some(now),
+                    ..Thread::default()
+                })
+                .to_vec(),
+            customers: ["U1", "U3"]
+                .map(|psid| Customer {
+                    psid: psid.into(),
+                    ..Customer::default()
+                })
+                .to_vec(),
+            ..Changes::default()
+        })
+        .unwrap();
+        assert_eq!(lanes_of(&a.work_due(now, 10).unwrap()), ["U1", "graph:U1"]);
+        assert_eq!(lanes_of(&b.work_due(now, 10).unwrap()), ["U3", "graph:U3"]);
+        let psids = |t: Vec<Thread>| t.into_iter().map(|t| t.psid).collect::<Vec<_>>();
+        assert_eq!(psids(a.threads_due(now).unwrap()), ["U1"]);
+        assert_eq!(psids(b.threads_due(now).unwrap()), ["U3"]);
+        assert_eq!(a.profiles_due(now, 10).unwrap(), [("U1".into(), 0)]);
+        assert_eq!(b.profiles_due(now, 10).unwrap(), [("U3".into(), 0)]);
+        // Nor does anyone lease work the other leased.
+        let i1 = a.work_due(now, 10).unwrap();
+        let i1 = i1.iter().find(|w| w.work.lane() == "graph:U1").unwrap();
+        let until = now + jiff::SignedDuration::from_secs(60);
+        assert!(a.lease_work(i1.id, now, until).unwrap());
+        assert!(!b.lease_work(i1.id, now, until).unwrap());
+        assert!(b.lease_lane_head("graph:U1", now, until).unwrap().is_none());
+
+        // Work done twice (a replica that lost its lane meanwhile) conflicts.
+        let u3 = b.work_due(now, 10).unwrap();
+        let u3 = u3.iter().find(|w| w.work.lane() == "U3").unwrap();
+        b.work_done(u3.id, &Changes::default()).unwrap();
+        assert!(matches!(
+            a.work_done(u3.id, &Changes::default()),
+            Err(StoreError::Conflict(_))
+        ));
+
+        // A lane with nothing left is let go, and the other replica may take it.
+        let u2: Vec<i64> = a
+            .pending(100)
+            .unwrap()
+            .into_iter()
+            .filter(|p| p.event.psid.as_deref() == Some("U2"))
+            .map(|p| p.id)
+            .collect();
+        a.commit(&Changes {
+            processed: u2,
+            ..Changes::default()
+        })
+        .unwrap();
+        a.release_lanes(now).unwrap();
+        b.ingest(&[event("k6", "U2", 6)]).unwrap();
+        assert_eq!(keys(&b), ["k4", "k6"]);
+        let holders: Vec<(String, String)> = a
+            .lanes()
+            .unwrap()
+            .into_iter()
+            .map(|l| (l.lane, l.holder))
+            .collect();
+        let (ra, rb) = (a.replica().unwrap(), b.replica().unwrap());
+        assert_eq!(
+            holders,
+            [("U1", ra), ("U2", rb), ("U3", rb)].map(|(l, h)| (l.to_owned(), h.to_owned()))
+        );
+    }
+
+    #[test]
+    fn a_dead_replicas_lanes_and_leases_are_taken_over_after_its_lease() {
+        let conninfo = conninfo();
+        let lease = Duration::from_millis(300);
+        let open = || PostgresStore::open_with_lease(&conninfo, lease).unwrap();
+        let (a, b, c) = (open(), open(), open());
+        let now = at("2026-11-22T09:00:00Z");
+        a.ingest(&[event("a1", "U1", 1)]).unwrap();
+        assert_eq!(keys(&a), ["a1"]);
+        c.ingest(&[event("c1", "U9", 2)]).unwrap();
+        assert_eq!(keys(&c), ["c1"]);
+        // A leases a send for a minute, as the outbox does, and dies mid-send.
+        a.commit(&Changes {
+            work: vec![send("U1", "i1")],
+            ..Changes::default()
+        })
+        .unwrap();
+        let until = now + jiff::SignedDuration::from_secs(60);
+        let leased = a.lease_lane_head("graph:U1", now, until).unwrap().unwrap();
+        assert!(keys(&b).is_empty());
+        assert!(b.work_due(now, 10).unwrap().is_empty());
+        let killed = Instant::now();
+        a.abandon();
+
+        // B polls as its ticks would; C beats on.
+        let taken_over = loop {
+            let got = keys(&b);
+            assert!(!got.contains(&"c1".to_owned()), "C lives: U9 stays C's");
+            if !got.is_empty() {
+                assert_eq!(got, ["a1"]);
+                break killed.elapsed();
+            }
+            assert!(
+                killed.elapsed() < Duration::from_secs(5),
+                "never taken over"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert!(
+            taken_over <= lease + Duration::from_millis(200),
+            "{taken_over:?}"
+        );
+        let due = b.work_due(now, 10).unwrap();
+        assert_eq!(
+            due.iter().map(|w| w.id).collect::<Vec<_>>(),
+            [leased.id],
+            "A's lease died with A, a minute early"
+        );
+        assert!(b.lease_work(leased.id, now, until).unwrap());
+        // Three leases on, C still holds its lane.
+        while killed.elapsed() < lease * 3 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(keys(&b), ["a1"]);
+        assert_eq!(keys(&c), ["c1"]);
+        // A replica that stops (its store dropped) lets go at once.
+        drop(c);
+        assert_eq!(keys(&b), ["a1", "c1"]);
+    }
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -938,6 +1203,7 @@ conformance!(
     a_send_in_flight_holds_its_place_and_two_reservations_on_one_count_conflict,
     a_customer_action_older_than_the_last_tagged_send_keeps_the_count,
     one_performer_holds_a_lane_and_later_work_waits_behind_it,
+    a_post_asked_of_discord_takes_no_more_messages,
     events_are_stored_once_and_come_back_oldest_first,
     customers_snippets_drafts_and_problems_read_back_as_written,
     the_outbox_orders_lanes_supersedes_keys_and_backs_off,
