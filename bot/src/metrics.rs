@@ -74,6 +74,7 @@ pub struct Metrics {
     pending: Family<Labels, Gauge>,
     messages: Family<Labels, Gauge>,
     ended: Family<Labels, Gauge>,
+    lanes: Family<Labels, Gauge>,
     expired_unanswered: Gauge,
     warnings: Gauge,
     restricted: Gauge,
@@ -134,6 +135,12 @@ impl Metrics {
             "The team's sends that ended without going out, by state (`refused` by the policy guard, before sending or when its turn came; `failed` at Meta) and reason: the guard's (`window_closed`, `promotional`, `tag_spam`, `page_restricted`, `tag_window_closed`, ...; `tag_would_change`, `second_tag_unconfirmed`, `conversation_gone` when its turn came), or Meta's code (`meta_<code>` or `meta_<code>_<subcode>`; `unavailable`, `unconfirmed` when Meta never answered)",
             ended.clone(),
         );
+        let lanes = Family::<Labels, Gauge>::default();
+        registry.register(
+            "lanes_held",
+            "Lanes (a conversation each, and the page's) held by each live replica, by its name; on Postgres only (with SQLite one process works everything)",
+            lanes.clone(),
+        );
         let expired_unanswered = Gauge::default();
         registry.register(
             "windows_expired_unanswered",
@@ -167,6 +174,7 @@ impl Metrics {
             pending,
             messages,
             ended,
+            lanes,
             expired_unanswered,
             warnings,
             restricted,
@@ -252,6 +260,12 @@ impl Metrics {
                     ("state".into(), state.clone()),
                     ("reason".into(), reason.clone()),
                 ])
+                .set(*n as i64);
+        }
+        self.lanes.clear();
+        for (replica, n) in &stats.lanes {
+            self.lanes
+                .get_or_create(&vec![("replica".into(), replica.clone())])
                 .set(*n as i64);
         }
         self.expired_unanswered.set(stats.expired_unanswered as i64);

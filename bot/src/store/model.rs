@@ -594,4 +594,7 @@ pub struct StoreStats {
     /// and reason (`MessageRecord::reason`; `unknown` for sends recorded before
     /// reasons were).
     pub ended: std::collections::BTreeMap<(String, String), u64>,
+    /// Lanes (conversations, the page) held by each live replica, by its name: empty
+    /// where one process works everything (SQLite).
+    pub lanes: std::collections::BTreeMap<String, u64>,
 }

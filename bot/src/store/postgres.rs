@@ -1626,6 +1626,16 @@ impl Store for PostgresStore {
                 let n: i64 = r.try_get(2)?;
                 stats.ended.insert((r.try_get(0)?, r.try_get(1)?), n as u64);
             }
+            for r in db.rows(
+                &format!(
+                    "SELECT l.holder, COUNT(*) FROM lanes l WHERE {} GROUP BY 1",
+                    live("l.holder")
+                ),
+                &[],
+            )? {
+                let n: i64 = r.try_get(1)?;
+                stats.lanes.insert(r.try_get(0)?, n as u64);
+            }
             stats.expired_unanswered = count(db.row(
                 "SELECT COUNT(*) FROM threads WHERE last_customer < $1
                    AND (last_team_reply IS NULL OR last_team_reply < last_customer)",

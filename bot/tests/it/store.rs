@@ -884,6 +884,15 @@ fn stats_count_events_pending_work_and_unanswered_windows(db: &Database) {
     // Before the cutoff reaches the customer's message, the window isn't over.
     assert_eq!(store.stats(t0).unwrap().expired_unanswered, 0);
 
+    // Lanes held, by replica: where there are replicas, the two conversations whose
+    // events this store took are its own.
+    assert_eq!(store.pending(10).unwrap().len(), 2);
+    let lanes = store.stats(t0).unwrap().lanes;
+    match store.replica() {
+        Some(me) => assert_eq!(lanes.get(me), Some(&2), "{lanes:?}"),
+        None => assert!(lanes.is_empty(), "{lanes:?}"),
+    }
+
     // Sends that ended without going out, by why: recorded refused, or updated to
     // failed when Meta refused them.
     let refused = bot::store::MessageRecord {
