@@ -54,7 +54,12 @@ pub fn app_for_pages(settings: Settings) -> (axum::Router, Vec<AppState>) {
     let states: Vec<AppState> = (1..=settings.pages.max(1))
         .map(|n| page_state(settings.page(n)))
         .collect();
-    (pages::router(&states), states)
+    // One page needs no front: its router as before.
+    let router = match &states[..] {
+        [one] => http::router(one.clone()),
+        _ => pages::router(&states),
+    };
+    (router, states)
 }
 
 fn page_state(settings: Settings) -> AppState {
