@@ -314,6 +314,17 @@ async fn two_pages_end_to_end_each_with_its_token_channel_rules_and_human_agent(
     let shoes_inbox = inbox_text(&desk.command("inbox", json!([]), SHOES_CHANNEL).await);
     assert!(shoes_inbox.contains("Ada Lovelace"), "{shoes_inbox}");
     assert!(!shoes_inbox.contains("Ben"), "{shoes_inbox}");
+    // /status too: each page's rules and Human Agent flag.
+    let status = desk.command("status", json!([]), BOOKS_CHANNEL).await;
+    assert!(
+        content(&status).ends_with("Human Agent feature: no"),
+        "{status}"
+    );
+    let status = desk.command("status", json!([]), SHOES_CHANNEL).await;
+    assert!(
+        content(&status).ends_with("Human Agent feature: yes"),
+        "{status}"
+    );
     let nowhere = desk.command("inbox", json!([]), 999).await;
     assert_eq!(content(&nowhere), NO_PAGE);
 
