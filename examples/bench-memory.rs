@@ -206,7 +206,8 @@ fn measure(db: &Path) -> Vec<(&'static str, u64)> {
     let mut peaks = vec![("start", hwm())];
     rt.block_on(async {
         let metrics = Arc::new(Metrics::new());
-        let engine = bot::server::engine(&config, &metrics).expect("the engine");
+        let pages = bot::server::pages(&config, &metrics).expect("the engine");
+        let engine = pages.first();
         for _ in 0..3 {
             engine.tick().await.expect("a tick");
         }
@@ -230,7 +231,7 @@ fn measure(db: &Path) -> Vec<(&'static str, u64)> {
                 "member": {"user": {"id": "42", "username": "agent"}, "roles": [AGENT_ROLE.to_string()]},
             }))
             .expect("an interaction");
-            let answer = commands::handle(&engine, &inv).await;
+            let answer = commands::handle(engine, &inv).await;
             let shown = commands::response::render(&answer);
             assert!(!shown.is_null());
             peaks.push((step, hwm()));

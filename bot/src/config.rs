@@ -72,7 +72,7 @@ pub enum ConfigError {
     },
     /// A required secret is missing from the environment.
     #[error("missing secret: set the environment variable {0}")]
-    MissingSecret(&'static str),
+    MissingSecret(String),
 }
 
 /// The whole configuration, as the bot uses it.
@@ -82,6 +82,17 @@ pub struct Config {
     pub file: FileConfig,
     /// The secrets.
     pub secrets: Secrets,
+    /// The pages served, each with its access token.
+    pub pages: Vec<Page>,
+}
+
+/// A page the bot serves, with its access token.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// What the file says of it.
+    pub setup: PageSetup,
+    /// Its access token, from the environment variable `setup.token_env`.
+    pub token: Secret,
 }
 
 /// The secrets, from the environment.
@@ -89,9 +100,7 @@ pub struct Config {
 pub struct Secrets {
     /// The Discord bot token.
     pub discord_token: Secret,
-    /// The Page access token.
-    pub page_token: Secret,
-    /// The Meta app secret.
+    /// The Meta app secret (one app signs every page's webhooks).
     pub app_secret: Secret,
     /// The webhook verify token.
     pub verify_token: Secret,
@@ -119,15 +128,67 @@ pub struct FileConfig {
     pub json_logs: bool,
     /// Discord.
     pub discord: DiscordConfig,
-    /// Meta.
+    /// Meta; with `[[pages]]` it may be left out.
+    #[serde(default)]
     pub meta: MetaConfig,
     /// The policy.
     #[serde(default)]
     pub policy: PolicyConfig,
+    /// `[[pages]]`: several Facebook pages in one deployment. Empty (the default): one
+    /// page, given by `[meta] page_id` and `[discord] channel_id`.
+    #[serde(default)]
+    pub pages: Vec<toml::Spanned<PageConfig>>,
+}
+
+/// One `[[pages]]` entry: a Facebook page, with its own token, channel, rules and store.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageConfig {
+    /// The page's id: webhook entries with this `entry[].id` are this page's.
+    pub id: toml::Spanned<String>,
+    /// The environment variable holding this page's access token.
+    pub token_env: toml::Spanned<String>,
+    /// The channel the page's conversations appear in.
+    pub channel_id: toml::Spanned<u64>,
+    /// Where the page's alerts go in forum layout.
+    #[serde(default)]
+    pub alert_channel_id: Option<u64>,
+    /// Threads in a text channel (default) or posts in a forum.
+    #[serde(default)]
+    pub layout: Option<toml::Spanned<LayoutKind>>,
+    /// The page's rules; `[policy] rules` if unset.
+    #[serde(default)]
+    pub rules: Option<RulesChoice>,
+    /// Whether the app has Human Agent for this page; `[policy] human_agent` if unset.
+    #[serde(default)]
+    pub human_agent: Option<bool>,
+    /// The page's own store; derived from the top-level `database` if unset (a SQLite
+    /// file named after the page beside it).
+    #[serde(default)]
+    pub database: Option<toml::Spanned<Database>>,
+}
+
+/// One page as the bot runs it, resolved from `[[pages]]` or from the single-page keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageSetup {
+    /// The page's id.
+    pub id: String,
+    /// The environment variable holding its access token.
+    pub token_env: String,
+    /// Its store.
+    pub database: Database,
+    /// Its conversations' channel.
+    pub channel_id: u64,
+    /// Threads or forum.
+    pub layout: Layout,
+    /// Its rules.
+    pub rules: RulesChoice,
+    /// Whether the app has Human Agent for it.
+    pub human_agent: bool,
 }
 
 /// Where the bot keeps its state: `database = "…"`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Database {
     /// A SQLite file, embedded: the default.
     Sqlite(PathBuf),
@@ -230,7 +291,9 @@ pub struct DiscordConfig {
     /// The guild the commands live in.
     pub guild_id: u64,
     /// The channel conversations appear in: a text channel (threads) or a forum.
-    pub channel_id: u64,
+    /// Required with one page; with `[[pages]]` each page names its own.
+    #[serde(default)]
+    pub channel_id: Option<u64>,
     /// How conversations appear: threads in a text channel (default), or posts in a
     /// forum channel (one Discord call opens a conversation instead of two).
     #[serde(default)]
@@ -278,8 +341,19 @@ pub struct MetaConfig {
     /// The Graph API version in request paths.
     #[serde(default = "defaults::graph_version")]
     pub graph_version: String,
-    /// The Page's id.
-    pub page_id: String,
+    /// The Page's id. Required with one page; with `[[pages]]` each page names its own.
+    #[serde(default)]
+    pub page_id: Option<String>,
+}
+
+impl Default for MetaConfig {
+    fn default() -> Self {
+        MetaConfig {
+            graph_base: defaults::graph_api(),
+            graph_version: defaults::graph_version(),
+            page_id: None,
+        }
+    }
 }
 
 /// `[policy]`.
@@ -370,20 +444,169 @@ impl FileConfig {
                 message: e.message().to_owned(),
             }
         })?;
+        let at = |offset: usize, message: String| {
+            let (line, column) = line_column(text, offset);
+            ConfigError::Parse {
+                path: path.to_owned(),
+                line,
+                column,
+                message,
+            }
+        };
         if let Some(layout) = &file.discord.layout {
             if *layout.get_ref() == LayoutKind::Forum && file.discord.alert_channel_id.is_none() {
-                let (line, column) = line_column(text, layout.span().start);
-                return Err(ConfigError::Parse {
-                    path: path.to_owned(),
-                    line,
-                    column,
-                    message: "layout = \"forum\" needs `alert_channel_id` in [discord]: a text \
-                              channel for the page's alerts (a forum takes posts, not messages)"
+                return Err(at(
+                    layout.span().start,
+                    "layout = \"forum\" needs `alert_channel_id` in [discord]: a text \
+                     channel for the page's alerts (a forum takes posts, not messages)"
                         .into(),
-                });
+                ));
+            }
+        }
+        if file.pages.is_empty() {
+            for (table, key, given) in [
+                ("meta", "page_id", file.meta.page_id.is_some()),
+                ("discord", "channel_id", file.discord.channel_id.is_some()),
+            ] {
+                if !given {
+                    return Err(at(
+                        table_offset(text, table),
+                        format!(
+                            "missing field `{key}` in [{table}] (or give each page its own in \
+                             [[pages]])"
+                        ),
+                    ));
+                }
+            }
+            return Ok(file);
+        }
+        let mut ids = std::collections::HashSet::new();
+        let mut channels = std::collections::HashSet::new();
+        let mut databases = std::collections::HashSet::new();
+        for page in &file.pages {
+            let page_start = page.span().start;
+            let page = page.get_ref();
+            let id = page.id.get_ref();
+            if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(at(
+                    page.id.span().start,
+                    format!("a page id is the page's number, as Meta gives it: {id:?}"),
+                ));
+            }
+            if !ids.insert(id.clone()) {
+                return Err(at(
+                    page.id.span().start,
+                    format!("page {id} is configured twice"),
+                ));
+            }
+            let var = page.token_env.get_ref();
+            if var.is_empty() || !var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(at(
+                    page.token_env.span().start,
+                    format!(
+                        "token_env names the environment variable holding the page's token \
+                         (letters, digits and `_`), not the token itself: {}",
+                        if var.len() > 12 {
+                            "a long value"
+                        } else {
+                            "an invalid name"
+                        }
+                    ),
+                ));
+            }
+            let channel = *page.channel_id.get_ref();
+            let alerts = page.alert_channel_id;
+            if !channels.insert(channel) || alerts.is_some_and(|a| !channels.insert(a)) {
+                return Err(at(
+                    page.channel_id.span().start,
+                    format!(
+                        "channel {channel} is another page's: each page needs channels of its \
+                         own, so a command typed there reaches the right page"
+                    ),
+                ));
+            }
+            if let Some(layout) = &page.layout {
+                if *layout.get_ref() == LayoutKind::Forum && alerts.is_none() {
+                    return Err(at(
+                        layout.span().start,
+                        "layout = \"forum\" needs `alert_channel_id` in this [[pages]] entry: \
+                         a text channel for the page's alerts (a forum takes posts, not messages)"
+                            .into(),
+                    ));
+                }
+            }
+            let database = match &page.database {
+                Some(d) => d.get_ref().clone(),
+                None => match &file.database {
+                    Database::Sqlite(path) => Database::Sqlite(page_file(path, id)),
+                    Database::Postgres(_) => {
+                        return Err(at(
+                            page_start,
+                            format!(
+                                "page {id} needs its own `database`: with Postgres, give each \
+                                 page a database of its own"
+                            ),
+                        ))
+                    }
+                },
+            };
+            if !databases.insert(database.clone()) {
+                let offset = page
+                    .database
+                    .as_ref()
+                    .map_or(page_start, |d| d.span().start);
+                return Err(at(
+                    offset,
+                    format!("page {id}'s database is another page's: each page needs its own"),
+                ));
             }
         }
         Ok(file)
+    }
+
+    /// The pages the bot serves: each `[[pages]]` entry, or the one page of `[meta]`
+    /// and `[discord]`, whose token is in `TAGDESK_PAGE_TOKEN`.
+    pub fn pages(&self) -> Vec<PageSetup> {
+        if self.pages.is_empty() {
+            return vec![PageSetup {
+                id: self.meta.page_id.clone().unwrap_or_default(),
+                token_env: env::PAGE_TOKEN.to_owned(),
+                database: self.database.clone(),
+                channel_id: self.discord.channel_id.unwrap_or_default(),
+                layout: self.layout(),
+                rules: self.policy.rules,
+                human_agent: self.policy.human_agent,
+            }];
+        }
+        self.pages
+            .iter()
+            .map(|page| {
+                let page = page.get_ref();
+                let id = page.id.get_ref().clone();
+                let database = match (&page.database, &self.database) {
+                    (Some(d), _) => d.get_ref().clone(),
+                    (None, Database::Sqlite(path)) => Database::Sqlite(page_file(path, &id)),
+                    // Refused when the file was read.
+                    (None, postgres) => postgres.clone(),
+                };
+                let layout = match (
+                    page.layout.as_ref().map(|l| *l.get_ref()),
+                    page.alert_channel_id,
+                ) {
+                    (Some(LayoutKind::Forum), Some(alerts)) => Layout::Forum { alerts },
+                    _ => Layout::Threads,
+                };
+                PageSetup {
+                    id,
+                    token_env: page.token_env.get_ref().clone(),
+                    database,
+                    channel_id: *page.channel_id.get_ref(),
+                    layout,
+                    rules: page.rules.unwrap_or(self.policy.rules),
+                    human_agent: page.human_agent.unwrap_or(self.policy.human_agent),
+                }
+            })
+            .collect()
     }
 
     /// The Discord layout, as the bot uses it.
@@ -396,6 +619,33 @@ impl FileConfig {
     }
 }
 
+/// Where the header `[table]` starts in `text`, for errors about a key missing from
+/// it; the start of the file if there is none.
+fn table_offset(text: &str, table: &str) -> usize {
+    let header = format!("[{table}]");
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim_start().starts_with(&header) {
+            return offset + (line.len() - line.trim_start().len());
+        }
+        offset += line.len();
+    }
+    0
+}
+
+/// A page's SQLite file when none is named: beside the top-level one, named after the
+/// page (`tagdesk.db` → `tagdesk-104857600000001.db`).
+fn page_file(path: &Path, id: &str) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map_or("tagdesk".into(), |s| s.to_string_lossy());
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}-{id}.{}", ext.to_string_lossy()),
+        None => format!("{stem}-{id}"),
+    };
+    path.with_file_name(name)
+}
+
 impl Config {
     /// Reads `path` and the secrets from the environment.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -404,20 +654,33 @@ impl Config {
             source,
         })?;
         let file = FileConfig::parse(path, &text)?;
-        let secret = |name: &'static str| {
+        let secret = |name: &str| {
             std::env::var(name)
                 .ok()
                 .filter(|v| !v.is_empty())
                 .map(Secret::new)
-                .ok_or(ConfigError::MissingSecret(name))
+                .ok_or_else(|| ConfigError::MissingSecret(name.to_owned()))
         };
         let secrets = Secrets {
             discord_token: secret(env::DISCORD_TOKEN)?,
-            page_token: secret(env::PAGE_TOKEN)?,
             app_secret: secret(env::APP_SECRET)?,
             verify_token: secret(env::VERIFY_TOKEN)?,
         };
-        Ok(Config { file, secrets })
+        let pages = file
+            .pages()
+            .into_iter()
+            .map(|setup| {
+                Ok(Page {
+                    token: secret(&setup.token_env)?,
+                    setup,
+                })
+            })
+            .collect::<Result<_, ConfigError>>()?;
+        Ok(Config {
+            file,
+            secrets,
+            pages,
+        })
     }
 }
 
@@ -533,6 +796,145 @@ page_id = "104857600000001"
             .to_string();
         assert!(msg.starts_with("t.toml:1:12: "), "{msg}");
         assert!(msg.contains("Postgres"), "{msg}");
+    }
+
+    const TWO_PAGES: &str = r#"
+[discord]
+application_id = 1
+guild_id = 2
+agent_role_id = 4
+
+[[pages]]
+id = "111"
+token_env = "TAGDESK_PAGE_TOKEN_SHOES"
+channel_id = 31
+
+[[pages]]
+id = "222"
+token_env = "TAGDESK_PAGE_TOKEN_BOOKS"
+channel_id = 32
+rules = "legacy-2020"
+human_agent = false
+database = "books.db"
+"#;
+
+    #[test]
+    fn several_pages_each_with_channel_rules_flag_and_store() {
+        let c = FileConfig::parse(Path::new("t.toml"), TWO_PAGES).unwrap();
+        let pages = c.pages();
+        assert_eq!(
+            pages,
+            [
+                PageSetup {
+                    id: "111".into(),
+                    token_env: "TAGDESK_PAGE_TOKEN_SHOES".into(),
+                    database: Database::Sqlite("tagdesk-111.db".into()),
+                    channel_id: 31,
+                    layout: Layout::Threads,
+                    rules: RulesChoice::Auto,
+                    human_agent: true,
+                },
+                PageSetup {
+                    id: "222".into(),
+                    token_env: "TAGDESK_PAGE_TOKEN_BOOKS".into(),
+                    database: Database::Sqlite("books.db".into()),
+                    channel_id: 32,
+                    layout: Layout::Threads,
+                    rules: RulesChoice::Fixed(messenger::Era::Legacy2020),
+                    human_agent: false,
+                },
+            ]
+        );
+        // One page, as before: its token from TAGDESK_PAGE_TOKEN, the top-level store.
+        let one = FileConfig::parse(Path::new("t.toml"), MINIMAL)
+            .unwrap()
+            .pages();
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].id, "104857600000001");
+        assert_eq!(one[0].token_env, env::PAGE_TOKEN);
+        assert_eq!(one[0].database, Database::Sqlite("tagdesk.db".into()));
+        assert_eq!(one[0].channel_id, 3);
+    }
+
+    /// The error for `text`, which must start with `t.toml:{line}:{column}: ` and
+    /// contain `says`.
+    fn refused(text: &str, line: usize, column: usize, says: &str) {
+        let msg = FileConfig::parse(Path::new("t.toml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.starts_with(&format!("t.toml:{line}:{column}: ")),
+            "{msg}"
+        );
+        assert!(msg.contains(says), "{msg}");
+    }
+
+    #[test]
+    fn page_errors_name_file_line_and_column() {
+        refused(
+            &TWO_PAGES.replace("channel_id = 32", "channel = 32"),
+            15,
+            1,
+            "unknown field `channel`",
+        );
+        refused(
+            &TWO_PAGES.replace("id = \"222\"", "id = \"111\""),
+            13,
+            6,
+            "page 111 is configured twice",
+        );
+        refused(
+            &TWO_PAGES.replace("channel_id = 32", "channel_id = 31"),
+            15,
+            14,
+            "channel 31 is another page's",
+        );
+        refused(
+            &TWO_PAGES.replace("TAGDESK_PAGE_TOKEN_BOOKS", "EAAGm0PX4ZCpsBA-secret"),
+            14,
+            13,
+            "token_env names the environment variable",
+        );
+        refused(
+            &TWO_PAGES.replace("channel_id = 31", "channel_id = 31\nlayout = \"forum\""),
+            11,
+            10,
+            "alert_channel_id",
+        );
+        refused(
+            &TWO_PAGES.replace("database = \"books.db\"", "database = \"tagdesk-111.db\""),
+            18,
+            12,
+            "another page's",
+        );
+        refused(
+            &format!("database = \"postgres://db.example/tagdesk\"\n{TWO_PAGES}"),
+            8,
+            1,
+            "page 111 needs its own `database`",
+        );
+        refused(
+            &TWO_PAGES.replace("rules = \"legacy-2020\"", "rules = \"meta-2019\""),
+            16,
+            9,
+            "meta-2019",
+        );
+    }
+
+    #[test]
+    fn one_page_still_needs_its_id_and_channel() {
+        refused(
+            &MINIMAL.replace("page_id = \"104857600000001\"\n", ""),
+            8,
+            1,
+            "missing field `page_id` in [meta]",
+        );
+        refused(
+            &MINIMAL.replace("channel_id = 3\n", ""),
+            2,
+            1,
+            "missing field `channel_id` in [discord]",
+        );
     }
 
     #[test]

@@ -22,7 +22,8 @@ use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 
 use crate::commands::interaction;
 use crate::discord::deadline;
-use crate::engine::Engine;
+use crate::gateway::Answerer;
+use crate::pages::Pages;
 
 /// How far a request's timestamp may be from now.
 pub const MAX_AGE_SECS: i64 = 300;
@@ -45,24 +46,25 @@ pub fn public_key(hex_key: &str) -> Result<VerifyingKey, BadKey> {
 }
 
 struct Endpoint {
-    engine: Engine,
+    pages: Pages,
     key: VerifyingKey,
     deadline: Duration,
 }
 
-/// The `/interactions` route.
-pub fn router(engine: Engine, key: VerifyingKey) -> Router {
-    router_within(engine, key, deadline::DEADLINE)
+/// The `/interactions` route, for one page's engine or several pages (each
+/// interaction answered by the page it belongs to, [`Pages::route`]).
+pub fn router(pages: impl Into<Pages>, key: VerifyingKey) -> Router {
+    router_within(pages, key, deadline::DEADLINE)
 }
 
 /// The `/interactions` route, deferring answers not ready within `deadline` (tests use
 /// one shorter than the commands' own budget for Meta).
-pub fn router_within(engine: Engine, key: VerifyingKey, deadline: Duration) -> Router {
+pub fn router_within(pages: impl Into<Pages>, key: VerifyingKey, deadline: Duration) -> Router {
     Router::new()
         .route("/interactions", post(receive))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(Arc::new(Endpoint {
-            engine,
+            pages: pages.into(),
             key,
             deadline,
         }))
@@ -93,7 +95,7 @@ fn verify(
 }
 
 async fn receive(State(ep): State<Arc<Endpoint>>, headers: HeaderMap, body: Bytes) -> Response {
-    let now = ep.engine.clock.now().as_second();
+    let now = ep.pages.first().clock.now().as_second();
     if let Err(why) = verify(&ep.key, &headers, &body, now) {
         tracing::warn!(why, "interaction refused");
         return (StatusCode::UNAUTHORIZED, why).into_response();
@@ -113,7 +115,11 @@ async fn receive(State(ep): State<Arc<Endpoint>>, headers: HeaderMap, body: Byte
         .and_then(|id| id.parse().ok())
         .or_else(|| json["application_id"].as_u64())
         .unwrap_or(0);
-    let started = deadline::start_within(&ep.engine, inv, application_id, ep.deadline).await;
+    let started = match ep.pages.route(&inv) {
+        Ok(Some(engine)) => deadline::start_within(engine, inv, application_id, ep.deadline).await,
+        // Belongs to no page, or the stores couldn't say: the routing answerer says so.
+        _ => ep.pages.answer(inv, application_id).await,
+    };
     if let Some(deferred) = started.deferred {
         // The deferral is this very answer, on its way.
         deferred.delivered(true);

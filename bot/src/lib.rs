@@ -17,6 +17,8 @@
 //! - [`graph`]: the Graph API client (profiles, the Send API, reading conversations).
 //! - [`policy`]: the policy on the store's state, at approval and before every attempt.
 //! - [`clock`], [`config`], [`settings`]: time, configuration, and what the logic reads.
+//! - [`pages`]: several Facebook pages in one deployment, an engine each; interactions
+//!   routed to the page they belong to.
 //! - [`server`]: the HTTP server and the loop that ticks the engine in production.
 
 pub mod clock;
@@ -31,6 +33,7 @@ pub mod interactions;
 pub mod metrics;
 pub mod mirror;
 pub mod outbox;
+pub mod pages;
 pub mod policy;
 pub mod server;
 pub mod settings;

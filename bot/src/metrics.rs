@@ -8,6 +8,7 @@
 //! messages by state, the page's warnings and restriction, windows that closed on an
 //! unanswered customer. Each metric's meaning is in its help text and in the README.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
@@ -228,24 +229,61 @@ impl Metrics {
         settings: &Settings,
         now: Timestamp,
     ) -> Result<String, crate::store::StoreError> {
-        let window = if settings.human_agent {
-            HUMAN_AGENT_WINDOW
-        } else {
-            STANDARD_WINDOW
-        };
-        let stats = store.stats(now - window)?;
+        self.render_pages(&[(store, settings)], now)
+    }
+
+    /// [`Metrics::render`] for several pages, each with its store: the figures are the
+    /// pages' sums (`page_restricted` counts the pages restricted, `page_restriction_rung`
+    /// is the highest rung any page reached).
+    pub fn render_pages(
+        &self,
+        pages: &[(&dyn Store, &Settings)],
+        now: Timestamp,
+    ) -> Result<String, crate::store::StoreError> {
+        let mut events = 0;
+        let mut pending: BTreeMap<String, u64> = BTreeMap::new();
+        let mut messages: BTreeMap<(String, String), u64> = BTreeMap::new();
+        let mut ended: BTreeMap<(String, String), u64> = BTreeMap::new();
+        let mut lanes: BTreeMap<String, u64> = BTreeMap::new();
+        let (mut expired, mut warnings, mut restricted, mut rung) = (0, 0, 0, 0);
+        for (store, settings) in pages {
+            let window = if settings.human_agent {
+                HUMAN_AGENT_WINDOW
+            } else {
+                STANDARD_WINDOW
+            };
+            let stats = store.stats(now - window)?;
+            events += stats.events;
+            for (kind, n) in stats.pending {
+                *pending.entry(kind).or_default() += n;
+            }
+            for (key, n) in stats.messages {
+                *messages.entry(key).or_default() += n;
+            }
+            for (key, n) in stats.ended {
+                *ended.entry(key).or_default() += n;
+            }
+            for (replica, n) in stats.lanes {
+                *lanes.entry(replica).or_default() += n;
+            }
+            expired += stats.expired_unanswered as i64;
+            let page = store.page()?;
+            let e = &page.enforcement;
+            warnings += i64::from(e.warnings);
+            restricted += i64::from(e.active(now).is_some());
+            rung = rung.max(e.rung().map_or(0, |level| level as i64 + 1));
+        }
         let _one = self.scraping.lock().unwrap_or_else(|e| e.into_inner());
         // The store's count only grows; the counter catches up with it.
-        self.events
-            .inc_by(stats.events.saturating_sub(self.events.get()));
+        self.events.inc_by(events.saturating_sub(self.events.get()));
         self.pending.clear();
-        for (kind, n) in &stats.pending {
+        for (kind, n) in &pending {
             self.pending
                 .get_or_create(&vec![("kind".into(), kind.clone())])
                 .set(*n as i64);
         }
         self.messages.clear();
-        for ((direction, state), n) in &stats.messages {
+        for ((direction, state), n) in &messages {
             self.messages
                 .get_or_create(&vec![
                     ("direction".into(), direction.clone()),
@@ -254,7 +292,7 @@ impl Metrics {
                 .set(*n as i64);
         }
         self.ended.clear();
-        for ((state, reason), n) in &stats.ended {
+        for ((state, reason), n) in &ended {
             self.ended
                 .get_or_create(&vec![
                     ("state".into(), state.clone()),
@@ -263,17 +301,15 @@ impl Metrics {
                 .set(*n as i64);
         }
         self.lanes.clear();
-        for (replica, n) in &stats.lanes {
+        for (replica, n) in &lanes {
             self.lanes
                 .get_or_create(&vec![("replica".into(), replica.clone())])
                 .set(*n as i64);
         }
-        self.expired_unanswered.set(stats.expired_unanswered as i64);
-        let page = store.page()?;
-        let e = &page.enforcement;
-        self.warnings.set(i64::from(e.warnings));
-        self.restricted.set(i64::from(e.active(now).is_some()));
-        self.rung.set(e.rung().map_or(0, |level| level as i64 + 1));
+        self.expired_unanswered.set(expired);
+        self.warnings.set(warnings);
+        self.restricted.set(restricted);
+        self.rung.set(rung);
         let mut text = String::new();
         encode(&mut text, &self.registry).expect("writing to a String can't fail");
         Ok(text)
@@ -296,14 +332,13 @@ impl Metrics {
 /// What the health routes need.
 #[derive(Clone)]
 pub struct Health {
-    /// The store.
-    pub store: Arc<dyn Store>,
+    /// Each page's store, with its settings (the window length, for windows expired
+    /// unanswered); one for a single-page deployment.
+    pub pages: Vec<(Arc<dyn Store>, Arc<Settings>)>,
     /// The metrics the metered clients count into.
     pub metrics: Arc<Metrics>,
     /// The bot's clock.
     pub clock: Arc<dyn Clock>,
-    /// The settings (the window length, for windows expired unanswered).
-    pub settings: Arc<Settings>,
 }
 
 /// `/metrics`, `/healthz` and `/readyz`.
@@ -316,7 +351,9 @@ pub fn router(health: Health) -> Router {
 }
 
 async fn metrics(State(h): State<Health>) -> impl IntoResponse {
-    match h.metrics.render(&*h.store, &h.settings, h.clock.now()) {
+    let pages: Vec<(&dyn Store, &Settings)> =
+        h.pages.iter().map(|(s, set)| (&**s, &**set)).collect();
+    match h.metrics.render_pages(&pages, h.clock.now()) {
         Ok(text) => (
             StatusCode::OK,
             [(
@@ -334,11 +371,13 @@ async fn metrics(State(h): State<Health>) -> impl IntoResponse {
 }
 
 async fn readyz(State(h): State<Health>) -> (StatusCode, String) {
-    if let Err(e) = h.store.work_pending() {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready: the store didn't answer: {e}\n"),
-        );
+    for (store, _) in &h.pages {
+        if let Err(e) = store.work_pending() {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("not ready: the store didn't answer: {e}\n"),
+            );
+        }
     }
     match h.metrics.not_ready(h.clock.now()) {
         Some(why) => (

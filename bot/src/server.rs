@@ -12,6 +12,7 @@ use crate::discord::serenity_http::{discord_for, SerenityDiscord};
 use crate::engine::Engine;
 use crate::graph::HttpGraph;
 use crate::metrics::{self, Health, MeteredDiscord, MeteredGraph, Metrics};
+use crate::pages::{Page, Pages};
 use crate::settings::Settings;
 use crate::webhook::{self, WebhookConfig};
 use crate::{gateway, interactions};
@@ -20,21 +21,15 @@ use crate::{gateway, interactions};
 /// due on their own.
 const IDLE_TICK: Duration = Duration::from_secs(5);
 
-/// Builds the production engine from the configuration, its Discord and Graph calls
-/// counted into `metrics`.
-pub fn engine(config: &Config, metrics: &Arc<Metrics>) -> anyhow::Result<Engine> {
+/// Builds the production engines from the configuration, one per page, their Discord
+/// and Graph calls counted into `metrics`. They share the one Discord client (one bot,
+/// one rate limit) and the clock; each has its own store, token and settings.
+pub fn pages(config: &Config, metrics: &Arc<Metrics>) -> anyhow::Result<Pages> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let lease = config.file.lane_lease;
     if lease <= jiff::SignedDuration::ZERO {
         anyhow::bail!("lane_lease must be longer than zero");
     }
-    let store = crate::store::open_with(&config.file.database, lease.unsigned_abs())
-        .map_err(|e| anyhow::anyhow!("database {}: {e}", config.file.database))?;
-    let graph = HttpGraph::new(
-        &config.file.meta.graph_base,
-        &config.file.meta.graph_version,
-        config.secrets.page_token.clone(),
-    );
     // serenity's limiter paces the calls against Discord itself; against anything
     // else it is off, and the engine paces itself by the answers' headers.
     let discord = discord_for(
@@ -43,44 +38,72 @@ pub fn engine(config: &Config, metrics: &Arc<Metrics>) -> anyhow::Result<Engine>
         &config.file.discord.api_base,
         Arc::new(SystemClock),
     );
-    Ok(Engine {
-        store,
-        graph: Arc::new(MeteredGraph::new(
-            Arc::new(graph),
-            metrics.clone(),
-            clock.clone(),
-        )),
-        discord: Arc::new(MeteredDiscord::new(discord, metrics.clone(), clock.clone())),
-        clock,
-        settings: Arc::new(Settings::from_config(&config.file)),
-    })
+    let discord: Arc<dyn crate::discord::DiscordApi> =
+        Arc::new(MeteredDiscord::new(discord, metrics.clone(), clock.clone()));
+    let mut pages = Vec::new();
+    for page in &config.pages {
+        let setup = &page.setup;
+        let store = crate::store::open_with(&setup.database, lease.unsigned_abs())
+            .map_err(|e| anyhow::anyhow!("page {}: database {}: {e}", setup.id, setup.database))?;
+        let graph = HttpGraph::new(
+            &config.file.meta.graph_base,
+            &config.file.meta.graph_version,
+            page.token.clone(),
+        );
+        pages.push(Page {
+            id: setup.id.clone(),
+            engine: Engine {
+                store,
+                graph: Arc::new(MeteredGraph::new(
+                    Arc::new(graph),
+                    metrics.clone(),
+                    clock.clone(),
+                )),
+                discord: discord.clone(),
+                clock: clock.clone(),
+                settings: Arc::new(Settings::for_page(&config.file, setup)),
+            },
+        });
+    }
+    Ok(Pages::new(pages))
 }
 
 /// The bot's HTTP routes: `/webhook`, `/metrics`, `/healthz`, `/readyz`, and
 /// `/interactions` when the application's public key is configured.
 pub fn routes(
     config: &Config,
-    engine: &Engine,
+    pages: &Pages,
     metrics: &Arc<Metrics>,
     wake: Arc<Notify>,
 ) -> anyhow::Result<Router> {
-    let mut app = webhook::router(
-        WebhookConfig {
-            app_secret: config.secrets.app_secret.expose().to_owned(),
-            verify_token: config.secrets.verify_token.expose().to_owned(),
-            wake: Some(wake),
-        },
-        engine.store.clone(),
-    )
-    .merge(metrics::router(Health {
-        store: engine.store.clone(),
+    let webhook = WebhookConfig {
+        app_secret: config.secrets.app_secret.expose().to_owned(),
+        verify_token: config.secrets.verify_token.expose().to_owned(),
+        wake: Some(wake),
+    };
+    let engine = pages.first();
+    let webhook = if config.file.pages.is_empty() {
+        webhook::router(webhook, engine.store.clone())
+    } else {
+        let stores = pages
+            .all()
+            .iter()
+            .map(|p| (p.id.clone(), p.engine.store.clone()))
+            .collect();
+        webhook::router_for_pages(webhook, stores)
+    };
+    let mut app = webhook.merge(metrics::router(Health {
+        pages: pages
+            .all()
+            .iter()
+            .map(|p| (p.engine.store.clone(), p.engine.settings.clone()))
+            .collect(),
         metrics: metrics.clone(),
         clock: engine.clock.clone(),
-        settings: engine.settings.clone(),
     }));
     if let Some(key) = &config.file.discord.public_key {
         let key = interactions::public_key(key)?;
-        app = app.merge(interactions::router(engine.clone(), key));
+        app = app.merge(interactions::router(pages.clone(), key));
     } else if config.file.discord.transport == Transport::Http {
         anyhow::bail!("discord.transport = \"http\" needs discord.public_key");
     }
@@ -91,32 +114,45 @@ pub fn routes(
 /// webhook and at least every few seconds.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
-    let engine = engine(&config, &metrics)?;
+    let pages = pages(&config, &metrics)?;
     let wake = Arc::new(Notify::new());
-    let app = routes(&config, &engine, &metrics, wake.clone())?;
+    let app = routes(&config, &pages, &metrics, wake.clone())?;
     let listener = tokio::net::TcpListener::bind(config.file.listen)
         .await
         .map_err(|e| anyhow::anyhow!("listen on {}: {e}", config.file.listen))?;
+    let clock = pages.first().clock.clone();
+    for page in &config.pages {
+        let setup = &page.setup;
+        tracing::info!(
+            page = %setup.id,
+            database = %setup.database,
+            channel = setup.channel_id,
+            rules = %setup.rules.as_str(),
+            human_agent = setup.human_agent,
+            "serving page"
+        );
+        if let Some(warning) = setup.rules.contradiction(clock.now()) {
+            tracing::warn!(page = %setup.id, "{warning}");
+        }
+    }
     tracing::info!(
         listen = %config.file.listen,
-        database = %config.file.database,
+        pages = config.pages.len(),
         graph = %config.file.meta.graph_base,
         discord = %config.file.discord.api_base,
-        rules = %config.file.policy.rules.as_str(),
-        replica = engine.store.replica().unwrap_or("-"),
+        replica = pages.first().store.replica().unwrap_or("-"),
         "tagdesk bot started"
     );
-    if let Some(warning) = config.file.policy.rules.contradiction(engine.clock.now()) {
-        tracing::warn!("{warning}");
-    }
     let d = &config.file.discord;
     let token = config.secrets.discord_token.expose().to_owned();
     match d.transport {
         Transport::Gateway => {
-            let (engine, app_id, guild) = (engine.clone(), d.application_id, d.guild_id);
+            let (pages, app_id, guild) = (pages.clone(), d.application_id, d.guild_id);
             let api_base = d.api_base.clone();
             tokio::spawn(async move {
-                if let Err(e) = gateway::run(engine, &token, app_id, guild, &api_base).await {
+                let answerer = Arc::new(pages);
+                if let Err(e) = gateway::run_with(answerer, &token, app_id, guild, &api_base).await
+                {
                     tracing::error!(%e, "Discord gateway stopped");
                 }
             });
@@ -128,25 +164,34 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let ticker = tokio::spawn(async move {
         loop {
-            // Never spin: at least a short pause even if something is overdue, and a
-            // longer one after a failure.
+            // Every page's engine, one after the other: each page's processing and
+            // outbox still run one at a time, as the invariants ask. Never spin: at
+            // least a short pause even if something is overdue, and a longer one after
+            // a failure.
             let mut pause = jiff::SignedDuration::from_millis(50);
-            if let Err(e) = engine.tick().await {
-                tracing::error!(%e, "tick failed; retrying");
-                pause = jiff::SignedDuration::from_secs(1);
+            let mut next: Option<jiff::Timestamp> = None;
+            for page in pages.all() {
+                let engine = &page.engine;
+                if let Err(e) = engine.tick().await {
+                    tracing::error!(page = %page.id, %e, "tick failed; retrying");
+                    pause = jiff::SignedDuration::from_secs(1);
+                }
+                if let Ok(Some(due)) = engine.next_due() {
+                    next = Some(next.map_or(due, |n| n.min(due)));
+                }
             }
             // Sleep until a webhook arrives, the next work falls due (another replica's
             // lanes coming free among it), or the idle tick.
-            let wait = match engine.next_due() {
-                Ok(Some(due)) => {
-                    let left = due.duration_since(engine.clock.now());
+            let wait = match next {
+                Some(due) => {
+                    let left = due.duration_since(clock.now());
                     left.clamp(
                         pause,
                         jiff::SignedDuration::try_from(IDLE_TICK).unwrap_or_default(),
                     )
                     .unsigned_abs()
                 }
-                _ => IDLE_TICK,
+                None => IDLE_TICK,
             };
             let _ = tokio::time::timeout(wait, wake.notified()).await;
         }

@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use messenger::guard::PromoLexicon;
 use messenger::{Era, Rules, RulesChoice};
 
-use crate::config::FileConfig;
+use crate::config::{FileConfig, PageSetup};
 
 /// How conversations appear in Discord.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -81,18 +81,25 @@ impl Settings {
         }
     }
 
-    /// Settings from the configuration file.
+    /// Settings from the configuration file, for its one page (or its first).
     pub fn from_config(c: &FileConfig) -> Self {
+        let pages = c.pages();
+        Settings::for_page(c, &pages[0])
+    }
+
+    /// Settings for `page`, one of the file's pages: the page's channel, layout, rules
+    /// and Human Agent flag, the rest from the file.
+    pub fn for_page(c: &FileConfig, page: &PageSetup) -> Self {
         let mut lexicon = PromoLexicon::default();
         lexicon.extend(&c.policy.promo_phrases);
         Settings {
-            channel_id: c.discord.channel_id,
-            layout: c.layout(),
+            channel_id: page.channel_id,
+            layout: page.layout,
             guild_id: c.discord.guild_id,
             agent_role_id: c.discord.agent_role_id,
             team_role_id: c.discord.team_role_id.unwrap_or(c.discord.agent_role_id),
-            rules: c.policy.rules,
-            human_agent: c.policy.human_agent,
+            rules: page.rules,
+            human_agent: page.human_agent,
             alert_before: c.policy.alert_before,
             lexicon,
             coalesce: c.discord.coalesce,

@@ -36,18 +36,102 @@ pub struct WebhookConfig {
 
 struct WebhookState {
     config: WebhookConfig,
-    ingest: GroupCommit,
+    routes: Routes,
 }
 
-/// The `/webhook` routes.
+/// Where a delivery's events are stored.
+enum Routes {
+    /// One page: every entry is its own, whatever its id (a single-page deployment).
+    One(GroupCommit),
+    /// Several pages: each entry goes to the store of the page its `entry[].id` names,
+    /// in the order configured (the first also keeps what names no page, below).
+    ByPage(Vec<(String, GroupCommit)>),
+}
+
+/// The `/webhook` routes of a single-page deployment.
 pub fn router(config: WebhookConfig, store: Arc<dyn Store>) -> Router {
+    with_routes(config, Routes::One(GroupCommit::new(store)))
+}
+
+/// The `/webhook` routes of a deployment serving several pages, each `(page id,
+/// store)`: one app secret signs them all, so a delivery is verified once and its
+/// entries are then split by page. An entry for a page not configured is logged and
+/// acknowledged, storing nothing: Meta would retry a refused delivery for hours, and
+/// no retry makes the page configured.
+pub fn router_for_pages(config: WebhookConfig, pages: Vec<(String, Arc<dyn Store>)>) -> Router {
+    let pages = pages
+        .into_iter()
+        .map(|(id, store)| (id, GroupCommit::new(store)))
+        .collect();
+    with_routes(config, Routes::ByPage(pages))
+}
+
+fn with_routes(config: WebhookConfig, routes: Routes) -> Router {
     Router::new()
         .route("/webhook", get(handshake).post(deliver))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(Arc::new(WebhookState {
-            config,
-            ingest: GroupCommit::new(store),
-        }))
+        .with_state(Arc::new(WebhookState { config, routes }))
+}
+
+impl Routes {
+    fn page(&self, id: &str) -> Option<&GroupCommit> {
+        match self {
+            Routes::One(one) => Some(one),
+            Routes::ByPage(pages) => pages.iter().find(|(p, _)| p == id).map(|(_, g)| g),
+        }
+    }
+
+    /// The delivery's events, by the store that keeps them.
+    fn split(&self, body: &[u8], signature: &str) -> Vec<(&GroupCommit, Vec<InboundEvent>)> {
+        let pages = match self {
+            Routes::One(one) => return vec![(one, events_of(body, signature))],
+            Routes::ByPage(pages) => pages,
+        };
+        // Entries by page, in the order they came; what names no page (a body that
+        // isn't a delivery, an entry without an id) is the first page's to keep raw.
+        let Ok(serde_json::Value::Object(mut delivery)) = serde_json::from_slice(body) else {
+            return vec![(&pages[0].1, events_of(body, signature))];
+        };
+        let Some(serde_json::Value::Array(entries)) = delivery.remove("entry") else {
+            return vec![(&pages[0].1, events_of(body, signature))];
+        };
+        let mut groups: Vec<(String, Vec<serde_json::Value>)> = Vec::new();
+        for entry in entries {
+            let id = entry["id"].as_str().unwrap_or(&pages[0].0).to_owned();
+            match groups.iter_mut().find(|(g, _)| *g == id) {
+                Some((_, group)) => group.push(entry),
+                None => groups.push((id, vec![entry])),
+            }
+        }
+        let mut out = Vec::new();
+        for (id, entries) in groups {
+            let Some(store) = self.page(&id) else {
+                tracing::warn!(
+                    page = %id,
+                    entries = entries.len(),
+                    "webhook entries for a page not configured: acknowledged, nothing stored"
+                );
+                continue;
+            };
+            delivery.insert("entry".into(), entries.into());
+            let part = serde_json::to_vec(&delivery).expect("JSON values always serialize");
+            out.push((store, events_of(&part, signature)));
+        }
+        out
+    }
+}
+
+/// A delivery's events: parsed whole, or salvaged event by event.
+fn events_of(body: &[u8], signature: &str) -> Vec<InboundEvent> {
+    match serde_json::from_slice::<WebhookDelivery>(body) {
+        Ok(delivery) => intake::events(&delivery),
+        Err(e) => {
+            // Signed by Meta but partly unreadable to us: retrying won't help, so keep
+            // what parses, keep the rest raw for a person to look at, and acknowledge.
+            tracing::error!(error = %e, "signed webhook delivery could not be parsed whole; salvaging it event by event");
+            intake::salvage(body, signature)
+        }
+    }
 }
 
 /// A delivery waiting to be committed, with where to send its result.
@@ -132,31 +216,25 @@ async fn deliver(
         tracing::warn!(error = %e, "webhook refused");
         return (StatusCode::UNAUTHORIZED, e.to_string()).into_response();
     }
-    let events = match serde_json::from_slice::<WebhookDelivery>(&body) {
-        Ok(delivery) => intake::events(&delivery),
-        Err(e) => {
-            // Signed by Meta but partly unreadable to us: retrying won't help, so keep
-            // what parses, keep the rest raw for a person to look at, and acknowledge.
-            tracing::error!(error = %e, "signed webhook delivery could not be parsed whole; salvaging it event by event");
-            intake::salvage(&body, header.unwrap_or_default())
-        }
-    };
-    match state.ingest.ingest(events).await {
-        Ok(ingested) => {
-            tracing::debug!(
-                stored = ingested.stored,
-                duplicates = ingested.duplicates,
-                "webhook stored"
-            );
-            if let Some(wake) = &state.config.wake {
-                wake.notify_one();
+    for (store, events) in state.routes.split(&body, header.unwrap_or_default()) {
+        match store.ingest(events).await {
+            Ok(ingested) => {
+                tracing::debug!(
+                    stored = ingested.stored,
+                    duplicates = ingested.duplicates,
+                    "webhook stored"
+                );
             }
-            StatusCode::OK.into_response()
-        }
-        // Not stored: a 500 makes Meta deliver again, so nothing is lost.
-        Err(e) => {
-            tracing::error!(error = %e, "webhook could not be stored");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            // Not stored: a 500 makes Meta deliver again, so nothing is lost (what
+            // another page stored meanwhile is recognised as a duplicate then).
+            Err(e) => {
+                tracing::error!(error = %e, "webhook could not be stored");
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
         }
     }
+    if let Some(wake) = &state.config.wake {
+        wake.notify_one();
+    }
+    StatusCode::OK.into_response()
 }

@@ -56,6 +56,11 @@ pub struct Settings {
     /// The app id of this app, shown on echoes of its sends.
     #[arg(long, env = "MOCK_GRAPH_APP_ID", default_value_t = 1517776481860111)]
     pub app_id: u64,
+    /// How many pages to emulate at once, each with its own id, token, customers,
+    /// sent log and record: page 1 is `--page-id` with `--page-token`, page N is
+    /// `--page-id` plus N-1 with `--page-token` suffixed `-N` (see `Settings::page`).
+    #[arg(long, env = "MOCK_GRAPH_PAGES", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub pages: u32,
 }
 
 impl Settings {
@@ -70,10 +75,34 @@ impl Settings {
         Wrap::parse_from(["mock-graph"]).s
     }
 
+    /// The settings of page `n` (1-based) of `--pages`: page 1's are these; page N's id
+    /// is `--page-id` plus N-1 (or `--page-id` suffixed `-N` if it isn't a number), its
+    /// token `--page-token` suffixed `-N`, its seed `--seed` plus N-1 (its PSIDs and
+    /// ids differ from the other pages', as page-scoped ids do). Everything else, the
+    /// app secret and the webhook URL first, is the app's and shared.
+    pub fn page(&self, n: u32) -> Settings {
+        let mut s = self.clone();
+        s.pages = 1;
+        if n > 1 {
+            s.page_id = match self.page_id.parse::<u64>() {
+                Ok(id) => (id + u64::from(n - 1)).to_string(),
+                Err(_) => format!("{}-{n}", self.page_id),
+            };
+            s.page_token = format!("{}-{n}", self.page_token);
+            s.seed = self.seed.wrapping_add(u64::from(n - 1));
+        }
+        s
+    }
+
     /// The settings as printed at start, secrets masked.
     pub fn describe(&self) -> String {
         format!(
-            "page {} · token {} · app secret {} · verify token {} · webhook {} · seed {} · start {} · rules {} · human agent {} · rate limit {}/s{}",
+            "{}page {} · token {} · app secret {} · verify token {} · webhook {} · seed {} · start {} · rules {} · human agent {} · rate limit {}/s{}",
+            if self.pages > 1 {
+                format!("{} pages, the first ", self.pages)
+            } else {
+                String::new()
+            },
             self.page_id,
             mask(&self.page_token),
             mask(&self.app_secret),

@@ -14,11 +14,13 @@
 //! - [`deliver`]: posting webhook deliveries.
 //! - [`config`]: the settings, from flags and environment.
 //! - [`ids`]: seeded ids and names.
+//! - [`pages`]: several pages at once (`--pages N`), routed by access token.
 
 pub mod config;
 pub mod deliver;
 pub mod http;
 pub mod ids;
+pub mod pages;
 pub mod platform;
 
 use std::net::SocketAddr;
@@ -32,18 +34,40 @@ pub use platform::Platform;
 pub struct MockGraph {
     /// Where it listens.
     pub addr: SocketAddr,
-    /// The shared state, for in-process drivers such as the scenario runner.
+    /// The shared state, for in-process drivers such as the scenario runner; with
+    /// `--pages N`, the first page's.
     pub state: AppState,
+    /// Every page's state, the first being `state`: one unless `--pages` asks for more.
+    pub pages: Vec<AppState>,
 }
 
 /// Builds the router and its state without binding a socket (for in-process tests).
+/// With `--pages N` the router is the first page's alone: see [`app_for_pages`].
 pub fn app(settings: Settings) -> (axum::Router, AppState) {
-    let state = AppState {
+    let state = page_state(settings.page(1));
+    (http::router(state.clone()), state)
+}
+
+/// Builds the router of `settings.pages` pages (the front of [`pages`]) and their
+/// states, the first page's first.
+pub fn app_for_pages(settings: Settings) -> (axum::Router, Vec<AppState>) {
+    let states: Vec<AppState> = (1..=settings.pages.max(1))
+        .map(|n| page_state(settings.page(n)))
+        .collect();
+    // One page needs no front: its router as before.
+    let router = match &states[..] {
+        [one] => http::router(one.clone()),
+        _ => pages::router(&states),
+    };
+    (router, states)
+}
+
+fn page_state(settings: Settings) -> AppState {
+    AppState {
         deliverer: deliver::Deliverer::new(settings.webhook_url.is_some()),
         platform: Arc::new(Mutex::new(Platform::new(settings))),
         changes: http::Changes::default(),
-    };
-    (http::router(state.clone()), state)
+    }
 }
 
 /// Binds `settings.listen` (port 0 picks a free one), performs the webhook handshake if
@@ -52,7 +76,8 @@ pub async fn start(settings: Settings) -> anyhow::Result<MockGraph> {
     let listener = tokio::net::TcpListener::bind(&settings.listen).await?;
     let addr = listener.local_addr()?;
     let realtime = settings.realtime;
-    let (router, state) = app(settings.clone());
+    let (router, pages) = app_for_pages(settings.clone());
+    let state = pages[0].clone();
     if let Some(path) = &settings.scenario {
         let scenario = scenario_format::load::load(path, None)?;
         let loaded = state.lock().load_scenario(&scenario)?;
@@ -78,9 +103,11 @@ pub async fn start(settings: Settings) -> anyhow::Result<MockGraph> {
         }
     });
     if realtime {
-        tokio::spawn(follow_wall_clock(state.clone()));
+        for page in &pages {
+            tokio::spawn(follow_wall_clock(page.clone()));
+        }
     }
-    Ok(MockGraph { addr, state })
+    Ok(MockGraph { addr, state, pages })
 }
 
 /// With `--realtime`, the virtual clock follows the wall clock from `--start`. This is

@@ -8,5 +8,6 @@ mod harness;
 mod metrics;
 mod mirror_discord;
 mod mirror_recorder;
+mod pages;
 mod store;
 mod webhook;

@@ -26,10 +26,9 @@ async fn metered(discord: &Recorder) -> (Harness, Arc<Metrics>) {
 
 async fn get(h: &Harness, m: &Arc<Metrics>, path: &str) -> (StatusCode, String) {
     let app = metrics::router(Health {
-        store: h.engine.store.clone(),
+        pages: vec![(h.engine.store.clone(), h.engine.settings.clone())],
         metrics: m.clone(),
         clock: h.engine.clock.clone(),
-        settings: h.engine.settings.clone(),
     });
     let answer = app
         .oneshot(Request::get(path).body(Body::empty()).unwrap())
