@@ -83,21 +83,7 @@ fn shown(server: &Recorder) -> String {
 
 #[tokio::test(start_paused = true)]
 async fn a_live_trainee_answers_in_the_practice_server_and_the_session_replays() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let server = Recorder::new();
-    let p = practice(&server);
-    let (front, interactions) = Front::new(p.discord.clone());
-    let mut inbound = Inbound {
-        interactions,
-        trainer: None,
-    };
-    let session = tokio::spawn({
-        let p = p.clone();
-        async move {
-            let ex = exercise::load(&root.join("training/first-reply.toml")).unwrap();
-            live::session(&ex, "sam", &p, &mut inbound).await.unwrap()
-        }
-    });
+    let (server, front, _door, session) = start_live(training("first-reply"), "sam");
 
     // The exercise is announced, then Ada's conversation opens as a thread.
     let thread = until(&server, |s| s.threads().first().map(|t| t.id)).await;
@@ -148,7 +134,7 @@ async fn a_live_trainee_answers_in_the_practice_server_and_the_session_replays()
     .await;
     assert_eq!(outcome_of(&second), "sent", "{second}");
 
-    let s = session.await.unwrap();
+    let s = session.await.unwrap().unwrap();
     assert!(s.scorecard.full_marks(), "{}", card::markdown(&s.scorecard));
     // The quiet day after was jumped, with a word, and the scorecard posted.
     let said: Vec<String> = server
@@ -172,37 +158,12 @@ async fn a_live_trainee_answers_in_the_practice_server_and_the_session_replays()
         2,
         "only the trainee's own commands are played"
     );
-    let dir = std::env::temp_dir().join(format!("tagdesk-live-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("live.toml");
-    std::fs::write(&file, &s.recorded).unwrap();
-    let replayed = run::run(&scenario::load(&file).unwrap(), 1, &mut || {}).await;
-    assert!(
-        replayed.passed(),
-        "{:#?}\n{}",
-        replayed.failures,
-        s.recorded
-    );
-    let _ = std::fs::remove_dir_all(&dir);
+    assert_replays(&s.recorded).await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_button_under_an_earlier_answer_is_refused_not_played() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let server = Recorder::new();
-    let p = practice(&server);
-    let (front, interactions) = Front::new(p.discord.clone());
-    let mut inbound = Inbound {
-        interactions,
-        trainer: None,
-    };
-    let session = tokio::spawn({
-        let p = p.clone();
-        async move {
-            let ex = exercise::load(&root.join("training/first-reply.toml")).unwrap();
-            live::session(&ex, "sam", &p, &mut inbound).await.unwrap()
-        }
-    });
+    let (server, front, _door, session) = start_live(training("first-reply"), "sam");
     let thread = until(&server, |s| s.threads().first().map(|t| t.id)).await;
     let press: Value = json!({
         "id": "1300000000000000009", "type": 3, "token": "practice",
@@ -221,7 +182,7 @@ async fn a_button_under_an_earlier_answer_is_refused_not_played() {
             .contains("earlier answer"),
         "{answer}"
     );
-    let s = session.await.unwrap();
+    let s = session.await.unwrap().unwrap();
     assert!(
         !s.played
             .iter()
@@ -247,24 +208,7 @@ async fn door(t: &Trainer, method: Method, path: &str, body: Option<Value>) -> (
 
 #[tokio::test(start_paused = true)]
 async fn a_trainer_plays_the_customer_through_the_admin_api_and_it_is_recorded() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let server = Recorder::new();
-    let p = practice(&server);
-    let (front, interactions) = Front::new(p.discord.clone());
-    let (the_door, acts) = Trainer::new();
-    let mut inbound = Inbound {
-        interactions,
-        trainer: Some((the_door.clone(), acts)),
-    };
-    let (closed, _) = door(&the_door, Method::GET, "/_mock/customers", None).await;
-    assert_eq!(closed, 503, "no exercise is running yet");
-    let session = tokio::spawn({
-        let p = p.clone();
-        async move {
-            let ex = exercise::load(&root.join("training/first-reply.toml")).unwrap();
-            live::session(&ex, "sam", &p, &mut inbound).await.unwrap()
-        }
-    });
+    let (server, front, the_door, session) = start_live(training("first-reply"), "sam");
     let thread = until(&server, |s| s.threads().first().map(|t| t.id)).await;
 
     // The trainer sees the exercise's mock-graph, and has Ada write again.
@@ -304,7 +248,7 @@ async fn a_trainer_plays_the_customer_through_the_admin_api_and_it_is_recorded()
         .await
         .body;
     assert_eq!(outcome_of(&answer), "sent", "{answer}");
-    let s = session.await.unwrap();
+    let s = session.await.unwrap().unwrap();
     assert!(
         s.recorded
             .contains("# the trainer, playing the customer live\n[[step]]"),
@@ -314,18 +258,7 @@ async fn a_trainer_plays_the_customer_through_the_admin_api_and_it_is_recorded()
     assert!(s
         .recorded
         .contains("says = \"Also: can the parcel go to my office instead?\""));
-    let dir = std::env::temp_dir().join(format!("tagdesk-live-trainer-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("live.toml");
-    std::fs::write(&file, &s.recorded).unwrap();
-    let replayed = run::run(&scenario::load(&file).unwrap(), 1, &mut || {}).await;
-    assert!(
-        replayed.passed(),
-        "{:#?}\n{}",
-        replayed.failures,
-        s.recorded
-    );
-    let _ = std::fs::remove_dir_all(&dir);
+    assert_replays(&s.recorded).await;
     let (status, _) = door(&the_door, Method::GET, "/_mock/customers", None).await;
     assert_eq!(status, 503, "the door closes with the exercise");
 }
@@ -392,6 +325,21 @@ fn start_live(
     (server, front, the_door, session)
 }
 
+/// Replays a recorded session as `tagdesk scenario run` would, and asserts it holds.
+async fn assert_replays(recorded: &str) {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("tagdesk-live-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("live.toml");
+    std::fs::write(&file, recorded).unwrap();
+    let loaded = scenario::load(&file);
+    let _ = std::fs::remove_dir_all(&dir);
+    let loaded = loaded.unwrap_or_else(|e| panic!("the recorded session doesn't load: {e}"));
+    let replayed = run::run(&loaded, 1, &mut || {}).await;
+    assert!(replayed.passed(), "{:#?}\n{recorded}", replayed.failures);
+}
+
 fn training(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("training")
@@ -427,10 +375,8 @@ fn text_the_bot_sees(played: &tagdesk::train::session::Played) -> Option<String>
     }
 }
 
-/// Promise 1 and 2: a reply whose text has the word `split:` in it ("we can split:
-/// ...") is re-read as the `split` option, which isn't true or false, and `hear`'s
-/// error ends the whole session: the trainee is told "The exercise ended before that
-/// was played" and `tagdesk train` exits with an error.
+/// A reply whose text has the word `split:` in it ("we can split: ...") is sent as
+/// typed: its options are taken as Discord sent them, never re-read from text.
 #[tokio::test(start_paused = true)]
 async fn a_reply_with_the_word_split_colon_does_not_end_the_session() {
     let (server, front, _door, session) = start_live(training("first-reply"), "sam");
@@ -445,10 +391,8 @@ async fn a_reply_with_the_word_split_colon_does_not_end_the_session() {
     assert!(s.is_ok(), "the session ended: {:#}", s.unwrap_err());
 }
 
-/// Promise 1: the text the customer gets is what the trainee typed. The desk rebuilds
-/// the command as `/reply text:...` and re-parses it, so a `text:` word in the reply
-/// starts a second `text` option (the bot keeps the last: the customer gets only the
-/// end of the reply), and runs of spaces are squeezed to one.
+/// The text the customer gets is what the trainee typed, a `text:` word and runs of
+/// spaces included, and the recorded step (an `options` table) replays it whole.
 #[tokio::test(start_paused = true)]
 async fn a_reply_with_the_word_text_colon_reaches_the_customer_whole() {
     let (server, front, _door, session) = start_live(training("first-reply"), "sam");
@@ -473,9 +417,8 @@ async fn a_reply_with_the_word_text_colon_reaches_the_customer_whole() {
     );
 }
 
-/// Promise 1: a reply with the word `customer:` in it is re-read with a `customer`
-/// option (" number is on the label") naming nobody: the reply the trainee sent in
-/// Ada's thread is refused ("which customer?") in the session and in its replay.
+/// A reply with the word `customer:` in it goes to the thread's customer: no option
+/// is read out of the text.
 #[tokio::test(start_paused = true)]
 async fn a_reply_with_the_word_customer_colon_is_sent_to_the_threads_customer() {
     let (server, front, _door, session) = start_live(training("first-reply"), "sam");
@@ -495,10 +438,8 @@ async fn a_reply_with_the_word_customer_colon_is_sent_to_the_threads_customer() 
     assert_eq!(outcome_of(&answer), "sent", "{answer}\nplayed: {played:#?}");
 }
 
-/// Promise 1: a press is recorded (and played) as `press KIND`, the first button of
-/// that kind under the answer. On /inbox's second page "◀ Previous" (`inbox:all:0`)
-/// and "Next ▶" (`inbox:all:2`) are both `inbox`: pressing Next plays Previous, and
-/// the trainee is shown page 1 again.
+/// A press is played and recorded as the button pressed (`press inbox:all:2`), not
+/// the first of its kind: Next on /inbox's second page shows page 3.
 #[tokio::test(start_paused = true)]
 async fn pressing_next_on_the_inbox_plays_next_not_the_first_inbox_button() {
     let dir = std::env::temp_dir().join(format!("tagdesk-review-inbox-{}", std::process::id()));
@@ -543,9 +484,8 @@ async fn pressing_next_on_the_inbox_plays_next_not_the_first_inbox_button() {
     );
 }
 
-/// Promise 1: the trainee's name in tagdesk-training.toml is free text (the scripted
-/// trainee file refuses anything but a plain name); a name with a space is written
-/// unquoted as `[agents.Sam Smith]`, and the recorded session isn't a scenario.
+/// A trainee's name that isn't a bare TOML key (the configuration refuses one; this
+/// goes round it) is quoted in the recording, which loads and replays.
 #[tokio::test(start_paused = true)]
 async fn a_session_of_a_trainee_named_with_a_space_replays() {
     let (server, front, _door, session) = start_live(training("first-reply"), "Sam Smith");
@@ -559,20 +499,11 @@ async fn a_session_of_a_trainee_named_with_a_space_replays() {
         .body;
     assert_eq!(outcome_of(&answer), "sent", "{answer}");
     let s = session.await.unwrap().unwrap();
-    let dir = std::env::temp_dir().join(format!("tagdesk-review-name-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("live.toml");
-    std::fs::write(&file, &s.recorded).unwrap();
-    let loaded = scenario::load(&file);
-    let _ = std::fs::remove_dir_all(&dir);
-    let loaded = loaded.unwrap_or_else(|e| panic!("the recorded session doesn't load: {e}"));
-    let replayed = run::run(&loaded, 1, &mut || {}).await;
-    assert!(replayed.passed(), "{:#?}", replayed.failures);
+    assert_replays(&s.recorded).await;
 }
 
-/// Promise 3 and 2: the trainer's door takes another app's send with any `tag`
-/// string; one mock-graph would refuse with 400 (`SALE` is no tag) makes the step's
-/// replay fail in `apply`, and that error ends the trainee's whole session.
+/// Another app's send with a tag that doesn't exist (`SALE`) is refused at the
+/// trainer's door with 400, as mock-graph would; the trainee's session goes on.
 #[tokio::test(start_paused = true)]
 async fn a_trainers_send_with_a_bad_tag_is_refused_not_the_end_of_the_session() {
     let (server, front, the_door, session) = start_live(training("first-reply"), "sam");
@@ -599,9 +530,8 @@ async fn a_trainers_send_with_a_bad_tag_is_refused_not_the_end_of_the_session() 
     assert!(s.is_ok(), "the session ended: {:#}", s.unwrap_err());
 }
 
-/// Promise 3: mock-graph refuses an admin body with a key it doesn't know (a typo,
-/// `tga`); the trainer's door plays it as a send without a tag instead: a write
-/// other than the one asked for, applied and recorded as if asked.
+/// The door refuses an admin body with a key it doesn't know (a typo, `tga`), as
+/// mock-graph does, instead of playing a different write.
 #[tokio::test(start_paused = true)]
 async fn a_trainers_write_with_a_mistyped_key_is_refused_as_mock_graph_would() {
     let (server, _front, the_door, session) = start_live(training("first-reply"), "sam");
@@ -622,9 +552,7 @@ async fn a_trainers_write_with_a_mistyped_key_is_refused_as_mock_graph_would() {
     );
 }
 
-/// Promise 3: another app's broadcast (`recipients`, as mock-graph's admin API takes
-/// it) goes through the door as one send to `psid`: the broadcast asked for is not
-/// what is applied and recorded, and nothing says so.
+/// Another app's broadcast (`recipients`) is played and recorded as a broadcast.
 #[tokio::test(start_paused = true)]
 async fn a_trainers_broadcast_is_recorded_as_a_broadcast_or_refused() {
     let (server, _front, the_door, session) = start_live(training("monday-backlog"), "sam");
@@ -651,9 +579,8 @@ async fn a_trainers_broadcast_is_recorded_as_a_broadcast_or_refused() {
     }
 }
 
-/// Promise 5: a speed that stops the clock is reported "where it is written" by
-/// searching the text for the first `speed`: in the shipped example, that is the
-/// comment above it ("...runs at `speed` virtual seconds..."), four lines too early.
+/// A speed that stops the clock is reported on the line of the `speed` key, not on a
+/// comment that mentions it.
 #[test]
 fn a_bad_speed_in_the_example_config_names_its_own_line() {
     use tagdesk::train::live_config::TrainingConfig;
@@ -673,9 +600,8 @@ fn a_bad_speed_in_the_example_config_names_its_own_line() {
     );
 }
 
-/// Promise 4 and 5: any finite positive speed is taken; a very large one (1e15
-/// virtual seconds per real second) overflows the clock's arithmetic in `pace::next`
-/// and the session panics, where the clock should stop at the next event or the end.
+/// A huge speed is refused by the configuration; given anyway, the clock stops at the
+/// next event or the end instead of overflowing.
 #[test]
 fn a_huge_speed_runs_to_the_end_instead_of_panicking() {
     use tagdesk::train::live_config::TrainingConfig;
@@ -701,10 +627,8 @@ fn a_huge_speed_runs_to_the_end_instead_of_panicking() {
     );
 }
 
-/// Promise 2: two commands the trainee sends at the same instant, after the clock
-/// has jumped to the end ("Nothing more happens: the exercise ends. ⏩"): the loop
-/// still plays one (at the end instant, recorded) and then ends, so the other is
-/// refused. Either both count or neither does.
+/// Two commands sent at the same instant after the clock has jumped to the end are
+/// both played at the end instant: what arrived is played before the session ends.
 #[tokio::test(start_paused = true)]
 async fn two_commands_at_the_same_instant_at_the_end_share_one_fate() {
     let (server, front, _door, session) = start_live(training("first-reply"), "sam");
@@ -758,11 +682,9 @@ async fn two_commands_at_the_same_instant_at_the_end_share_one_fate() {
     );
 }
 
-/// Promise 2: what the session says in the channel (the exercise's announcement, the
-/// jumps, the scorecard) carries nonces made from the exercise's name and a count, the
-/// same every time the exercise runs; Discord (with `enforce_nonce`, as the recorder)
-/// returns the earlier message instead of posting, so a trainee who takes the same
-/// exercise again within minutes sees no announcement and no scorecard.
+/// What a session says in the channel carries nonces of its own run and session, so
+/// an exercise taken again within minutes is announced and scored again (Discord would
+/// answer a repeated nonce with the earlier message).
 #[tokio::test(start_paused = true)]
 async fn an_exercise_taken_twice_is_announced_and_scored_twice() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -790,11 +712,8 @@ async fn an_exercise_taken_twice_is_announced_and_scored_twice() {
     assert_eq!((intros, cards), (2, 2), "{said:#?}");
 }
 
-/// Clock (issue 14: "jumps ahead when nothing is waiting for the trainee"): a
-/// customer who blocked the page is one the trainee must leave alone (task "leave"),
-/// but her last message counts as waiting for ever, so once Ben is answered the clock
-/// never jumps: the rest of blocked-and-handover (a day and more) runs in real time
-/// at `speed`, 30+ minutes of nothing at the default pace.
+/// A customer who blocked the page waits for nobody: once the others are answered
+/// the clock jumps ("jumps ahead when nothing is waiting for the trainee").
 #[tokio::test]
 async fn a_blocked_customer_left_alone_does_not_hold_the_clock() {
     use tagdesk::train::session::Desk;
@@ -819,10 +738,9 @@ async fn a_blocked_customer_left_alone_does_not_hold_the_clock() {
     );
 }
 
-/// Promise 1: the Reply form (a modal) is recorded and played as `/reply text:...`,
-/// but the bot treats them differently: `/reply` reads a text that is `/NAME` as the
-/// snippet NAME, the form sends what was typed. A trainee who types "/ship" in the
-/// form sends "/ship" in production; the session sends (and records) the snippet.
+/// The Reply form (a modal) is played and recorded as the form (`submit
+/// reply-modal:PSID`): "/ship" typed in the form goes as typed, where `/reply` would
+/// read it as the snippet `ship`.
 #[tokio::test(start_paused = true)]
 async fn the_reply_form_is_played_as_the_form_not_as_slash_reply() {
     let (server, front, the_door, session) = start_live(training("first-reply"), "sam");
@@ -859,9 +777,8 @@ async fn the_reply_form_is_played_as_the_form_not_as_slash_reply() {
     );
 }
 
-/// Promise 2: autocomplete can't be deferred, and must be answered with choices
-/// (type 8). One typed between exercises waits for the next exercise to start (no
-/// deadline) and is then answered with a message (type 4), which Discord refuses.
+/// Autocomplete typed between exercises is answered in time with (empty) choices,
+/// type 8, the only answer Discord takes for it.
 #[tokio::test(start_paused = true)]
 async fn autocomplete_between_exercises_is_answered_with_choices() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -890,11 +807,9 @@ async fn autocomplete_between_exercises_is_answered_with_choices() {
     assert_eq!(answer["type"], 8, "{answer}");
 }
 
-/// Promise 4 (and 1): the loop decides to jump without looking at what has arrived.
-/// In monday-backlog, two replies to Dan (whose window is open) arrive at the same
-/// instant, both queued: the first is played, nothing then waits, the clock jumps to
-/// Eve's message five days on, and only then is the second played (and recorded),
-/// where Dan's 24 hours have long closed (it goes as HUMAN_AGENT).
+/// Commands that arrived while the clock ran are played before it moves again: two
+/// replies to Dan at one instant both go inside his 24 hours, not one of them after a
+/// jump five days on.
 #[tokio::test(start_paused = true)]
 async fn a_command_that_arrives_as_the_clock_jumps_is_played_before_the_jump() {
     let (server, front, _door, session) = start_live(training("monday-backlog"), "sam");
@@ -933,10 +848,9 @@ async fn a_command_that_arrives_as_the_clock_jumps_is_played_before_the_jump() {
     );
 }
 
-/// Promise 3 (a read that writes): the door passes every GET to mock-graph
-/// unrecorded, but a Graph GET that fails (no token) draws an `fbtrace_id` from the
-/// world's seeded ids, so every message id after it differs from the one the replay
-/// (which never saw the GET) draws: the session's world is no longer its record's.
+/// The trainer reads the inspector and `/_mock/`, never the Graph API: a failed Graph
+/// read would draw from the world's seeded ids, and the world would no longer be the
+/// one its record replays.
 #[tokio::test(start_paused = true)]
 async fn a_trainers_read_leaves_the_world_as_its_record_replays_it() {
     let mut ids = Vec::new();
