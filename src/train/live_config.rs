@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use bot::config::ConfigError;
 use jiff::SignedDuration;
 use messenger::text::line_column;
 use serde::{Deserialize, Deserializer};
@@ -101,35 +102,10 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<SignedDuration, D::Error>
     messenger::timefmt::parse_duration(&s).map_err(serde::de::Error::custom)
 }
 
-/// Why a training configuration can't be used.
-#[derive(Debug, thiserror::Error)]
-pub enum TrainingConfigError {
-    /// The file can't be read.
-    #[error("{path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The file isn't a valid configuration.
-    #[error("{path}:{line}:{column}: {message}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// What is wrong.
-        message: String,
-    },
-}
-
 impl TrainingConfig {
     /// Reads and checks `path`.
-    pub fn load(path: &Path) -> Result<TrainingConfig, TrainingConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| TrainingConfigError::Read {
+    pub fn load(path: &Path) -> Result<TrainingConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
@@ -137,10 +113,10 @@ impl TrainingConfig {
     }
 
     /// Parses a configuration's text; `path` names it in errors.
-    pub fn parse(path: &Path, text: &str) -> Result<TrainingConfig, TrainingConfigError> {
+    pub fn parse(path: &Path, text: &str) -> Result<TrainingConfig, ConfigError> {
         let error = |offset: usize, message: String| {
             let (line, column) = line_column(text, offset);
-            TrainingConfigError::Parse {
+            ConfigError::Parse {
                 path: path.to_owned(),
                 line,
                 column,
