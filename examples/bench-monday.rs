@@ -137,7 +137,7 @@ fn from_world(w: &World, back: Timestamp) -> Figures {
     }
     let mut conversations: Vec<(Timestamp, Option<Timestamp>)> = Vec::new();
     for psid in w.psids.values() {
-        let t = w.engine.store.thread(psid).unwrap().expect("a thread");
+        let t = w.engine().store.thread(psid).unwrap().expect("a thread");
         let closes =
             t.state.last_customer_message.expect("a message") + SignedDuration::from_hours(24);
         let visible = t.discord_thread.and_then(|id| opened.get(&id).copied());

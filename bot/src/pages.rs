@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use crate::commands::{response, Action, Invocation, Msg, Response};
+use crate::commands::{self, response, Action, Invocation, Msg, Response};
 use crate::discord::{deadline, BoxFuture};
 use crate::engine::Engine;
 use crate::gateway::Answerer;
@@ -90,6 +90,32 @@ impl From<Engine> for Pages {
     }
 }
 
+impl Pages {
+    /// Routes `inv` and handles it on its page, answering in place: for callers that
+    /// compute an answer whole (the scenario world) rather than within Discord's
+    /// deadline ([`Answerer::answer`]).
+    pub async fn handle(&self, inv: &Invocation) -> Response {
+        match self.route(inv) {
+            Ok(Some(engine)) => commands::handle(engine, inv).await,
+            routed => unrouted(inv, routed.err()),
+        }
+    }
+}
+
+/// The answer to an interaction that belongs to no page, or whose page couldn't be
+/// found (`error`).
+fn unrouted(inv: &Invocation, error: Option<StoreError>) -> Response {
+    let text = match error {
+        Some(e) => format!("⚠️ tagdesk couldn't do that: {e}"),
+        None => NO_PAGE.to_owned(),
+    };
+    if matches!(inv.action, Action::Autocomplete { .. }) {
+        Response::Choices(Vec::new())
+    } else {
+        Response::Message(Msg::private(text))
+    }
+}
+
 /// The customer an interaction names, if it names one.
 fn customer_named(action: &Action) -> Option<&str> {
     match action {
@@ -106,16 +132,7 @@ impl Answerer for Pages {
             match self.route(&inv) {
                 Ok(Some(engine)) => deadline::start(engine, inv, application_id).await,
                 routed => {
-                    let text = match routed {
-                        Err(e) => format!("⚠️ tagdesk couldn't do that: {e}"),
-                        _ => NO_PAGE.to_owned(),
-                    };
-                    let answer = if matches!(inv.action, Action::Autocomplete { .. }) {
-                        Response::Choices(Vec::new())
-                    } else {
-                        Response::Message(Msg::private(text))
-                    };
-                    let body = response::render(&answer);
+                    let body = response::render(&unrouted(&inv, routed.err()));
                     deadline::answer_within(
                         self.first().discord.clone(),
                         &inv,

@@ -24,9 +24,14 @@ pub struct File {
     /// The rules era.
     #[serde(default)]
     pub rules: Option<Spanned<String>>,
-    /// The page's settings.
+    /// The page's settings: the first page, the only one unless `[pages.NAME]` adds
+    /// others.
     #[serde(default)]
     pub page: PageSection,
+    /// Further pages of the same business, served by the same deployment, by the name
+    /// customers and steps use.
+    #[serde(default)]
+    pub pages: BTreeMap<String, Spanned<OtherPageSection>>,
     /// The team, by name.
     #[serde(default)]
     pub agents: BTreeMap<String, AgentSection>,
@@ -63,6 +68,28 @@ pub struct PageSection {
     pub rate_limit: Option<u32>,
 }
 
+/// `[pages.NAME]`: a further page, with its own rules era, Human Agent feature, judge,
+/// guard and rate limit (the first page's, or the defaults, where it leaves one out).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtherPageSection {
+    /// The page's rules era (default: the file's `rules`).
+    #[serde(default)]
+    pub rules: Option<Spanned<String>>,
+    /// The Human Agent feature (default true).
+    #[serde(default)]
+    pub human_agent: Option<bool>,
+    /// Meta's promotional judge for this page: its word list, replacing the default.
+    #[serde(default)]
+    pub judge: Option<Vec<String>>,
+    /// Extra phrases for the bot's guard on this page.
+    #[serde(default)]
+    pub guard: Vec<String>,
+    /// Send API calls per second to this page before Meta rate-limits.
+    #[serde(default)]
+    pub rate_limit: Option<u32>,
+}
+
 /// `[agents.NAME]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -83,6 +110,9 @@ pub struct CustomerSection {
     /// The name on their profile; generated from the seed if left out.
     #[serde(default)]
     pub name: Option<String>,
+    /// The page they write to, by its `[pages.NAME]`; the first page if left out.
+    #[serde(default)]
+    pub page: Option<Spanned<String>>,
 }
 
 /// `[generate]`: customers made from the seed.
@@ -132,6 +162,11 @@ pub struct Step {
     /// The customer it concerns.
     #[serde(default)]
     pub customer: Option<Spanned<String>>,
+    /// The page it concerns, by its `[pages.NAME]`, when it names no customer (a
+    /// customer's step concerns their page): an agent acts in that page's channel, a
+    /// fault is that page's Meta misbehaving, expectations about the page are about it.
+    #[serde(default)]
+    pub page: Option<Spanned<String>>,
     /// The customer writes this.
     #[serde(default)]
     pub says: Option<String>,

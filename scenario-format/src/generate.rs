@@ -135,6 +135,7 @@ pub fn expand(
                 concurrent: false,
                 line: 0,
                 customer: Some(id.clone()),
+                page: None,
                 action: Action::Says(template.replace("{order}", &order.to_string())),
                 expect: None,
             });

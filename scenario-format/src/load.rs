@@ -101,6 +101,9 @@ pub struct TimedStep {
     pub line: usize,
     /// The customer it concerns.
     pub customer: Option<String>,
+    /// The further page it names (`page = "NAME"`), if it names one: a step with a
+    /// customer concerns their page, and one with neither the first page.
+    pub page: Option<String>,
     /// What happens.
     pub action: Action,
     /// What must hold after.
@@ -137,8 +140,50 @@ pub struct Scenario {
     pub agents: BTreeMap<String, AgentDef>,
     /// Customers in creation order: (id, name).
     pub customers: Vec<(String, Option<String>)>,
+    /// Further pages (`[pages.NAME]`), by name; none for a one-page scenario.
+    pub pages: Vec<PageDef>,
+    /// The customers of further pages, by id, to their page's name (the others write
+    /// to the first page).
+    pub customer_pages: BTreeMap<String, String>,
     /// The timeline, in time order.
     pub steps: Vec<TimedStep>,
+}
+
+/// A further page of the business, as `[pages.NAME]` gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageDef {
+    /// Its name in the file.
+    pub name: String,
+    /// Its rules era.
+    pub era: Era,
+    /// The Human Agent feature.
+    pub human_agent: bool,
+    /// Meta's judge's word list, if not the default.
+    pub judge: Option<Vec<String>>,
+    /// Extra phrases for the bot's guard.
+    pub guard: Vec<String>,
+    /// Meta's rate limit.
+    pub rate_limit: Option<u32>,
+}
+
+impl Scenario {
+    /// Which page a step concerns: 0 for the first, `n` for `pages[n - 1]`.
+    pub fn page_of(&self, step: &TimedStep) -> usize {
+        let name = match &step.customer {
+            Some(c) => self.customer_pages.get(c),
+            None => step.page.as_ref(),
+        };
+        name.and_then(|n| self.pages.iter().position(|p| &p.name == n))
+            .map_or(0, |i| i + 1)
+    }
+
+    /// Which page a customer writes to: 0 for the first, `n` for `pages[n - 1]`.
+    pub fn customer_page(&self, customer: &str) -> usize {
+        self.customer_pages
+            .get(customer)
+            .and_then(|n| self.pages.iter().position(|p| &p.name == n))
+            .map_or(0, |i| i + 1)
+    }
 }
 
 /// The default start: a Friday morning.
@@ -238,13 +283,7 @@ pub fn from_file(
         None => DEFAULT_START.parse().expect("valid default"),
     };
     let era = match &file.rules {
-        Some(r) => r.get_ref().parse::<Era>().map_err(|e| {
-            cx.err(
-                r.span().start,
-                e.to_string(),
-                Some("\"meta-2026\" or \"legacy-2020\"".into()),
-            )
-        })?,
+        Some(r) => rules_era(&cx, r)?,
         None => Era::default(),
     };
     let mut agents = BTreeMap::new();
@@ -268,6 +307,29 @@ pub fn from_file(
             }
         }
         agents.insert(name.clone(), def);
+    }
+    let pages = other_pages(&cx, &file, era)?;
+    let page_names: Vec<&str> = pages.iter().map(|p| p.name.as_str()).collect();
+    let known_page = |name: &Spanned<String>| -> Result<String, LoadError> {
+        if page_names.contains(&name.get_ref().as_str()) {
+            Ok(name.get_ref().clone())
+        } else {
+            Err(cx.err(
+                name.span().start,
+                format!("unknown page {:?}", name.get_ref()),
+                Some(if page_names.is_empty() {
+                    "further pages are declared as [pages.NAME]; the first is [page]".into()
+                } else {
+                    hint_list("further pages", &page_names)
+                }),
+            ))
+        }
+    };
+    let mut customer_pages = BTreeMap::new();
+    for (id, c) in &file.customers {
+        if let Some(page) = &c.page {
+            customer_pages.insert(id.clone(), known_page(page)?);
+        }
     }
     let mut customers: Vec<(String, Option<String>)> = file
         .customers
@@ -310,6 +372,21 @@ pub fn from_file(
             }
             c => c.as_ref().map(|c| c.get_ref().clone()),
         };
+        let page = s.page.as_ref().map(&known_page).transpose()?;
+        if let (Some(c), Some(named)) = (&customer, &s.page) {
+            let theirs = customer_pages.get(c);
+            if theirs != Some(named.get_ref()) {
+                return Err(cx.err(
+                    named.span().start,
+                    format!(
+                        "customer {c:?} writes to {}, not to page {:?}",
+                        theirs.map_or("the first page".to_owned(), |p| format!("page {p:?}")),
+                        named.get_ref()
+                    ),
+                    Some("a customer's step concerns their page: leave `page` out".into()),
+                ));
+            }
+        }
         let action = action(&cx, s, offset, &agents, commands)?;
         let needs_customer = matches!(
             action,
@@ -344,6 +421,7 @@ pub fn from_file(
             concurrent: s.concurrent,
             line,
             customer,
+            page,
             action,
             expect,
         });
@@ -369,8 +447,43 @@ pub fn from_file(
         rate_limit: file.page.rate_limit,
         agents,
         customers,
+        pages,
+        customer_pages,
         steps,
     })
+}
+
+/// A `rules = "..."` value.
+fn rules_era(cx: &Ctx<'_>, rules: &Spanned<String>) -> Result<Era, LoadError> {
+    rules.get_ref().parse::<Era>().map_err(|e| {
+        cx.err(
+            rules.span().start,
+            e.to_string(),
+            Some("\"meta-2026\" or \"legacy-2020\"".into()),
+        )
+    })
+}
+
+/// The file's `[pages.NAME]`, each with the file's era where it gives none.
+fn other_pages(cx: &Ctx<'_>, file: &File, era: Era) -> Result<Vec<PageDef>, LoadError> {
+    file.pages
+        .iter()
+        .map(|(name, section)| {
+            let p = section.get_ref();
+            let era = match &p.rules {
+                Some(r) => rules_era(cx, r)?,
+                None => era,
+            };
+            Ok(PageDef {
+                name: name.clone(),
+                era,
+                human_agent: p.human_agent.unwrap_or(true),
+                judge: p.judge.clone(),
+                guard: p.guard.clone(),
+                rate_limit: p.rate_limit,
+            })
+        })
+        .collect()
 }
 
 /// The page settings a scenario file gives itself (the others take their defaults,
@@ -885,5 +998,88 @@ does = "/reply Two"
             "{e}"
         );
         assert!(load("[[step]]\nat = \"3650d\"\ncustomer = \"ada\"\nsays = \"hi\"\n").is_ok());
+    }
+
+    #[test]
+    fn further_pages_have_their_customers_and_steps() {
+        let text = r#"
+name = "t"
+description = "Two pages."
+rules = "meta-2026"
+
+[pages.outlet]
+rules = "legacy-2020"
+human_agent = false
+
+[agents.grace]
+
+[customers.ada]
+
+[customers.ben]
+page = "outlet"
+
+[[step]]
+at = "0s"
+customer = "ben"
+says = "hi"
+
+[[step]]
+at = "1m"
+page = "outlet"
+agent = "grace"
+does = "/status"
+
+[[step]]
+at = "2m"
+agent = "grace"
+does = "/status"
+"#;
+        let s = parse(Path::new("t.toml"), text, None).expect("loads");
+        assert_eq!(s.pages.len(), 1);
+        let outlet = &s.pages[0];
+        assert_eq!(
+            (outlet.name.as_str(), outlet.era),
+            ("outlet", Era::Legacy2020)
+        );
+        assert!(!outlet.human_agent);
+        assert_eq!((s.customer_page("ada"), s.customer_page("ben")), (0, 1));
+        let pages: Vec<usize> = s.steps.iter().map(|st| s.page_of(st)).collect();
+        assert_eq!(pages, [1, 1, 0], "ben's page, the page named, the first");
+    }
+
+    #[test]
+    fn unknown_pages_and_a_customer_on_another_page_are_refused() {
+        let e = refused(
+            "[[step]]\nat = \"0s\"\npage = \"outlet\"\nagent = \"grace\"\ndoes = \"/status\"\n",
+        );
+        assert!(e.message.contains("unknown page \"outlet\""), "{e}");
+        assert!(
+            e.hint
+                .as_deref()
+                .unwrap_or_default()
+                .contains("[pages.NAME]"),
+            "{e}"
+        );
+        assert_eq!((e.line, e.column), (11, 8), "{e}");
+
+        let text = "name = \"t\"\ndescription = \"d\"\n[pages.outlet]\n[customers.ada]\n[customers.ben]\npage = \"outlt\"\n";
+        let e = parse(Path::new("t.toml"), text, None).expect_err("refused");
+        assert!(e.message.contains("unknown page \"outlt\""), "{e}");
+        assert!(
+            e.hint.as_deref().unwrap_or_default().contains("outlet"),
+            "{e}"
+        );
+        assert_eq!((e.line, e.column), (6, 8), "{e}");
+
+        let text = "name = \"t\"\ndescription = \"d\"\n[pages.outlet]\n[customers.ada]\n[[step]]\nat = \"0s\"\ncustomer = \"ada\"\npage = \"outlet\"\nsays = \"hi\"\n";
+        let e = parse(Path::new("t.toml"), text, None).expect_err("refused");
+        assert!(
+            e.message
+                .contains("customer \"ada\" writes to the first page, not to page \"outlet\""),
+            "{e}"
+        );
+        let text = "name = \"t\"\ndescription = \"d\"\n[pages.outlet]\nrules = \"2020\"\n";
+        let e = parse(Path::new("t.toml"), text, None).expect_err("refused");
+        assert_eq!((e.line, e.column), (4, 9), "{e}");
     }
 }

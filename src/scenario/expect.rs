@@ -11,7 +11,7 @@ use messenger::window::Window;
 use mock_graph::platform::{Outcome, RequestRecord, SentRecord};
 use serde_json::Value;
 
-use super::world::{World, ALERT_CHANNEL, CHANNEL};
+use super::world::{PageWorld, World, ALERT_CHANNEL, CHANNEL, PAGE_CHANNEL_STEP};
 use scenario_format::format::Expect;
 
 /// One expectation that didn't hold.
@@ -95,13 +95,18 @@ pub struct Effects<'a> {
     pub calls: &'a [SentRecord],
 }
 
-/// Checks `x` after a step about `customer` that had `effects`.
+/// Checks `x` after a step about `customer` on page `page` (its index in
+/// [`World::pages`]) that had `effects`. What an expectation says about the page (Meta's
+/// record and the bot's, sends, alerts, the inbox) is about that page; `nothing_lost`,
+/// `answers_true` and `replies_kept` are about every page.
 pub fn check(
     w: &World,
     x: &Expect,
     customer: Option<&str>,
+    page: usize,
     effects: Effects<'_>,
 ) -> anyhow::Result<Vec<Miss>> {
+    let on = &w.pages[page];
     let mut misses = Vec::new();
     let mut cmp = |field: &'static str, expected: &str, actual: String| {
         if expected != actual {
@@ -137,20 +142,20 @@ pub fn check(
     if let Some(e) = &x.meta_error {
         cmp("meta_error", e, every_call(&calls, meta_error));
     }
-    let page = PageRecord::of(w);
+    let record = PageRecord::of(on);
     if let Some(r) = &x.restriction {
-        let actual = page
+        let actual = record
             .restriction
             .as_ref()
             .map_or("none".into(), |(l, _)| l.clone());
         cmp("restriction", r, actual);
     }
     if let Some(d) = &x.restriction_ends {
-        let start = w.mock.lock().settings.start;
+        let start = on.mock.lock().settings.start;
         let expected = parse_duration(d)
             .map(|d| (start + d).to_string())
             .unwrap_or_default();
-        let actual = page
+        let actual = record
             .restriction
             .as_ref()
             .and_then(|(_, u)| *u)
@@ -158,13 +163,13 @@ pub fn check(
         cmp("restriction_ends", &expected, actual);
     }
     if let Some(r) = &x.worst_restriction {
-        cmp("worst_restriction", r, page.worst.clone());
+        cmp("worst_restriction", r, record.worst.clone());
     }
     if let Some(n) = x.warnings {
-        cmp("warnings", &n.to_string(), page.warnings.to_string());
+        cmp("warnings", &n.to_string(), record.warnings.to_string());
     }
     if let Some(r) = &x.bot_restriction {
-        let page = w.engine.store.page()?;
+        let page = on.engine.store.page()?;
         let actual = page
             .enforcement
             .active(w.now())
@@ -172,11 +177,11 @@ pub fn check(
         cmp("bot_restriction", r, actual);
     }
     if let Some(n) = x.sends {
-        cmp("sends", &n.to_string(), page.sends.to_string());
+        cmp("sends", &n.to_string(), record.sends.to_string());
     }
     if let Some(n) = x.duplicates {
         let (count, which) = {
-            let p = w.mock.lock();
+            let p = on.mock.lock();
             duplicates(&p.sent, p.settings.app_id)
         };
         let actual = match which.first() {
@@ -195,7 +200,8 @@ pub fn check(
         );
     }
     if let Some(n) = x.alerts {
-        let alerts: usize = [CHANNEL, ALERT_CHANNEL]
+        let step = PAGE_CHANNEL_STEP * page as u64;
+        let alerts: usize = [CHANNEL + step, ALERT_CHANNEL + step]
             .into_iter()
             .flat_map(|c| w.discord.messages_in(c))
             .map(|m| {
@@ -212,18 +218,18 @@ pub fn check(
     if let Some(n) = x.parked {
         let mut parked = 0;
         for psid in w.psids.values() {
-            parked += w.engine.store.parked(psid)?.len();
+            parked += on.engine.store.parked(psid)?.len();
         }
         cmp("parked", &n.to_string(), parked.to_string());
     }
     let psid = customer.and_then(|c| w.psids.get(c));
     let thread = match psid {
-        Some(p) => w.engine.store.thread(p)?,
+        Some(p) => on.engine.store.thread(p)?,
         None => None,
     };
     let discord_thread = thread.as_ref().and_then(|t| t.discord_thread);
     if let Some(win) = &x.window {
-        let s = &w.engine.settings;
+        let s = &on.engine.settings;
         let actual = match thread
             .as_ref()
             .map(|t| Window::at(&t.state, w.now(), s.rules_at(w.now()), s.human_agent))
@@ -254,11 +260,13 @@ pub fn check(
         cmp("thread_posts", &n.to_string(), actual.to_string());
     }
     if let Some(first) = &x.inbox_first {
-        cmp("inbox_first", first, inbox_first(w)?);
+        cmp("inbox_first", first, inbox_first(w, page)?);
     }
     if x.answers_true == Some(true) {
         let posted = |psid: &str, text: &str| thread_shows(w, psid, text);
-        let untrue = w.ledger().first_untrue(w.engine.store.as_ref(), &posted)?;
+        let stores: Vec<&dyn bot::store::Store> =
+            w.pages.iter().map(|p| p.engine.store.as_ref()).collect();
+        let untrue = w.ledger().first_untrue(&stores, &posted)?;
         cmp(
             "answers_true",
             "every answer true",
@@ -266,10 +274,7 @@ pub fn check(
         );
     }
     if x.replies_kept == Some(true) {
-        let broken = {
-            let p = w.mock.lock();
-            w.ledger().first_broken(&p.sent, p.settings.app_id)
-        };
+        let broken = w.with_sent(|sent, app_id| w.ledger().first_broken(sent, app_id));
         cmp(
             "replies_kept",
             "every reply once, in order",
@@ -277,8 +282,8 @@ pub fn check(
         );
     }
     if x.record_agrees == Some(true) {
-        let ours = w.engine.store.page()?.enforcement;
-        let differs = record_differs(w, &ours);
+        let ours = on.engine.store.page()?.enforcement;
+        let differs = record_differs(on, &ours);
         cmp(
             "record_agrees",
             "the bot's record is Meta's",
@@ -299,8 +304,8 @@ pub fn check(
 /// worst rung, and the restriction in force with its end. Where another app has sent,
 /// Meta may have penalised the page for it without tagdesk hearing of it, so there the
 /// bot may know less than Meta, never more.
-fn record_differs(w: &World, ours: &Enforcement) -> Option<String> {
-    let p = w.mock.lock();
+fn record_differs(on: &PageWorld, ours: &Enforcement) -> Option<String> {
+    let p = on.mock.lock();
     let now = p.now();
     let theirs = &p.enforcement;
     let others = p.sent.iter().any(|r| r.app_id != p.settings.app_id);
@@ -332,9 +337,20 @@ fn record_differs(w: &World, ours: &Enforcement) -> Option<String> {
     }
 }
 
+/// The customer's conversation, from whichever page's store has it (PSIDs are
+/// page-scoped: one page knows each).
+fn thread_of(w: &World, psid: &str) -> anyhow::Result<Option<bot::store::Thread>> {
+    for page in &w.pages {
+        if let Some(t) = page.engine.store.thread(psid)? {
+            return Ok(Some(t));
+        }
+    }
+    Ok(None)
+}
+
 /// Whether the customer's Discord thread shows `text` (in a post's content or embeds).
 fn thread_shows(w: &World, psid: &str, text: &str) -> bool {
-    let Ok(Some(thread)) = w.engine.store.thread(psid) else {
+    let Ok(Some(thread)) = thread_of(w, psid) else {
         return false;
     };
     let Some(id) = thread.discord_thread else {
@@ -369,8 +385,8 @@ struct PageRecord {
 }
 
 impl PageRecord {
-    fn of(w: &World) -> PageRecord {
-        let p = w.mock.lock();
+    fn of(on: &PageWorld) -> PageRecord {
+        let p = on.mock.lock();
         PageRecord {
             restriction: p
                 .restriction()
@@ -465,8 +481,8 @@ pub fn duplicates(sent: &[SentRecord], app_id: u64) -> (usize, Vec<String>) {
     (copies.len(), copies)
 }
 
-/// The customer at the top of `/inbox`, as the team sees it now.
-fn inbox_first(w: &World) -> anyhow::Result<String> {
+/// The customer at the top of page `page`'s `/inbox`, as the team sees it now.
+fn inbox_first(w: &World, page: usize) -> anyhow::Result<String> {
     let inv = Invocation {
         id: "expect".into(),
         token: String::new(),
@@ -479,7 +495,7 @@ fn inbox_first(w: &World) -> anyhow::Result<String> {
         action: Action::Ping,
     };
     let ctx = Ctx {
-        engine: &w.engine,
+        engine: &w.pages[page].engine,
         inv: &inv,
         now: w.now(),
     };
@@ -530,9 +546,10 @@ impl std::fmt::Display for Tally {
 pub fn nothing_lost(w: &World) -> anyhow::Result<Tally> {
     let posted = customer_entries(w)?;
     let mut tally = Tally::default();
-    for psid in w.psids.values() {
+    for (customer, psid) in &w.psids {
+        let on = w.page_of(Some(customer));
         let meta: Vec<(String, String, String)> = {
-            let p = w.mock.lock();
+            let p = on.mock.lock();
             p.customer(psid)
                 .map(|c| {
                     c.messages
@@ -543,7 +560,7 @@ pub fn nothing_lost(w: &World) -> anyhow::Result<Tally> {
                 })
                 .unwrap_or_default()
         };
-        let stored: Vec<String> = w
+        let stored: Vec<String> = on
             .engine
             .store
             .messages(psid)?
@@ -585,6 +602,17 @@ fn shown(text: &str) -> String {
     }
 }
 
+/// The PSID of the conversation whose Discord thread (or starter post) `id` is, on
+/// whichever page has it.
+fn thread_by_discord(w: &World, id: u64) -> anyhow::Result<Option<String>> {
+    for page in &w.pages {
+        if let Some(t) = page.engine.store.thread_by_discord(id)? {
+            return Ok(Some(t.psid));
+        }
+    }
+    Ok(None)
+}
+
 /// Customer entries in Discord, counted by (PSID, text, time): a thread's posts and its
 /// starter message in the channel both belong to the thread's customer; entries in a
 /// post or thread no conversation owns are counted under an empty PSID.
@@ -598,7 +626,7 @@ fn customer_entries(w: &World) -> anyhow::Result<HashMap<(String, String, String
                 psid = match psid_of.get(&id) {
                     Some(p) => p.clone(),
                     None => {
-                        let p = w.engine.store.thread_by_discord(id)?.map(|t| t.psid);
+                        let p = thread_by_discord(w, id)?;
                         psid_of.insert(id, p.clone());
                         p
                     }

@@ -98,17 +98,18 @@ impl Ledger {
 
     /// `answers_true`: the first answer found untrue, or a `pending` one that hasn't
     /// ended (still in the outbox, or ended with no line in the customer's thread).
-    /// `posted(psid, text)` says whether the customer's thread shows the reply.
+    /// `posted(psid, text)` says whether the customer's thread shows the reply; the
+    /// sends' records are looked for in `stores`, every page's.
     pub fn first_untrue(
         &self,
-        store: &dyn Store,
+        stores: &[&dyn Store],
         posted: &dyn Fn(&str, &str) -> bool,
     ) -> anyhow::Result<Option<String>> {
         if let Some(u) = self.untrue.first() {
             return Ok(Some(u.clone()));
         }
         for t in self.told.iter().filter(|t| t.outcome == "pending") {
-            for m in records(store, &t.key)? {
+            for m in records(stores, &t.key)? {
                 if UNSETTLED.contains(&m.state.as_str()) {
                     return Ok(Some(format!(
                         "line {}: told \"pending\", and {} is still {}",
@@ -230,19 +231,25 @@ fn split_key(md: &str) -> Option<(&str, u32)> {
     }
 }
 
-/// The store's records of the send `key`: itself, or its parts.
-fn records(store: &dyn Store, key: &str) -> anyhow::Result<Vec<bot::store::MessageRecord>> {
-    if let Some(m) = store.message_by_interaction(key)? {
-        return Ok(vec![m]);
-    }
-    let mut parts = Vec::new();
-    for n in 1.. {
-        match store.message_by_interaction(&format!("{key}/{n}"))? {
-            Some(m) => parts.push(m),
-            None => break,
+/// The records of the send `key`, itself or its parts, from the one of `stores` (one
+/// per page) that has it.
+fn records(stores: &[&dyn Store], key: &str) -> anyhow::Result<Vec<bot::store::MessageRecord>> {
+    for store in stores {
+        if let Some(m) = store.message_by_interaction(key)? {
+            return Ok(vec![m]);
+        }
+        let mut parts = Vec::new();
+        for n in 1.. {
+            match store.message_by_interaction(&format!("{key}/{n}"))? {
+                Some(m) => parts.push(m),
+                None => break,
+            }
+        }
+        if !parts.is_empty() {
+            return Ok(parts);
         }
     }
-    Ok(parts)
+    Ok(Vec::new())
 }
 
 #[cfg(test)]

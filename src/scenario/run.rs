@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::expect::{self, Effects, Miss};
 use super::promises::{Ledger, Told};
-use super::settings::{bot_settings, Options};
+use super::settings::{bot_settings, page_settings, Options};
 use super::transcript::Transcript;
 use super::world::{Actor, Prepared, World};
 use scenario_format::{Action, Scenario, TimedStep};
@@ -145,7 +145,17 @@ pub async fn run_then(
 ) -> Report {
     let started = Instant::now();
     let mut transcript = Transcript::new(&s.name, &s.description, seed);
-    let (_, settings) = bot_settings(s, options.team.as_ref());
+    let (_, mut settings) = bot_settings(s, options.team.as_ref());
+    // A further page's settings where they differ from the first page's, named.
+    for (i, page) in s.pages.iter().enumerate() {
+        let (_, lines) = page_settings(s, i + 1, options.team.as_ref());
+        let own: Vec<String> = lines
+            .into_iter()
+            .filter(|l| !settings.contains(l))
+            .map(|l| format!("page {}: {l}", page.name))
+            .collect();
+        settings.extend(own);
+    }
     if let Some(team) = &options.team {
         transcript.note(&format!(
             "settings in force, with {} applied:",
@@ -190,10 +200,15 @@ pub async fn run_then(
                     .or_default() += 1;
             }
             report.customer_messages = w
-                .mock
-                .lock()
-                .customers()
-                .map(|c| c.messages.iter().filter(|m| m.from_customer).count())
+                .pages
+                .iter()
+                .map(|page| {
+                    page.mock
+                        .lock()
+                        .customers()
+                        .map(|c| c.messages.iter().filter(|m| m.from_customer).count())
+                        .sum::<usize>()
+                })
                 .sum();
         }
         Err(e) => report.error = Some(format!("starting the world: {e:#}")),
@@ -291,7 +306,7 @@ pub async fn play(
         now: w.now(),
         together: group.len() > 1,
     };
-    let calls_before = w.mock.lock().sent.len();
+    let calls_before = w.sent_marks();
     let last_answers = w.last_answers();
     if lines.together {
         t.line(lines.now, "at the same instant:");
@@ -310,8 +325,8 @@ pub async fn play(
     promised(w, &turns, group_no);
     w.settle().await?;
     t.activity(w);
-    let calls = w.mock.lock().sent[calls_before..].to_vec();
-    let app_id = w.mock.lock().settings.app_id;
+    let calls = w.sent_since(&calls_before);
+    let app_id = w.mock().lock().settings.app_id;
     w.ledger().settled(group_no, &calls, app_id);
     for step in group.iter().filter(|st| st.expect.is_some()) {
         check(w, t, report, lines, step, &turns, &calls)?;
@@ -342,7 +357,8 @@ fn prepare<'a>(
         let customer = step.customer.as_deref();
         lines.step(t, &format!("{agent}{}: {typed}", in_thread(customer)));
         let actor = Actor::new(agent, &s.agents[agent]);
-        let prepared = w.prepare(&actor, action, customer, last_answers.get(agent))?;
+        let page = w.step_page(step);
+        let prepared = w.prepare(&actor, action, customer, page, last_answers.get(agent))?;
         turns.push(Turn {
             step,
             agent,
@@ -391,7 +407,10 @@ fn answered(w: &World, t: &mut Transcript, report: &mut Report, lines: Lines, tu
 /// Notes in the world's ledger what each turn's agent was told about a send, against
 /// Meta's log as it is when they read it.
 fn promised(w: &World, turns: &[Turn<'_>], group: usize) {
-    let p = w.mock.lock();
+    w.with_sent(|sent, app_id| promised_in(w, sent, app_id, turns, group));
+}
+
+fn promised_in(w: &World, sent: &[SentRecord], app_id: u64, turns: &[Turn<'_>], group: usize) {
     let mut ledger = w.ledger();
     for turn in turns {
         let (Prepared::Interaction { invocation, .. }, Some(answer)) =
@@ -408,7 +427,7 @@ fn promised(w: &World, turns: &[Turn<'_>], group: usize) {
             line: turn.step.line,
             group,
         };
-        ledger.told(told, &p.sent, p.settings.app_id);
+        ledger.told(told, sent, app_id);
     }
 }
 
@@ -433,7 +452,8 @@ fn check(
         calls: &calls_of(calls, own, turns),
     };
     report.checked += 1;
-    for miss in expect::check(w, x, step.customer.as_deref(), effects)? {
+    let page = w.step_page(step);
+    for miss in expect::check(w, x, step.customer.as_deref(), page, effects)? {
         // In a group, which step's expectation it was.
         let mark = if lines.together {
             format!("✗ line {}: ", step.line)
@@ -513,6 +533,7 @@ fn who(w: &World, customer: Option<&str>) -> String {
     };
     let psid = w.psids.get(c).cloned().unwrap_or_default();
     let name = w
+        .page_of(customer)
         .mock
         .lock()
         .customer(&psid)
@@ -594,16 +615,17 @@ async fn apply(w: &mut World, step: &TimedStep) -> anyhow::Result<()> {
         .and_then(|c| w.psids.get(c))
         .cloned()
         .unwrap_or_default();
+    let mock = &w.pages[w.step_page(step)].mock;
     match &step.action {
         Action::Wait | Action::Agent { .. } => {}
         Action::Says(text) => {
-            w.mock.lock().customer_message(&psid, text)?;
+            mock.lock().customer_message(&psid, text)?;
         }
         Action::Postback(title) => {
-            w.mock.lock().customer_postback(&psid, title, title)?;
+            mock.lock().customer_postback(&psid, title, title)?;
         }
         Action::Reaction(emoji) => {
-            let mut p = w.mock.lock();
+            let mut p = mock.lock();
             let mid = p
                 .customer(&psid)
                 .and_then(|c| {
@@ -617,10 +639,10 @@ async fn apply(w: &mut World, step: &TimedStep) -> anyhow::Result<()> {
                 .unwrap_or_default();
             p.customer_reaction(&psid, &mid, emoji)?;
         }
-        Action::Referral(r) => w.mock.lock().customer_referral(&psid, r, "SHORTLINK")?,
-        Action::Reads => w.mock.lock().customer_read(&psid)?,
-        Action::Blocks(b) => w.mock.lock().set_blocked(&psid, *b)?,
-        Action::Handover(b) => w.mock.lock().set_other_app_owns(&psid, *b)?,
+        Action::Referral(r) => mock.lock().customer_referral(&psid, r, "SHORTLINK")?,
+        Action::Reads => mock.lock().customer_read(&psid)?,
+        Action::Blocks(b) => mock.lock().set_blocked(&psid, *b)?,
+        Action::Handover(b) => mock.lock().set_other_app_owns(&psid, *b)?,
         Action::OtherApp {
             text,
             tag,
@@ -636,7 +658,7 @@ async fn apply(w: &mut World, step: &TimedStep) -> anyhow::Result<()> {
             } else {
                 MessagingType::Response
             };
-            let mut mock = w.mock.lock();
+            let mut mock = mock.lock();
             match recipients {
                 None => {
                     let request = SendRequest::text(psid.clone(), kind, tag, text.clone());
@@ -648,7 +670,15 @@ async fn apply(w: &mut World, step: &TimedStep) -> anyhow::Result<()> {
                 }
             }
         }
-        Action::Faults(f) => w.mock.lock().faults = Faults::from(f),
+        Action::Faults(f) => {
+            // Meta misbehaves for the page the step names, or for every page.
+            let named = step.customer.is_some() || step.page.is_some();
+            for page in &w.pages {
+                if !named || std::ptr::eq(&page.mock, mock) {
+                    page.mock.lock().faults = Faults::from(f);
+                }
+            }
+        }
         Action::DiscordOutage(on) => w.discord.set_outage(*on),
         Action::DiscordFaults(f) => {
             w.discord.drop_answers_next(f.lost_answers);

@@ -13,6 +13,7 @@ use bot::config::{ConfigError, FileConfig};
 use bot::settings::{Layout, Settings};
 use jiff::SignedDuration;
 use messenger::RulesChoice;
+use scenario_format::load::Given;
 use scenario_format::Scenario;
 
 use super::defects::Defect;
@@ -97,14 +98,38 @@ impl TeamConfig {
     }
 }
 
-/// The bot's settings for `s`, and one line per setting saying its value and where it
-/// came from (the scenario, the team's file, or the runner's default).
+/// The bot's settings for `s`'s first page, and one line per setting saying its value
+/// and where it came from (the scenario, the team's file, or the runner's default).
 pub fn bot_settings(s: &Scenario, team: Option<&TeamConfig>) -> (Settings, Vec<String>) {
-    let mut settings = Settings::new(CHANNEL, AGENT_ROLE, s.era);
+    page_settings(s, 0, team)
+}
+
+/// [`bot_settings`] for page `page` of `s` (0 the first, `n` its `pages[n - 1]`). A
+/// further page gives its rules era and Human Agent flag itself, so a team's file
+/// doesn't change them; its guard phrases are its own, with the team's added. The
+/// settings' channel is the first page's: the world gives each page its own.
+pub fn page_settings(
+    s: &Scenario,
+    page: usize,
+    team: Option<&TeamConfig>,
+) -> (Settings, Vec<String>) {
+    let (era, human_agent, guard, given) = match page.checked_sub(1).map(|i| &s.pages[i]) {
+        None => (s.era, s.human_agent, &s.guard, s.given),
+        Some(p) => (
+            p.era,
+            p.human_agent,
+            &p.guard,
+            Given {
+                rules: true,
+                human_agent: true,
+            },
+        ),
+    };
+    let mut settings = Settings::new(CHANNEL, AGENT_ROLE, era);
     settings.team_role_id = TEAM_ROLE;
-    settings.human_agent = s.human_agent;
+    settings.human_agent = human_agent;
     settings.coalesce = DEFAULT_COALESCE;
-    settings.lexicon.extend(&s.guard);
+    settings.lexicon.extend(guard);
     let mut lines = Vec::new();
     let from_team = |name: &str| {
         team.map_or("runner default".to_owned(), |t| {
@@ -112,14 +137,14 @@ pub fn bot_settings(s: &Scenario, team: Option<&TeamConfig>) -> (Settings, Vec<S
         })
     };
     let (rules, rules_from) = match team {
-        _ if s.given.rules => (RulesChoice::Fixed(s.era), "scenario".to_owned()),
+        _ if given.rules => (RulesChoice::Fixed(era), "scenario".to_owned()),
         Some(t) => (t.file.policy.rules, from_team("policy.rules")),
-        None => (RulesChoice::Fixed(s.era), "scenario default".to_owned()),
+        None => (RulesChoice::Fixed(era), "scenario default".to_owned()),
     };
     settings.rules = rules;
     lines.push(format!("rules = {:?} ({rules_from})", rules.as_str()));
     let human_from = match team {
-        _ if s.given.human_agent => "scenario".to_owned(),
+        _ if given.human_agent => "scenario".to_owned(),
         Some(t) => {
             settings.human_agent = t.file.policy.human_agent;
             from_team("policy.human_agent")
@@ -142,7 +167,7 @@ pub fn bot_settings(s: &Scenario, team: Option<&TeamConfig>) -> (Settings, Vec<S
             };
         }
     }
-    let mut phrases: Vec<String> = s.guard.clone();
+    let mut phrases: Vec<String> = guard.clone();
     if let Some(t) = team {
         phrases.extend(t.file.policy.promo_phrases.iter().cloned());
     }
@@ -153,7 +178,7 @@ pub fn bot_settings(s: &Scenario, team: Option<&TeamConfig>) -> (Settings, Vec<S
         } else {
             phrases.join(", ")
         },
-        match (s.guard.is_empty(), team) {
+        match (guard.is_empty(), team) {
             (false, Some(t)) => format!("scenario and {}", t.path.display()),
             (false, None) => "scenario".to_owned(),
             (true, Some(_)) => from_team("policy.promo_phrases"),

@@ -4,14 +4,15 @@
 use jiff::Timestamp;
 use serde_json::Value;
 
-use super::world::{World, ALERT_CHANNEL, CHANNEL};
+use super::world::World;
 
 /// The transcript being written.
 #[derive(Debug, Default)]
 pub struct Transcript {
     text: String,
     calls_seen: usize,
-    sent_seen: usize,
+    /// Send API calls seen, per page.
+    sent_seen: Vec<usize>,
 }
 
 fn when(t: Timestamp) -> String {
@@ -83,37 +84,32 @@ impl Transcript {
 
     /// Whether anything reached Meta or Discord since the last [`Transcript::activity`].
     pub fn has_activity(&self, w: &World) -> bool {
-        w.mock.lock().sent.len() > self.sent_seen || w.discord.call_count() > self.calls_seen
+        w.sent_marks() != self.seen(w) || w.discord.call_count() > self.calls_seen
     }
 
     /// What reached Meta and Discord since the last call.
     pub fn activity(&mut self, w: &World) {
-        let sent: Vec<Value> = {
-            let p = w.mock.lock();
-            p.sent[self.sent_seen.min(p.sent.len())..]
-                .iter()
-                .filter_map(|r| serde_json::to_value(r).ok())
-                .collect()
-        };
-        self.sent_seen += sent.len();
-        for s in sent {
-            let req = &s["request"];
-            let what = match (req["messaging_type"].as_str(), req["tag"].as_str()) {
-                (Some(m), Some(t)) => format!("{m} {t}"),
-                (Some(m), None) => m.to_owned(),
-                _ => "?".into(),
+        let seen = self.seen(w);
+        self.sent_seen = w.sent_marks();
+        let upto = self.sent_seen.clone();
+        for ((page, from), to) in w.pages.iter().zip(seen).zip(&upto) {
+            let (sent, app_id): (Vec<Value>, u64) = {
+                let p = page.mock.lock();
+                let sent = p.sent[from.min(*to)..*to]
+                    .iter()
+                    .filter_map(|r| serde_json::to_value(r).ok())
+                    .collect();
+                (sent, p.settings.app_id)
             };
-            let app = if s["app_id"] == w.mock.lock().settings.app_id {
-                ""
-            } else {
-                "another app: "
+            // With several pages, each line names its page (the first is "page 1").
+            let on = match (w.pages.len(), page.name.as_str()) {
+                (1, _) => String::new(),
+                (_, "") => " (page 1)".to_owned(),
+                (_, name) => format!(" ({name})"),
             };
-            let text = req["message"]["text"].as_str().unwrap_or_default();
-            let result = match s["error"]["message"].as_str() {
-                Some(m) => format!("✗ {m}"),
-                None => "✓ accepted".into(),
-            };
-            self.note(&format!("meta: {app}{what} {} {result}", quote(text)));
+            for s in sent {
+                self.sent_line(&s, app_id, &on);
+            }
         }
         let calls = w.discord.calls_since(self.calls_seen);
         self.calls_seen += calls.len();
@@ -121,6 +117,34 @@ impl Transcript {
             let line = describe(w, c);
             self.note(&format!("discord: {line}"));
         }
+    }
+
+    /// Send API calls seen so far, per page (none yet for a page not looked at).
+    fn seen(&self, w: &World) -> Vec<usize> {
+        (0..w.pages.len())
+            .map(|i| self.sent_seen.get(i).copied().unwrap_or(0))
+            .collect()
+    }
+
+    /// One Send API call, as Meta logged it, on the page `on` names.
+    fn sent_line(&mut self, s: &Value, app_id: u64, on: &str) {
+        let req = &s["request"];
+        let what = match (req["messaging_type"].as_str(), req["tag"].as_str()) {
+            (Some(m), Some(t)) => format!("{m} {t}"),
+            (Some(m), None) => m.to_owned(),
+            _ => "?".into(),
+        };
+        let app = if s["app_id"] == app_id {
+            ""
+        } else {
+            "another app: "
+        };
+        let text = req["message"]["text"].as_str().unwrap_or_default();
+        let result = match s["error"]["message"].as_str() {
+            Some(m) => format!("✗ {m}"),
+            None => "✓ accepted".into(),
+        };
+        self.note(&format!("meta{on}: {app}{what} {} {result}", quote(text)));
     }
 
     /// A finished transcript.
@@ -142,12 +166,12 @@ fn describe(w: &World, c: &bot::discord::recorder::Call) -> String {
     }
     let channel: Option<u64> = c.path.split('/').nth(4).and_then(|id| id.parse().ok());
     let who = |id: u64| {
-        w.engine
-            .store
-            .thread_by_discord(id)
-            .ok()
-            .flatten()
-            .and_then(|t| w.engine.store.customer(&t.psid).ok().flatten())
+        w.pages
+            .iter()
+            .find_map(|p| {
+                let t = p.engine.store.thread_by_discord(id).ok().flatten()?;
+                p.engine.store.customer(&t.psid).ok().flatten()
+            })
             .map(|c| c.display_name())
             .unwrap_or_else(|| "?".into())
     };
@@ -156,10 +180,15 @@ fn describe(w: &World, c: &bot::discord::recorder::Call) -> String {
         return "read the forum's active posts, for a post an earlier attempt may have made"
             .to_owned();
     }
+    // A page's channel (or its alerts' channel), as the transcript names it.
+    let page_channel = match channel {
+        None => Some("the channel".to_owned()),
+        Some(id) => channel_name(w, id),
+    };
     if c.method == "GET" {
-        let place = match channel {
-            Some(CHANNEL) | None => "the channel".to_owned(),
-            Some(id) => format!("{}'s thread", who(id)),
+        let place = match (&page_channel, channel) {
+            (None, Some(id)) => format!("{}'s thread", who(id)),
+            (place, _) => place.clone().unwrap_or_default(),
         };
         return format!(
             "read the recent messages of {place}, for a post an earlier attempt may have made"
@@ -212,13 +241,11 @@ fn describe(w: &World, c: &bot::discord::recorder::Call) -> String {
             lines.join(" · ")
         );
     }
-    // In forum layout, the page's alerts and notices have a channel of their own.
-    let channel = channel.map(|id| if id == ALERT_CHANNEL { CHANNEL } else { id });
-    match channel {
-        Some(CHANNEL) if !content.is_empty() && embeds.is_empty() => {
+    match (page_channel, channel) {
+        (Some(place), Some(_)) if !content.is_empty() && embeds.is_empty() => {
             let alerts: Vec<&str> = content.lines().collect();
             format!(
-                "alert in the channel:\n{}",
+                "alert in {place}:\n{}",
                 alerts
                     .iter()
                     .map(|a| format!("                      {a}"))
@@ -226,20 +253,35 @@ fn describe(w: &World, c: &bot::discord::recorder::Call) -> String {
                     .join("\n")
             )
         }
-        Some(CHANNEL) if content.starts_with("<@&") => {
-            format!("notice in the channel: {}", lines.join(" · "))
+        (Some(place), Some(_)) if content.starts_with("<@&") => {
+            format!("notice in {place}: {}", lines.join(" · "))
         }
-        Some(CHANNEL) => format!(
-            "new conversation in the channel ({}): {}",
+        (Some(place), Some(_)) => format!(
+            "new conversation in {place} ({}): {}",
             count(lines.len()),
             lines.join(" · ")
         ),
-        Some(id) => format!(
+        (None, Some(id)) => format!(
             "in {}'s thread ({}): {}",
             who(id),
             count(lines.len()),
             lines.join(" · ")
         ),
-        None => format!("{} {}", c.method, c.path),
+        (_, None) => format!("{} {}", c.method, c.path),
     }
+}
+
+/// How the transcript names channel `id` if it is a page's (its conversations' or, in
+/// forum layout, its alerts'): "the channel" in a one-page world, else the page's name
+/// ("page 1" for the first).
+fn channel_name(w: &World, id: u64) -> Option<String> {
+    let page = w.pages.iter().find(|p| {
+        let s = &p.engine.settings;
+        id == s.channel_id || id == s.alert_channel()
+    })?;
+    Some(match (w.pages.len(), page.name.as_str()) {
+        (1, _) => "the channel".to_owned(),
+        (_, "") => "page 1's channel".to_owned(),
+        (_, name) => format!("{name}'s channel"),
+    })
 }

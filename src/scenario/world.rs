@@ -1,6 +1,12 @@
 //! One scenario's world, in-process: mock-graph as Meta, the bot's real pipeline with
 //! its SQLite store, the recording Discord, and one virtual clock they share.
 //!
+//! A scenario with several pages (`[pages.NAME]`) has one mock-graph page and one bot
+//! engine and store per page, as a deployment serving several pages does: webhooks
+//! reach one `/webhook` that splits them by `entry[].id`, Graph calls reach one
+//! mock-graph front that routes them by token, and interactions are routed to a page
+//! by where they were made ([`bot::pages::Pages`]). Each page has its own channel.
+//!
 //! Meta's webhooks reach the bot's `/webhook` signed, exactly as in production, and the
 //! bot's Graph calls reach mock-graph's handlers, both as HTTP requests handed to the
 //! routers in-process (no sockets: a weekend of traffic takes seconds). Agents'
@@ -15,13 +21,14 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use bot::clock::{Clock, ManualClock};
-use bot::commands::{self, interaction, response, Invocation};
+use bot::commands::{interaction, response, Invocation};
 use bot::config::Database;
 use bot::discord::pacing::Paced;
 use bot::discord::ratelimit::Limits;
 use bot::discord::recorder::Recorder;
 use bot::discord::DiscordApi;
 use bot::engine::Engine;
+use bot::pages::{Page, Pages};
 use bot::settings::Layout;
 use bot::store::sqlite::SqliteStore;
 use bot::store::Store;
@@ -36,13 +43,18 @@ use scenario_format::command::{interaction_data, AgentAction};
 use super::defects::{self, Defect};
 use super::graph::InProcessGraph;
 use super::promises::Ledger;
-use super::settings::{bot_settings, Options};
-use scenario_format::{AgentDef, Scenario};
+use super::settings::{page_settings, Options};
+use mock_graph::platform::SentRecord;
+use scenario_format::{AgentDef, Scenario, TimedStep};
 
-/// The parent channel of the scenario's Discord.
+/// The parent channel of the scenario's Discord (the first page's).
 pub const CHANNEL: u64 = 1_100_000_000_000_000_001;
-/// The text channel of the page's alerts when conversations are forum posts.
+/// The text channel of the page's alerts when conversations are forum posts (the first
+/// page's).
 pub const ALERT_CHANNEL: u64 = 1_100_000_000_000_000_002;
+/// How far apart the pages' channels are: page `n`'s (0 the first) are the first
+/// page's plus `n` times this.
+pub const PAGE_CHANNEL_STEP: u64 = 100;
 /// The agent role.
 pub const AGENT_ROLE: u64 = 1_100_000_000_000_000_002;
 /// The team role.
@@ -59,18 +71,34 @@ pub const GRAPH_TIMEOUT: Duration = Duration::from_millis(150);
 
 static WORLDS: AtomicU64 = AtomicU64::new(0);
 
+/// One page in the world: Meta's side of it and the bot's engine for it.
+pub struct PageWorld {
+    /// Its name in the scenario (the first page's is empty).
+    pub name: String,
+    /// Meta's page id.
+    pub id: String,
+    /// Meta, for this page.
+    pub mock: AppState,
+    /// The bot, for this page: its store, its token, its settings (its channel).
+    pub engine: Engine,
+    /// Where the page's store is, for a restart.
+    database: Database,
+}
+
 /// A running scenario world.
 pub struct World {
-    /// Meta.
-    pub mock: AppState,
+    /// The pages, the first page first: one unless the scenario has `[pages.NAME]`.
+    pub pages: Vec<PageWorld>,
     /// Discord.
     pub discord: Recorder,
-    /// The bot.
-    pub engine: Engine,
     /// The shared clock, as the bot reads it.
     pub clock: ManualClock,
-    /// Customer ids to PSIDs.
+    /// Customer ids to PSIDs (page-scoped, as Meta gives them: each customer has one
+    /// page).
     pub psids: BTreeMap<String, String>,
+    /// Customer ids to the index of their page in [`World::pages`], for customers of
+    /// further pages (the others write to the first).
+    customer_pages: HashMap<String, usize>,
     /// The message each agent last got from the bot, as Discord's JSON: the one whose
     /// buttons and menus their next press or pick uses.
     last_answers: Mutex<HashMap<String, Value>>,
@@ -81,8 +109,6 @@ pub struct World {
     pub ledger: Mutex<Ledger>,
     /// The defect the store was told to have, again after a restart.
     defect: Option<Defect>,
-    /// Where the bot's store is, for a restart.
-    database: Database,
 }
 
 /// Who acts: a team member as Discord presents them to the bot.
@@ -142,42 +168,17 @@ impl World {
         let n = WORLDS.fetch_add(1, Ordering::Relaxed);
         let dir = scratch().join(format!("tagdesk-scenario-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let database = match &options.database {
-            Some(db) => db.clone(),
-            None => {
-                let db = dir.join("tagdesk.db");
-                for ext in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{ext}", db.display()));
-                }
-                Database::Sqlite(db)
-            }
-        };
-        let store = open_store(&database, options.defect)?;
+        let several = !scenario.pages.is_empty();
+        if several && options.database.is_some() {
+            anyhow::bail!("a scenario with several pages runs on the world's own SQLite stores");
+        }
 
-        let mut settings = mock_graph::Settings::defaults();
+        let mut base = mock_graph::Settings::defaults();
         // Never dialled: deliveries go to the bot's router in-process.
-        settings.webhook_url = Some(IN_PROCESS_WEBHOOK.into());
-        settings.seed = seed;
-        settings.start = scenario.start;
-        settings.rules = scenario.era;
-        settings.human_agent = scenario.human_agent;
-        if let Some(r) = scenario.rate_limit {
-            settings.rate_limit = r;
-        }
-        let (mock_router, mock) = mock_graph::app(settings.clone());
-        mock.deliverer.deliver_in_process(webhook(store.clone()));
-        let mut psids = BTreeMap::new();
-        {
-            let mut p = mock.lock();
-            if let Some(words) = &scenario.judge {
-                p.judge = PromoLexicon::new(words);
-            }
-            for (id, name) in &scenario.customers {
-                psids.insert(id.clone(), p.add_customer(name.as_deref()));
-            }
-        }
+        base.webhook_url = Some(IN_PROCESS_WEBHOOK.into());
+        base.seed = seed;
+        base.start = scenario.start;
         let clock = ManualClock::new(scenario.start);
-        let (mut s, _) = bot_settings(scenario, options.team.as_ref());
         let discord = Recorder::new();
         // As forgetful as Discord: a nonce is honoured for a few minutes, so an outage
         // or crash longer than that shows a copy if the bot relies on nonces alone.
@@ -186,9 +187,6 @@ impl World {
         // paces itself by what each answer announces, as serenity's limiter does for
         // it in production.
         discord.enforce_limits(Limits::default(), Arc::new(clock.clone()));
-        if let Layout::Forum { .. } = s.layout {
-            discord.set_forum(CHANNEL);
-        }
         let paced_recorder: Arc<dyn DiscordApi> = if options.unpaced {
             Arc::new(discord.clone())
         } else {
@@ -197,38 +195,209 @@ impl World {
                 Arc::new(clock.clone()),
             ))
         };
-        let bots_discord = match &options.live {
-            Some(live) => {
-                s.channel_id = live.channel;
-                s.layout = Layout::Threads;
-                live.api.clone()
+
+        // Meta's side of each page, and the front that routes Graph calls by token.
+        let mut metas = Vec::new();
+        for (i, page) in std::iter::once(None)
+            .chain(scenario.pages.iter().map(Some))
+            .enumerate()
+        {
+            let mut settings = base.page(i as u32 + 1);
+            settings.rules = page.map_or(scenario.era, |p| p.era);
+            settings.human_agent = page.map_or(scenario.human_agent, |p| p.human_agent);
+            if let Some(r) = page.map_or(scenario.rate_limit, |p| p.rate_limit) {
+                settings.rate_limit = r;
             }
-            None => paced_recorder,
+            let (router, mock) = mock_graph::app(settings.clone());
+            if let Some(words) = page.map_or(scenario.judge.as_ref(), |p| p.judge.as_ref()) {
+                mock.lock().judge = PromoLexicon::new(words);
+            }
+            metas.push((router, mock, settings));
+        }
+        let front = match &metas[..] {
+            [(router, _, _)] => router.clone(),
+            _ => {
+                let states: Vec<AppState> = metas.iter().map(|(_, m, _)| m.clone()).collect();
+                mock_graph::pages::router(&states)
+            }
         };
-        let engine = Engine {
-            store,
-            graph: Arc::new(InProcessGraph {
-                router: mock_router,
-                token: settings.page_token.clone(),
-                timeout: GRAPH_TIMEOUT,
-            }),
-            discord: bots_discord,
-            clock: Arc::new(clock.clone()),
-            settings: Arc::new(s),
-        };
-        Ok(World {
-            mock,
+
+        let mut psids = BTreeMap::new();
+        let mut customer_pages = HashMap::new();
+        for (id, name) in &scenario.customers {
+            let page = scenario.customer_page(id);
+            psids.insert(
+                id.clone(),
+                metas[page].1.lock().add_customer(name.as_deref()),
+            );
+            if page > 0 {
+                customer_pages.insert(id.clone(), page);
+            }
+        }
+
+        let mut pages = Vec::new();
+        for (i, (_, mock, settings)) in metas.into_iter().enumerate() {
+            let database = match &options.database {
+                Some(db) => db.clone(),
+                None => {
+                    let db = dir.join(match i {
+                        0 => "tagdesk.db".to_owned(),
+                        _ => format!("tagdesk-page-{}.db", i + 1),
+                    });
+                    for ext in ["", "-wal", "-shm"] {
+                        let _ = std::fs::remove_file(format!("{}{ext}", db.display()));
+                    }
+                    Database::Sqlite(db)
+                }
+            };
+            let (mut s, _) = page_settings(scenario, i, options.team.as_ref());
+            let step = PAGE_CHANNEL_STEP * i as u64;
+            s.channel_id = CHANNEL + step;
+            if let Layout::Forum { alerts } = s.layout {
+                s.layout = Layout::Forum {
+                    alerts: alerts + step,
+                };
+                discord.set_forum(s.channel_id);
+            }
+            let bots_discord = match &options.live {
+                Some(live) => {
+                    s.channel_id = live.channel;
+                    s.layout = Layout::Threads;
+                    live.api.clone()
+                }
+                None => paced_recorder.clone(),
+            };
+            let engine = Engine {
+                store: open_store(&database, options.defect)?,
+                graph: Arc::new(InProcessGraph {
+                    router: front.clone(),
+                    token: settings.page_token.clone(),
+                    timeout: GRAPH_TIMEOUT,
+                }),
+                discord: bots_discord,
+                clock: Arc::new(clock.clone()),
+                settings: Arc::new(s),
+            };
+            pages.push(PageWorld {
+                name: scenario
+                    .pages
+                    .get(i.wrapping_sub(1))
+                    .map_or(String::new(), |p| p.name.clone()),
+                id: settings.page_id.clone(),
+                mock,
+                engine,
+                database,
+            });
+        }
+        let world = World {
+            pages,
             discord,
-            engine,
             clock,
             psids,
+            customer_pages,
             last_answers: Mutex::default(),
             dir,
             interactions: AtomicU64::new(0),
             ledger: Mutex::default(),
             defect: options.defect,
-            database,
-        })
+        };
+        world.connect_webhooks();
+        Ok(world)
+    }
+
+    /// The first page's Meta: a one-page world's only one.
+    pub fn mock(&self) -> &AppState {
+        &self.pages[0].mock
+    }
+
+    /// The first page's engine: a one-page world's only one.
+    pub fn engine(&self) -> &Engine {
+        &self.pages[0].engine
+    }
+
+    /// The page (its index in [`World::pages`]) a customer writes to.
+    pub fn page_index(&self, customer: Option<&str>) -> usize {
+        customer
+            .and_then(|c| self.customer_pages.get(c))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The page a customer writes to; the first page for no customer.
+    pub fn page_of(&self, customer: Option<&str>) -> &PageWorld {
+        &self.pages[self.page_index(customer)]
+    }
+
+    /// The page (its index in [`World::pages`]) a step concerns: its customer's, or
+    /// the page it names, or the first.
+    pub fn step_page(&self, step: &TimedStep) -> usize {
+        match (&step.customer, &step.page) {
+            (Some(c), _) => self.page_index(Some(c)),
+            (None, Some(name)) => self.pages.iter().position(|p| &p.name == name).unwrap_or(0),
+            (None, None) => 0,
+        }
+    }
+
+    /// Runs `f` on Meta's log of Send API calls and the app's id: every page's calls,
+    /// page by page (copied, with several pages).
+    pub fn with_sent<R>(&self, f: impl FnOnce(&[SentRecord], u64) -> R) -> R {
+        match &self.pages[..] {
+            [one] => {
+                let p = one.mock.lock();
+                f(&p.sent, p.settings.app_id)
+            }
+            pages => {
+                let app_id = pages[0].mock.lock().settings.app_id;
+                let mut sent = Vec::new();
+                for page in pages {
+                    sent.extend(page.mock.lock().sent.iter().cloned());
+                }
+                f(&sent, app_id)
+            }
+        }
+    }
+
+    /// How many Send API calls each page's Meta has logged, to find a step's own later
+    /// ([`World::sent_since`]).
+    pub fn sent_marks(&self) -> Vec<usize> {
+        self.pages
+            .iter()
+            .map(|p| p.mock.lock().sent.len())
+            .collect()
+    }
+
+    /// The Send API calls logged since `marks` ([`World::sent_marks`]), page by page.
+    pub fn sent_since(&self, marks: &[usize]) -> Vec<SentRecord> {
+        let mut calls = Vec::new();
+        for (page, &mark) in self.pages.iter().zip(marks) {
+            calls.extend(page.mock.lock().sent[mark..].iter().cloned());
+        }
+        calls
+    }
+
+    /// Meta's deliveries reach the bot's `/webhook`: one page's router, or, with
+    /// several pages, the router that splits deliveries by page.
+    fn connect_webhooks(&self) {
+        let router = match &self.pages[..] {
+            [one] => webhook(one.engine.store.clone()),
+            pages => {
+                let defaults = mock_graph::Settings::defaults();
+                bot::webhook::router_for_pages(
+                    WebhookConfig {
+                        app_secret: defaults.app_secret,
+                        verify_token: defaults.verify_token,
+                        wake: None,
+                    },
+                    pages
+                        .iter()
+                        .map(|p| (p.id.clone(), p.engine.store.clone()))
+                        .collect(),
+                )
+            }
+        };
+        for page in &self.pages {
+            page.mock.deliverer.deliver_in_process(router.clone());
+        }
     }
 
     /// Now, virtually.
@@ -240,16 +409,27 @@ impl World {
     /// webhooks fall due.
     async fn set_time(&self, t: Timestamp) {
         if t > self.now() {
-            let _ = self.mock.lock().advance_to(t);
+            for page in &self.pages {
+                let _ = page.mock.lock().advance_to(t);
+            }
             self.clock.set(t);
         }
-        self.mock.flush().await;
+        self.flush().await;
+    }
+
+    /// Meta delivers what is pending, page by page.
+    async fn flush(&self) {
+        for page in &self.pages {
+            page.mock.flush().await;
+        }
     }
 
     /// Lets the bot work: Meta delivers what is pending, the bot processes it.
     pub async fn settle(&self) -> anyhow::Result<()> {
-        self.mock.flush().await;
-        self.engine.tick().await?;
+        self.flush().await;
+        for page in &self.pages {
+            page.engine.tick().await?;
+        }
         Ok(())
     }
 
@@ -259,12 +439,14 @@ impl World {
     /// happen on Meta's schedule, not ours.
     pub fn next_stop(&self, target: Timestamp) -> anyhow::Result<Option<Timestamp>> {
         let now = self.now();
-        let bot = self.engine.next_due()?.filter(|&due| due > now);
-        let meta = self.mock.lock().outbox.next_due().filter(|&due| due > now);
-        let next = match (bot, meta) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let mut next: Option<Timestamp> = None;
+        for page in &self.pages {
+            let bot = page.engine.next_due()?;
+            let meta = page.mock.lock().outbox.next_due();
+            for due in [bot, meta].into_iter().flatten().filter(|&due| due > now) {
+                next = Some(next.map_or(due, |n| n.min(due)));
+            }
+        }
         Ok(next.filter(|&due| due <= target))
     }
 
@@ -281,15 +463,16 @@ impl World {
 
     /// The bot crashes and a new one starts on the same database.
     pub async fn restart(&mut self) -> anyhow::Result<()> {
-        // The old bot lets go of its database (it holds it exclusively) as a crashed
+        // The old bot lets go of its databases (it holds them exclusively) as a crashed
         // process would; meanwhile Meta's deliveries find nobody (404) and are retried.
-        self.mock.deliverer.deliver_in_process(axum::Router::new());
-        self.engine.store = Arc::new(SqliteStore::in_memory()?);
-        let store = open_store(&self.database, self.defect)?;
-        self.mock
-            .deliverer
-            .deliver_in_process(webhook(store.clone()));
-        self.engine.store = store;
+        for page in &mut self.pages {
+            page.mock.deliverer.deliver_in_process(axum::Router::new());
+            page.engine.store = Arc::new(SqliteStore::in_memory()?);
+        }
+        for page in &mut self.pages {
+            page.engine.store = open_store(&page.database, self.defect)?;
+        }
+        self.connect_webhooks();
         Ok(())
     }
 
@@ -317,7 +500,8 @@ impl World {
         customer: Option<&str>,
     ) -> anyhow::Result<Acted> {
         let last = self.answers().get(&actor.name).cloned();
-        match self.prepare(actor, action, customer, last.as_ref())? {
+        let page = self.page_index(customer);
+        match self.prepare(actor, action, customer, page, last.as_ref())? {
             Prepared::NoSuchButton(why) => Ok(Acted::NoSuchButton(why)),
             Prepared::Interaction {
                 invocation,
@@ -331,13 +515,17 @@ impl World {
     }
 
     /// Makes the interaction Discord would send for `action`, taking the next
-    /// interaction id. A press or pick uses the components of `last`, the agent's last
-    /// answer; one it doesn't have takes no id and reaches nobody.
+    /// interaction id. The agent is in the customer's thread, or, before it exists or
+    /// for no customer, in page `page`'s channel (a one-page world's interactions name
+    /// no channel then, as they always have). A press or pick uses the components of
+    /// `last`, the agent's last answer; one it doesn't have takes no id and reaches
+    /// nobody.
     pub fn prepare(
         &self,
         actor: &Actor,
         action: &AgentAction,
         customer: Option<&str>,
+        page: usize,
         last: Option<&Value>,
     ) -> anyhow::Result<Prepared> {
         let (kind, data, pressed_on) = match action {
@@ -391,6 +579,8 @@ impl World {
         });
         if let Some(t) = self.discord_thread(customer)? {
             v["channel_id"] = json!(t.to_string());
+        } else if self.pages.len() > 1 {
+            v["channel_id"] = json!(self.pages[page].engine.settings.channel_id.to_string());
         }
         Ok(Prepared::Interaction {
             invocation: Box::new(interaction::parse(&v)?),
@@ -404,16 +594,28 @@ impl World {
             return Ok(None);
         };
         Ok(self
+            .page_of(customer)
             .engine
             .store
             .thread(psid)?
             .and_then(|t| t.discord_thread))
     }
 
-    /// Runs an interaction through the bot's command pipeline: its answer, as
-    /// Discord's JSON. Takes `&self`, so a group's interactions run at once.
+    /// Runs an interaction through the bot's command pipeline, on the page it is
+    /// routed to as a deployment routes it: its answer, as Discord's JSON. Takes
+    /// `&self`, so a group's interactions run at once.
     pub async fn perform(&self, invocation: &Invocation) -> Value {
-        response::render(&commands::handle(&self.engine, invocation).await)
+        let pages = Pages::new(
+            self.pages
+                .iter()
+                .map(|p| Page {
+                    id: p.id.clone(),
+                    engine: p.engine.clone(),
+                })
+                .collect(),
+        );
+        let answer = pages.handle(invocation).await;
+        response::render(&answer)
     }
 
     /// Records what an agent now sees after `answer`: a new message is their last

@@ -314,6 +314,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Exercise, LoadError> {
         start: file.start,
         rules: file.rules,
         page: file.page,
+        // An exercise is one page's: a trainee learns the desk before the business.
+        pages: Default::default(),
         agents,
         customers: file
             .customers
@@ -321,6 +323,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Exercise, LoadError> {
             .map(|(id, c)| {
                 let section = CustomerSection {
                     name: c.name.clone(),
+                    page: None,
                 };
                 (id.clone(), section)
             })

@@ -15,7 +15,7 @@ use crate::scenario::world::World;
 pub fn read(w: &World, ends: Timestamp) -> anyhow::Result<Facts> {
     let mut customers = BTreeMap::new();
     {
-        let p = w.mock.lock();
+        let p = w.mock().lock();
         let app = p.settings.app_id;
         for (id, psid) in &w.psids {
             let Some(c) = p.customer(psid) else { continue };
@@ -62,7 +62,7 @@ pub fn read(w: &World, ends: Timestamp) -> anyhow::Result<Facts> {
             continue;
         };
         facts.sends = w
-            .engine
+            .engine()
             .store
             .messages(psid)?
             .into_iter()
@@ -76,7 +76,7 @@ pub fn read(w: &World, ends: Timestamp) -> anyhow::Result<Facts> {
             .collect();
     }
     Ok(Facts {
-        start: w.mock.lock().settings.start,
+        start: w.mock().lock().settings.start,
         ends,
         customers,
     })

@@ -222,7 +222,7 @@ pub async fn session(
     let mut desk = Desk::open_with(ex, trainee, &options(practice, trainee, ex)).await?;
     let mut said = Said::new(practice, &ex.name);
     inbound.refuse_stale();
-    inbound.show(Some(desk.world().mock.clone()));
+    inbound.show(Some(desk.world().mock().clone()));
     let session = run(&mut desk, &mut said, practice, inbound, ex).await;
     inbound.show(None);
     session?;
@@ -505,7 +505,7 @@ pub fn hear(desk: &Desk<'_>, practice: &Practice, inv: &Invocation) -> anyhow::R
     let customer_of = |psid: &str| by_psid.get(psid).map(|c| (*c).to_owned());
     let in_thread = match inv.channel_id {
         Some(channel) => w
-            .engine
+            .engine()
             .store
             .thread_by_discord(channel)?
             .and_then(|t| customer_of(&t.psid)),

@@ -40,7 +40,7 @@ pub struct Final {
 /// Reads [`Final`] from the world.
 pub fn final_expect(w: &World) -> anyhow::Result<Final> {
     let (sends, warnings, worst) = {
-        let p = w.mock.lock();
+        let p = w.mock().lock();
         let sends = p
             .sent
             .iter()
@@ -54,7 +54,7 @@ pub fn final_expect(w: &World) -> anyhow::Result<Final> {
     };
     let mut parked = 0;
     for psid in w.psids.values() {
-        parked += w.engine.store.parked(psid)?.len();
+        parked += w.engine().store.parked(psid)?.len();
     }
     Ok(Final {
         sends,

@@ -220,6 +220,7 @@ impl<'a> Desk<'a> {
             concurrent: false,
             line,
             customer,
+            page: None,
             action: Action::Agent {
                 agent: self.trainee.clone(),
                 typed: typed.to_owned(),
@@ -274,6 +275,7 @@ impl<'a> Desk<'a> {
             concurrent: false,
             line: 0,
             customer: Some(customer.clone()),
+            page: None,
             action,
             expect: None,
         };
@@ -323,7 +325,7 @@ impl<'a> Desk<'a> {
     pub fn waiting(&self) -> anyhow::Result<bool> {
         for psid in self.w.psids.values() {
             let latest = {
-                let p = self.w.mock.lock();
+                let p = self.w.mock().lock();
                 // A customer nothing can reach (they blocked the page, another app
                 // holds the conversation) waits for nobody: leaving them be is right.
                 let reachable = p.customer(psid).filter(|c| !c.blocked && !c.other_app_owns);
@@ -337,7 +339,7 @@ impl<'a> Desk<'a> {
             };
             let Some(latest) = latest else { continue };
             let reached = replies(&self.w, psid).iter().any(|(at, _)| *at >= latest);
-            let handled = self.w.engine.store.messages(psid)?.iter().any(|m| {
+            let handled = self.w.engine().store.messages(psid)?.iter().any(|m| {
                 m.direction == Direction::Out
                     && m.at >= latest
                     && matches!(m.state.as_str(), "parked" | "failed")
@@ -396,6 +398,7 @@ impl<'a> Desk<'a> {
             concurrent: false,
             line: 0,
             customer: None,
+            page: None,
             action: Action::Wait,
             expect: Some(Expect::default()),
         };
@@ -473,7 +476,7 @@ fn reactions(
     w: &World,
     seen: &mut HashMap<String, Seen>,
 ) -> anyhow::Result<Vec<(SignedDuration, Pending)>> {
-    let start = w.mock.lock().settings.start;
+    let start = w.mock().lock().settings.start;
     let mut out = Vec::new();
     for (id, psid) in &w.psids {
         let Some(def) = ex.customers.get(id) else {
@@ -483,7 +486,7 @@ fn reactions(
         let state = seen.entry(id.clone()).or_default();
         let got = replies(w, psid);
         let (promotional, wrote): (Vec<(Timestamp, bool)>, Vec<Timestamp>) = {
-            let p = w.mock.lock();
+            let p = w.mock().lock();
             let got = got
                 .into_iter()
                 .map(|(at, text)| (at, !p.judge.find(&text).is_empty()))
@@ -533,7 +536,7 @@ fn reactions(
         }
         state.wrote = wrote.len();
         if let Some((delay, says)) = &r.on_park {
-            if !state.parked && !w.engine.store.parked(psid)?.is_empty() {
+            if !state.parked && !w.engine().store.parked(psid)?.is_empty() {
                 state.parked = true;
                 let when = w.now().duration_since(start) + *delay;
                 let step = says_step(id, when, says.clone());
@@ -552,7 +555,7 @@ fn reactions(
 
 /// This app's messages Meta accepted for `psid`, with their text, in order.
 fn replies(w: &World, psid: &str) -> Vec<(Timestamp, String)> {
-    let p = w.mock.lock();
+    let p = w.mock().lock();
     let app = p.settings.app_id;
     p.sent
         .iter()
@@ -573,6 +576,7 @@ fn says_step(customer: &str, at: SignedDuration, says: String) -> TimedStep {
         concurrent: false,
         line: 0,
         customer: Some(customer.to_owned()),
+        page: None,
         action: Action::Says(says),
         expect: None,
     }
