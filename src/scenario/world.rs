@@ -1,5 +1,6 @@
 //! One scenario's world, in-process: mock-graph as Meta, the bot's real pipeline with
-//! its SQLite store, the recording Discord, and one virtual clock they share.
+//! its SQLite store (a database in memory that outlives a simulated crash), the
+//! recording Discord, and one virtual clock they share.
 //!
 //! A scenario with several pages (`[pages.NAME]`) has one mock-graph page and one bot
 //! engine and store per page, as a deployment serving several pages does: webhooks
@@ -14,7 +15,6 @@
 //! a scenario says they happen at the same instant.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -30,7 +30,7 @@ use bot::discord::DiscordApi;
 use bot::engine::Engine;
 use bot::pages::{Page, Pages};
 use bot::settings::Layout;
-use bot::store::sqlite::SqliteStore;
+use bot::store::sqlite::{MemoryDatabase, SqliteStore};
 use bot::store::Store;
 use bot::webhook::{router, WebhookConfig};
 use jiff::Timestamp;
@@ -82,7 +82,16 @@ pub struct PageWorld {
     /// The bot, for this page: its store, its token, its settings (its channel).
     pub engine: Engine,
     /// Where the page's store is, for a restart.
-    database: Database,
+    storage: Storage,
+}
+
+/// Where a page's store lives, to open it again after a crash.
+enum Storage {
+    /// In the process's memory (the default): a crash loses what a crashed process
+    /// loses, what wasn't committed, and no commit waits on the kernel.
+    Memory(MemoryDatabase),
+    /// A database the run was given (Postgres, for `bench-weekend --postgres`).
+    Given(Database),
 }
 
 /// A running scenario world.
@@ -102,7 +111,6 @@ pub struct World {
     /// The message each agent last got from the bot, as Discord's JSON: the one whose
     /// buttons and menus their next press or pick uses.
     last_answers: Mutex<HashMap<String, Value>>,
-    dir: PathBuf,
     /// Interactions so far: their ids count up in step order.
     interactions: AtomicU64,
     /// What agents were told about their sends, to check it was true.
@@ -166,8 +174,6 @@ impl World {
     /// Starts Meta, the bot and Discord for `scenario` under `seed`.
     pub async fn start(scenario: &Scenario, seed: u64, options: &Options) -> anyhow::Result<World> {
         let n = WORLDS.fetch_add(1, Ordering::Relaxed);
-        let dir = scratch().join(format!("tagdesk-scenario-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let several = !scenario.pages.is_empty();
         if several && options.database.is_some() {
             anyhow::bail!("a scenario with several pages runs on the world's own SQLite stores");
@@ -237,18 +243,12 @@ impl World {
 
         let mut pages = Vec::new();
         for (i, (_, mock, settings)) in metas.into_iter().enumerate() {
-            let database = match &options.database {
-                Some(db) => db.clone(),
-                None => {
-                    let db = dir.join(match i {
-                        0 => "tagdesk.db".to_owned(),
-                        _ => format!("tagdesk-page-{}.db", i + 1),
-                    });
-                    for ext in ["", "-wal", "-shm"] {
-                        let _ = std::fs::remove_file(format!("{}{ext}", db.display()));
-                    }
-                    Database::Sqlite(db)
-                }
+            let storage = match &options.database {
+                Some(db) => Storage::Given(db.clone()),
+                None => Storage::Memory(MemoryDatabase::new(&format!(
+                    "tagdesk-world-{n}-page-{}",
+                    i + 1
+                ))?),
             };
             let (mut s, _) = page_settings(scenario, i, options.team.as_ref());
             let step = PAGE_CHANNEL_STEP * i as u64;
@@ -268,7 +268,7 @@ impl World {
                 None => paced_recorder.clone(),
             };
             let engine = Engine {
-                store: open_store(&database, options.defect)?,
+                store: open_store(&storage, options.defect)?,
                 graph: Arc::new(InProcessGraph {
                     router: front.clone(),
                     token: settings.page_token.clone(),
@@ -286,7 +286,7 @@ impl World {
                 id: settings.page_id.clone(),
                 mock,
                 engine,
-                database,
+                storage,
             });
         }
         let world = World {
@@ -296,7 +296,6 @@ impl World {
             psids,
             customer_pages,
             last_answers: Mutex::default(),
-            dir,
             interactions: AtomicU64::new(0),
             ledger: Mutex::default(),
             defect: options.defect,
@@ -470,7 +469,7 @@ impl World {
             page.engine.store = Arc::new(SqliteStore::in_memory()?);
         }
         for page in &mut self.pages {
-            page.engine.store = open_store(&page.database, self.defect)?;
+            page.engine.store = open_store(&page.storage, self.defect)?;
         }
         self.connect_webhooks();
         Ok(())
@@ -681,12 +680,6 @@ fn no_such_button(agent: &str, wanted: &str, picking: bool, message: &Value) -> 
     format!("{agent}'s last answer has {what} ({instead})")
 }
 
-impl Drop for World {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 fn components(answer: &Value) -> Vec<Value> {
     answer["data"]["components"]
         .as_array()
@@ -696,21 +689,14 @@ fn components(answer: &Value) -> Vec<Value> {
         .collect()
 }
 
-/// Where a world keeps its database: in memory-backed `/dev/shm` where there is one (a
-/// scenario's database is thrown away, and a weekend of commits shouldn't wait on a
-/// disk), else the temporary directory. It is a file either way, so a restart reopens it.
-fn scratch() -> PathBuf {
-    let shm = std::path::Path::new("/dev/shm");
-    if shm.is_dir() {
-        shm.to_owned()
-    } else {
-        std::env::temp_dir()
-    }
-}
-
-/// The bot's database at `path`, with `defect` if a test asked for one.
-fn open_store(database: &Database, defect: Option<Defect>) -> anyhow::Result<Arc<dyn Store>> {
-    let store = bot::store::open(database).with_context(|| format!("the store at {database}"))?;
+/// The bot's store in `storage`, with `defect` if a test asked for one.
+fn open_store(storage: &Storage, defect: Option<Defect>) -> anyhow::Result<Arc<dyn Store>> {
+    let store: Arc<dyn Store> = match storage {
+        Storage::Memory(db) => Arc::new(SqliteStore::open_memory(db)?),
+        Storage::Given(database) => {
+            bot::store::open(database).with_context(|| format!("the store at {database}"))?
+        }
+    };
     Ok(match defect {
         Some(d) => defects::inject(store, d),
         None => store,

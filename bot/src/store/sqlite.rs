@@ -164,6 +164,46 @@ ALTER TABLE messages ADD COLUMN reason TEXT;
 "#,
 ];
 
+/// A database in this process's memory, by name, for simulations: every
+/// [`SqliteStore::open_memory`] of it sees the same database, and it lasts as long as
+/// this value, however many stores come and go. A simulated crash drops its store and
+/// opens another, as a real one reopens the file: what was committed is all there is.
+/// Nothing is written to a file, so a simulated weekend doesn't wait on the kernel.
+pub struct MemoryDatabase {
+    uri: String,
+    /// Keeps the database alive between stores (never used: behind a mutex only so
+    /// the value can be shared between threads, as a world is).
+    _keeper: Mutex<Connection>,
+}
+
+impl MemoryDatabase {
+    /// A new, empty database named `name` (unique in the process: a name already in use
+    /// would share that database).
+    pub fn new(name: &str) -> Result<Self, StoreError> {
+        let uri = format!("file:{name}?mode=memory&cache=shared");
+        let keeper = Self::open_uri(&uri)?;
+        Ok(MemoryDatabase {
+            uri,
+            _keeper: Mutex::new(keeper),
+        })
+    }
+
+    fn connect(&self) -> Result<Connection, StoreError> {
+        Self::open_uri(&self.uri)
+    }
+
+    fn open_uri(uri: &str) -> Result<Connection, StoreError> {
+        use rusqlite::OpenFlags;
+        Ok(Connection::open_with_flags(
+            uri,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?)
+    }
+}
+
 /// The SQLite store. One connection behind a mutex: SQLite serializes writers anyway,
 /// and WAL lets the file be read while it is written.
 pub struct SqliteStore {
@@ -180,6 +220,11 @@ impl SqliteStore {
     /// An in-memory database, for tests.
     pub fn in_memory() -> Result<Self, StoreError> {
         Self::setup(Connection::open_in_memory()?)
+    }
+
+    /// Opens (creating if needed) and migrates the database `db` holds in memory.
+    pub fn open_memory(db: &MemoryDatabase) -> Result<Self, StoreError> {
+        Self::setup(db.connect()?)
     }
 
     fn setup(conn: Connection) -> Result<Self, StoreError> {
