@@ -169,6 +169,11 @@ pub async fn run_then(
     if let Some(warning) = messenger::RulesChoice::Fixed(s.era).contradiction(s.start) {
         transcript.note(&format!("⚠️ {warning}"));
     }
+    for page in s.pages.iter().filter(|p| p.era != s.era) {
+        if let Some(warning) = messenger::RulesChoice::Fixed(page.era).contradiction(s.start) {
+            transcript.note(&format!("⚠️ page {}: {warning}", page.name));
+        }
+    }
     let mut report = Report {
         name: s.name.clone(),
         path: s.path.clone(),
