@@ -278,3 +278,76 @@ fn a_forum_that_forgets_it_asked_is_found_posting_a_conversation_twice() {
     let again = explore::run_seed(r.seed, Profile::FlakyDiscord, None, &healthy).unwrap();
     assert!(again.violations.is_empty(), "{:?}", again.violations);
 }
+
+/// The first seed of `profile` whose world has a second page.
+fn two_page_world(profile: Profile) -> explore::Plan {
+    (1..=60)
+        .map(|seed| generate::world(seed, profile))
+        .find(|p| p.second_page.is_some() && p.on_second_page.contains(&true))
+        .expect("some world in 60 has a second page")
+}
+
+#[test]
+fn a_second_page_is_served_beside_the_first_and_checked_on_its_own() {
+    let plan = two_page_world(Profile::All);
+    let (text, s) = explore::load(&plan, "").unwrap();
+    assert!(text.contains("[pages.outlet]"), "{text}");
+    let outlet: Vec<&String> = plan
+        .customers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| plan.on_second(*i))
+        .map(|(_, c)| c)
+        .collect();
+    for c in &outlet {
+        assert_eq!(s.customer_page(c), 1, "{c} writes to the outlet");
+    }
+    // The last step checks the outlet's own record.
+    let last = s.steps.last().unwrap();
+    assert_eq!(last.page.as_deref(), Some("outlet"));
+    assert_eq!(
+        last.expect.as_ref().and_then(|x| x.record_agrees),
+        Some(true)
+    );
+    let r = explore::run_plan(plan, &Options::default()).unwrap();
+    assert!(r.violations.is_empty(), "{:?}", r.violations);
+    let transcript = r.report.unwrap().transcript;
+    assert!(
+        transcript.contains("new conversation in outlet's channel"),
+        "{transcript}"
+    );
+}
+
+#[test]
+fn shrinking_keeps_each_customer_on_their_page() {
+    // An outlet customer, when the first customer writes to the first page: once the
+    // shrinker drops the others, they are renumbered first, and their page must follow.
+    let (plan, keep) = (1..=100)
+        .map(|seed| generate::world(seed, Profile::All))
+        .find_map(|p| {
+            let keep = (1..p.customers.len()).find(|&i| p.on_second(i) && !p.on_second(0))?;
+            let says = p.events().any(
+                |e| matches!(e, explore::plan::Event::Says { customer, .. } if *customer == keep),
+            );
+            says.then(|| {
+                let name = p.customers[keep].clone();
+                (p, name)
+            })
+        })
+        .expect("such a world among 100");
+    // "Fails" while the outlet's customer still writes: everything else may go.
+    let shrunk = explore::shrink::shrink(plan, 300, &mut |p: &explore::Plan| {
+        p.events().any(|e| match e {
+            explore::plan::Event::Says { customer, .. } => {
+                p.customers[*customer] == keep && p.on_second(*customer)
+            }
+            _ => false,
+        })
+    })
+    .plan;
+    assert_eq!(shrunk.customers.len(), 1, "{}", shrunk.outline());
+    assert!(shrunk.on_second(0), "{}", shrunk.outline());
+    assert!(shrunk.second_page.is_some());
+    let (text, _) = explore::load(&shrunk, "").unwrap();
+    assert!(text.contains("page = \"outlet\""), "{text}");
+}

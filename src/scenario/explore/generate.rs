@@ -7,7 +7,7 @@ use rand::seq::IndexedRandom as _;
 use rand::{Rng as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
 
-use super::plan::{CustomerAct, Event, Faults, Group, Plan, TEAM_ONLY};
+use super::plan::{CustomerAct, Event, Faults, Group, Plan, SecondPage, TEAM_ONLY};
 
 /// How a world is weighted: which troubles it has, and how much traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -59,6 +59,7 @@ impl Profile {
             p_tag: 0.0,
             p_team_only: 0.0,
             both_eras: false,
+            p_second_page: 0.0,
         };
         match self {
             Profile::Calm => base,
@@ -73,6 +74,7 @@ impl Profile {
                 p_acts: 0.3,
                 p_tag: 0.2,
                 p_team_only: 0.2,
+                p_second_page: 0.3,
                 ..base
             },
             Profile::HostileMeta => Weights {
@@ -113,6 +115,7 @@ impl Profile {
                 p_tag: 0.2,
                 p_team_only: 0.1,
                 both_eras: true,
+                p_second_page: 0.3,
                 ..base
             },
         }
@@ -153,6 +156,9 @@ struct Weights {
     p_team_only: f64,
     /// Worlds start on either side of 2026-04-27, under that date's rules.
     both_eras: bool,
+    /// Chance the deployment serves a second page, with or without the Human Agent
+    /// feature, that about half the customers write to.
+    p_second_page: f64,
 }
 
 /// Where worlds start: a Monday after the retirement of three tags, and (with
@@ -283,6 +289,15 @@ pub fn world(seed: u64, profile: Profile) -> Plan {
             g.push(crash, Event::Restart);
         }
     }
+    // Drawn last too: a second page only moves customers, so the rest of a world is
+    // what it was.
+    let second_page = g.rng.random_bool(w.p_second_page).then(|| SecondPage {
+        human_agent: g.rng.random_bool(0.5),
+    });
+    let on_second_page = customers
+        .iter()
+        .map(|_| second_page.is_some() && g.rng.random_bool(0.5))
+        .collect();
     let groups = g.groups();
     Plan {
         seed,
@@ -294,6 +309,8 @@ pub fn world(seed: u64, profile: Profile) -> Plan {
         ),
         agents,
         customers,
+        second_page,
+        on_second_page,
         groups,
         extra_final: None,
     }

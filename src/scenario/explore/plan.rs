@@ -218,6 +218,12 @@ pub struct Plan {
     pub agents: Vec<String>,
     /// Customers' ids.
     pub customers: Vec<String>,
+    /// A second page served by the same deployment (`[pages.outlet]`), if the world
+    /// has one; the first page has the Human Agent feature.
+    pub second_page: Option<SecondPage>,
+    /// For each customer (as [`Plan::customers`]), whether they write to the second
+    /// page.
+    pub on_second_page: Vec<bool>,
     /// The timeline, in time order.
     pub groups: Vec<Group>,
     /// An extra expectation written on the final check, for tests of the explorer
@@ -225,7 +231,22 @@ pub struct Plan {
     pub extra_final: Option<String>,
 }
 
+/// The second page of a world with two, named [`SECOND_PAGE`] in its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecondPage {
+    /// Whether it has the Human Agent feature (pages are approved for it one by one).
+    pub human_agent: bool,
+}
+
+/// The second page's name in generated files.
+pub const SECOND_PAGE: &str = "outlet";
+
 impl Plan {
+    /// Whether customer `c` writes to the second page.
+    pub fn on_second(&self, c: usize) -> bool {
+        self.on_second_page.get(c).copied().unwrap_or(false)
+    }
+
     /// The rules era Meta applies at the start.
     pub fn era(&self) -> messenger::Era {
         self.start
@@ -261,9 +282,11 @@ impl Plan {
         self.groups.iter().flat_map(|g| g.events.iter())
     }
 
-    /// Steps the file has (the settling steps included).
+    /// Steps the file has (the settling steps included, with the second page's
+    /// final check).
     pub fn step_count(&self) -> usize {
-        self.groups.iter().map(|g| g.events.len()).sum::<usize>() + 3
+        let second = usize::from(self.second_page.is_some());
+        self.groups.iter().map(|g| g.events.len()).sum::<usize>() + 3 + second
     }
 
     /// The invariants this world is checked against.
@@ -314,8 +337,18 @@ impl Plan {
                 let _ = writeln!(out, "\n[agents.{a}]\nroles = {roles}");
             }
         }
-        for c in &self.customers {
+        if let Some(p) = self.second_page {
+            let _ = writeln!(
+                out,
+                "\n[pages.{SECOND_PAGE}]\nhuman_agent = {}",
+                p.human_agent
+            );
+        }
+        for (i, c) in self.customers.iter().enumerate() {
             let _ = writeln!(out, "\n[customers.{c}]");
+            if self.on_second(i) {
+                let _ = writeln!(out, "page = \"{SECOND_PAGE}\"");
+            }
         }
         let every_step = step_expect(checks, false, None);
         for g in &self.groups {
@@ -346,6 +379,16 @@ impl Plan {
             "\n[[step]]\nat = \"{}\"\nexpect = {last}\n",
             duration(end + SETTLE_SECS)
         );
+        // The final check's promises about a page are the first page's: the second
+        // page's record, sends and penalties are checked on their own.
+        if self.second_page.is_some() {
+            let _ = write!(
+                out,
+                "\n[[step]]\nat = \"{}\"\npage = \"{SECOND_PAGE}\"\nexpect = {}\n",
+                duration(end + SETTLE_SECS),
+                page_expect(checks)
+            );
+        }
         out
     }
 
@@ -356,7 +399,14 @@ impl Plan {
         for g in &self.groups {
             for (i, e) in g.events.iter().enumerate() {
                 let when = if i == 0 { duration(g.at) } else { "  +".into() };
-                let c = |c: &usize| self.customers[*c].clone();
+                let c = |c: &usize| {
+                    let on = if self.on_second(*c) {
+                        format!(" (on {SECOND_PAGE})")
+                    } else {
+                        String::new()
+                    };
+                    format!("{}{on}", self.customers[*c])
+                };
                 let what = match e {
                     Event::Says { customer, text } => format!("{} says {text:?}", c(customer)),
                     Event::Agent {
@@ -478,6 +528,22 @@ fn step_expect(c: Checks, last: bool, extra: Option<&str>) -> Option<String> {
         keys.extend(extra.map(str::to_owned));
     }
     (!keys.is_empty()).then(|| format!("{{ {} }}", keys.join(", ")))
+}
+
+/// The expectation table for the second page's final check: the promises about a
+/// page (the others are about every page and are on the first page's final check).
+fn page_expect(c: Checks) -> String {
+    let mut keys = Vec::new();
+    if c.duplicates {
+        keys.push("duplicates = 0");
+    }
+    if c.no_penalty {
+        keys.extend(["warnings = 0", "worst_restriction = \"none\""]);
+    }
+    if c.promises {
+        keys.push("record_agrees = true");
+    }
+    format!("{{ {} }}", keys.join(", "))
 }
 
 /// Seconds as the format's durations: `0s`, `26h 5m`, `1d 2h 3m 4s`.

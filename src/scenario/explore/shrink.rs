@@ -237,10 +237,16 @@ fn tidy(mut plan: Plan) -> Plan {
             }
         }
     }
+    plan.on_second_page = used_customers.iter().map(|c| plan.on_second(*c)).collect();
     plan.customers = used_customers
         .iter()
         .map(|c| plan.customers[*c].clone())
         .collect();
+    // A second page nobody writes to any more is left out.
+    if !plan.on_second_page.contains(&true) {
+        plan.second_page = None;
+        plan.on_second_page.clear();
+    }
     if !used_agents.is_empty() {
         plan.agents = used_agents
             .iter()
