@@ -56,6 +56,7 @@ pub fn pages(config: &Config, metrics: &Arc<Metrics>) -> anyhow::Result<Pages> {
             engine: Engine {
                 store,
                 graph: Arc::new(MeteredGraph::new(
+                    &setup.id,
                     Arc::new(graph),
                     metrics.clone(),
                     clock.clone(),
@@ -94,11 +95,7 @@ pub fn routes(
         webhook::router_for_pages(webhook, stores)
     };
     let mut app = webhook.merge(metrics::router(Health {
-        pages: pages
-            .all()
-            .iter()
-            .map(|p| (p.engine.store.clone(), p.engine.settings.clone()))
-            .collect(),
+        pages: pages.clone(),
         metrics: metrics.clone(),
         clock: engine.clock.clone(),
     }));
