@@ -111,7 +111,7 @@ pub fn routes(
 /// Runs the bot until Ctrl-C (SIGINT) or SIGTERM: the HTTP server, and the engine
 /// ticking after every webhook and at least every few seconds.
 ///
-/// Stopping is clean: the server stops taking requests and finishes those in hand,
+/// Stopping is clean: the server stops taking requests and finishes those in hand;
 /// the ticker finishes the step it is in and starts no other, and then every page's
 /// store leaves ([`crate::store::Store::leave`]), so other replicas take this one's
 /// lanes at once rather than one `lane_lease` later.
@@ -177,31 +177,46 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             }
         }
     });
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown({
-            let (stop, wake) = (stop.clone(), wake.clone());
-            async move {
-                let signal = signals.recv().await;
-                tracing::info!(signal, "stopping: finishing the work in hand");
-                stop.store(true, Ordering::Relaxed);
-                wake.notify_one();
-            }
-        })
-        .await;
-    // The server may also have stopped on its own (an error): the ticker stops too.
+    let shutdown = Arc::new(Notify::new());
+    let mut server = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { shutdown.notified().await })
+                .await
+        }
+    });
+    let ended_early = tokio::select! {
+        signal = signals.recv() => {
+            tracing::info!(signal, "stopping: finishing the work in hand");
+            None
+        }
+        // The server stopped on its own (an error): everything else stops too.
+        ended = &mut server => Some(ended),
+    };
+    // The server takes no more requests and finishes those in hand, meanwhile.
+    shutdown.notify_one();
     stop.store(true, Ordering::Relaxed);
     wake.notify_one();
     if let Err(e) = ticker.await {
         tracing::error!(%e, "the ticker failed");
     }
+    // As soon as the ticker has settled its step, without waiting for the requests
+    // still in hand: one slow request must not keep the lanes held until the container
+    // is killed. None of them takes a lane: intake only stores, and a command sending
+    // at once leases the send, not the lane, and the send is claimed once, so another
+    // replica taking the lane meanwhile can't send it twice.
     for page in pages.all() {
-        match page.engine.store.leave() {
-            Ok(()) => {}
-            Err(e) => tracing::warn!(page = %page.id, %e, "couldn't let go of the lanes"),
+        if let Err(e) = page.engine.store.leave() {
+            tracing::warn!(page = %page.id, %e, "couldn't let go of the lanes");
         }
     }
+    let served = match ended_early {
+        Some(ended) => ended,
+        None => server.await,
+    };
     tracing::info!("tagdesk bot stopped");
-    served?;
+    served??;
     Ok(())
 }
 
