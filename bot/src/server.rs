@@ -112,9 +112,9 @@ pub fn routes(
 /// ticking after every webhook and at least every few seconds.
 ///
 /// Stopping is clean: the server stops taking requests and finishes those in hand;
-/// the ticker finishes the step it is in and starts no other, and then every page's
-/// store leaves ([`crate::store::Store::leave`]), so other replicas take this one's
-/// lanes at once rather than one `lane_lease` later.
+/// the ticker finishes the step it is in and starts no other, and as soon as it has,
+/// every page's store leaves ([`crate::store::Store::leave`]), so other replicas take
+/// this one's lanes at once rather than one `lane_lease` later.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     // Listening before anything else: a SIGTERM that comes while the bot starts must
     // stop it cleanly too, not kill it (the default action).
