@@ -13,7 +13,8 @@ pub struct Args {
     config: PathBuf,
 }
 
-/// Loads the configuration, then runs the bot until Ctrl-C.
+/// Loads the configuration, then runs the bot until Ctrl-C or SIGTERM (see
+/// [`bot::server::run`] for how it stops).
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let config = Config::load(&args.config)?;
     init_logs(config.file.json_logs);

@@ -8,6 +8,7 @@
 //! lanes it holds (see [`crate::store`]).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -76,11 +77,34 @@ pub struct Ticked {
 impl Engine {
     /// Processes everything pending, refreshes due threads, and drains due work.
     pub async fn tick(&self) -> Result<Ticked, StoreError> {
+        self.tick_until(&AtomicBool::new(false)).await
+    }
+
+    /// [`Engine::tick`], cut short once `stop` is set (the process is shutting down):
+    /// it finishes the step in hand (a batch of events committed, a piece of work
+    /// attempted and settled) and starts no other: it looks up no profiles, refreshes
+    /// no labels or alerts, and asks for no more work, so it takes no more lanes. What it didn't reach stays stored for
+    /// whichever replica takes its lane next. A pass over a backlog can last longer
+    /// than a container's grace period (docker stop waits 10 s), which is why the
+    /// steps are the unit, not the whole tick.
+    pub async fn tick_until(&self, stop: &AtomicBool) -> Result<Ticked, StoreError> {
+        let stopping = || stop.load(Ordering::Relaxed);
         let now = self.clock.now();
-        let events = self.process_inbound(now).await?;
-        self.look_up_profiles(now).await?;
-        let refreshed = self.refresh_due(now)?;
-        let work = self.drain(now).await?;
+        let events = self.process_until(now, stop).await?;
+        let mut refreshed = 0;
+        if !stopping() {
+            self.look_up_profiles(now).await?;
+            refreshed = self.refresh_due(now)?;
+        }
+        let work = outbox::drain(
+            &*self.store,
+            &*self.discord,
+            &*self.graph,
+            &self.settings,
+            now,
+            stop,
+        )
+        .await?;
         // Between ticks nothing is being worked: lanes left with nothing to do are let
         // go, for whichever replica their next work finds.
         self.store.release_lanes(now)?;
@@ -93,8 +117,16 @@ impl Engine {
 
     /// Applies stored webhook events, oldest first, one committed batch at a time.
     pub async fn process_inbound(&self, now: Timestamp) -> Result<usize, StoreError> {
+        self.process_until(now, &AtomicBool::new(false)).await
+    }
+
+    /// [`Engine::process_inbound`], taking no batch once `stop` is set.
+    async fn process_until(&self, now: Timestamp, stop: &AtomicBool) -> Result<usize, StoreError> {
         let mut total = 0;
         loop {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(total);
+            }
             let batch = self.store.pending(BATCH)?;
             if batch.is_empty() {
                 return Ok(total);
@@ -355,6 +387,7 @@ impl Engine {
             &*self.graph,
             &self.settings,
             now,
+            &AtomicBool::new(false),
         )
         .await
     }

@@ -7,6 +7,12 @@
 //! the figures survive restarts and agree with what the bot will act on: pending work,
 //! messages by state, the page's warnings and restriction, windows that closed on an
 //! unanswered customer. Each metric's meaning is in its help text and in the README.
+//!
+//! A deployment may serve several pages: every figure that belongs to one page (its
+//! store's, and its Graph calls, made with its token) is one series per page, labelled
+//! `page` with the page's id; sums and maxima are the query's to take. Discord calls
+//! (one bot for every page) and replicas' lanes are not per page. A page whose id isn't
+//! known is labelled `page=""`, which Prometheus reads as no `page` label at all.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -29,11 +35,17 @@ use crate::clock::Clock;
 use crate::discord::ratelimit::{RateLimit, Route};
 use crate::discord::{BoxFuture, DiscordApi, DiscordError, Effect, Performed};
 use crate::graph::{GraphApi, GraphFailure};
+use crate::pages::Pages;
 use crate::settings::Settings;
 use crate::store::Store;
 
 /// Labels of one series: name and value pairs.
 type Labels = Vec<(String, String)>;
+
+/// The label naming the page a series is about: its id, empty if unknown.
+fn page_label(id: &str) -> (String, String) {
+    ("page".to_owned(), id.to_owned())
+}
 
 /// How long Discord or the Graph API may fail to answer, without one success, before
 /// `/readyz` says the bot isn't ready: longer than a blip, shorter than an outage.
@@ -67,7 +79,7 @@ pub struct Metrics {
     registry: Registry,
     discord_calls: Family<Labels, Counter>,
     graph_calls: Family<Labels, Counter>,
-    events: Counter,
+    events: Family<Labels, Counter>,
     /// Held while a scrape brings the figures up to the store and writes them out, so
     /// two scrapes at once neither both add the same events nor see each other's
     /// half-cleared families.
@@ -76,10 +88,10 @@ pub struct Metrics {
     messages: Family<Labels, Gauge>,
     ended: Family<Labels, Gauge>,
     lanes: Family<Labels, Gauge>,
-    expired_unanswered: Gauge,
-    warnings: Gauge,
-    restricted: Gauge,
-    rung: Gauge,
+    expired_unanswered: Family<Labels, Gauge>,
+    warnings: Family<Labels, Gauge>,
+    restricted: Family<Labels, Gauge>,
+    rung: Family<Labels, Gauge>,
     discord: Reach,
     graph: Reach,
 }
@@ -109,61 +121,61 @@ impl Metrics {
         let graph_calls = Family::<Labels, Counter>::default();
         registry.register(
             "graph_calls",
-            "Graph API calls by call (`send`, `profile`, `get`) and outcome (`ok`, `meta_<code>` for Meta's error code, `unavailable`)",
+            "Graph API calls by page, call (`send`, `profile`, `get`) and outcome (`ok`, `meta_<code>` for Meta's error code, `unavailable`)",
             graph_calls.clone(),
         );
-        let events = Counter::default();
+        let events = Family::<Labels, Counter>::default();
         registry.register(
             "events_ingested",
-            "Webhook events stored (each once, however often Meta delivered it)",
+            "Webhook events stored by page (each once, however often Meta delivered it)",
             events.clone(),
         );
         let pending = Family::<Labels, Gauge>::default();
         registry.register(
             "work_pending",
-            "Outbox work waiting, by kind (`open_thread`, `post`, `edit_thread`, `alert`, `graph_send`)",
+            "Outbox work waiting, by page and kind (`open_thread`, `post`, `edit_thread`, `alert`, `graph_send`)",
             pending.clone(),
         );
         let messages = Family::<Labels, Gauge>::default();
         registry.register(
             "messages",
-            "Messages stored by direction (`in` from customers, `out` from the team) and state; the team's by outcome: `sent`, `refused` (by the policy guard), `failed` (by Meta), `parked`, and those in flight",
+            "Messages stored by page, direction (`in` from customers, `out` from the team, `echo` sent from the page outside tagdesk) and state; the team's by outcome: `sent`, `refused` (by the policy guard), `failed` (by Meta), `parked`, and those in flight",
             messages.clone(),
         );
         let ended = Family::<Labels, Gauge>::default();
         registry.register(
             "sends_ended",
-            "The team's sends that ended without going out, by state (`refused` by the policy guard, before sending or when its turn came; `failed` at Meta) and reason: the guard's (`window_closed`, `promotional`, `tag_spam`, `page_restricted`, `tag_window_closed`, ...; `tag_would_change`, `second_tag_unconfirmed`, `conversation_gone` when its turn came), or Meta's code (`meta_<code>` or `meta_<code>_<subcode>`; `unavailable`, `unconfirmed` when Meta never answered)",
+            "The team's sends that ended without going out, by page, state (`refused` by the policy guard, before sending or when its turn came; `failed` at Meta) and reason: the guard's (`window_closed`, `promotional`, `tag_spam`, `page_restricted`, `tag_window_closed`, ...; `tag_would_change`, `second_tag_unconfirmed`, `conversation_gone` when its turn came), or Meta's code (`meta_<code>` or `meta_<code>_<subcode>`; `unavailable`, `unconfirmed` when Meta never answered)",
             ended.clone(),
         );
         let lanes = Family::<Labels, Gauge>::default();
         registry.register(
             "lanes_held",
-            "Lanes (a conversation each, and the page's) held by each live replica, by its name; on Postgres only (with SQLite one process works everything)",
+            "Lanes (a conversation each, and each page's) held by each live replica, by its name, all pages together; on Postgres only (with SQLite one process works everything)",
             lanes.clone(),
         );
-        let expired_unanswered = Gauge::default();
+        let expired_unanswered = Family::<Labels, Gauge>::default();
         registry.register(
             "windows_expired_unanswered",
-            "Conversations whose messaging window closed on a customer message nobody answered",
+            "Conversations whose messaging window closed on a customer message nobody answered, by page",
             expired_unanswered.clone(),
         );
-        let warnings = Gauge::default();
+        let warnings = Family::<Labels, Gauge>::default();
         registry.register(
             "page_warnings",
-            "Warnings Meta gave the page, from its notices",
+            "Warnings Meta gave each page, from its notices",
             warnings.clone(),
         );
-        let restricted = Gauge::default();
+        let restricted = Family::<Labels, Gauge>::default();
         registry.register(
             "page_restricted",
-            "1 while Meta restricts the page's tagged messages, else 0",
+            "1 while Meta restricts a page's tagged messages, else 0",
             restricted.clone(),
         );
-        let rung = Gauge::default();
+        let rung = Family::<Labels, Gauge>::default();
         registry.register(
             "page_restriction_rung",
-            "The highest restriction reached: 0 none, 1 one day, 2 three days, 3 seven days, 4 a year, 5 permanent",
+            "The highest restriction a page reached: 0 none, 1 one day, 2 three days, 3 seven days, 4 a year, 5 permanent",
             rung.clone(),
         );
         Metrics {
@@ -204,7 +216,13 @@ impl Metrics {
         }
     }
 
-    fn graph_call(&self, call: &str, result: Result<(), &GraphFailure>, now: Timestamp) {
+    fn graph_call(
+        &self,
+        page: &str,
+        call: &str,
+        result: Result<(), &GraphFailure>,
+        now: Timestamp,
+    ) {
         let outcome = match result {
             Ok(()) => "ok".to_owned(),
             Err(GraphFailure::Meta(e)) => format!("meta_{}", e.code),
@@ -212,6 +230,7 @@ impl Metrics {
         };
         self.graph_calls
             .get_or_create(&vec![
+                page_label(page),
                 ("call".into(), call.into()),
                 ("outcome".into(), outcome),
             ])
@@ -222,83 +241,83 @@ impl Metrics {
         }
     }
 
-    /// The text `/metrics` serves: the counters, and the store's figures read now.
+    /// The text `/metrics` serves for one page whose id isn't known (labelled
+    /// `page=""`): the counters, and the store's figures read now.
     pub fn render(
         &self,
         store: &dyn Store,
         settings: &Settings,
         now: Timestamp,
     ) -> Result<String, crate::store::StoreError> {
-        self.render_pages(&[(store, settings)], now)
+        self.render_pages(&[("", store, settings)], now)
     }
 
-    /// [`Metrics::render`] for several pages, each with its store: the figures are the
-    /// pages' sums (`page_restricted` counts the pages restricted, `page_restriction_rung`
-    /// is the highest rung any page reached).
+    /// The text `/metrics` serves: the counters, and each page's figures read now from
+    /// its store, labelled with its id (`pages` holds each page's id, store and
+    /// settings).
     pub fn render_pages(
         &self,
-        pages: &[(&dyn Store, &Settings)],
+        pages: &[(&str, &dyn Store, &Settings)],
         now: Timestamp,
     ) -> Result<String, crate::store::StoreError> {
-        let mut events = 0;
-        let mut pending: BTreeMap<String, u64> = BTreeMap::new();
-        let mut messages: BTreeMap<(String, String), u64> = BTreeMap::new();
-        let mut ended: BTreeMap<(String, String), u64> = BTreeMap::new();
-        let mut lanes: BTreeMap<String, u64> = BTreeMap::new();
-        let (mut expired, mut warnings, mut restricted, mut rung) = (0, 0, 0, 0);
-        for (store, settings) in pages {
+        // Every store is read before anything is written: a store that doesn't answer
+        // fails the scrape without leaving the families half cleared.
+        let mut read = Vec::with_capacity(pages.len());
+        for (id, store, settings) in pages {
             let window = if settings.human_agent {
                 HUMAN_AGENT_WINDOW
             } else {
                 STANDARD_WINDOW
             };
-            let stats = store.stats(now - window)?;
-            events += stats.events;
-            for (kind, n) in stats.pending {
-                *pending.entry(kind).or_default() += n;
+            read.push((*id, store.stats(now - window)?, store.page()?));
+        }
+        let _one = self.scraping.lock().unwrap_or_else(|e| e.into_inner());
+        self.pending.clear();
+        self.messages.clear();
+        self.ended.clear();
+        let mut lanes: BTreeMap<String, u64> = BTreeMap::new();
+        for (id, stats, page) in read {
+            let labels = |more: &[(&str, &str)]| -> Labels {
+                std::iter::once(page_label(id))
+                    .chain(more.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
+                    .collect()
+            };
+            // The store's count only grows; the counter catches up with it.
+            let events = self.events.get_or_create(&labels(&[]));
+            events.inc_by(stats.events.saturating_sub(events.get()));
+            for (kind, n) in &stats.pending {
+                self.pending
+                    .get_or_create(&labels(&[("kind", kind)]))
+                    .set(*n as i64);
             }
-            for (key, n) in stats.messages {
-                *messages.entry(key).or_default() += n;
+            for ((direction, state), n) in &stats.messages {
+                self.messages
+                    .get_or_create(&labels(&[("direction", direction), ("state", state)]))
+                    .set(*n as i64);
             }
-            for (key, n) in stats.ended {
-                *ended.entry(key).or_default() += n;
+            for ((state, reason), n) in &stats.ended {
+                self.ended
+                    .get_or_create(&labels(&[("state", state), ("reason", reason)]))
+                    .set(*n as i64);
             }
+            // A replica's lanes are counted over every page's store: lanes are the
+            // replica's, not the page's.
             for (replica, n) in stats.lanes {
                 *lanes.entry(replica).or_default() += n;
             }
-            expired += stats.expired_unanswered as i64;
-            let page = store.page()?;
+            self.expired_unanswered
+                .get_or_create(&labels(&[]))
+                .set(stats.expired_unanswered as i64);
             let e = &page.enforcement;
-            warnings += i64::from(e.warnings);
-            restricted += i64::from(e.active(now).is_some());
-            rung = rung.max(e.rung().map_or(0, |level| level as i64 + 1));
-        }
-        let _one = self.scraping.lock().unwrap_or_else(|e| e.into_inner());
-        // The store's count only grows; the counter catches up with it.
-        self.events.inc_by(events.saturating_sub(self.events.get()));
-        self.pending.clear();
-        for (kind, n) in &pending {
-            self.pending
-                .get_or_create(&vec![("kind".into(), kind.clone())])
-                .set(*n as i64);
-        }
-        self.messages.clear();
-        for ((direction, state), n) in &messages {
-            self.messages
-                .get_or_create(&vec![
-                    ("direction".into(), direction.clone()),
-                    ("state".into(), state.clone()),
-                ])
-                .set(*n as i64);
-        }
-        self.ended.clear();
-        for ((state, reason), n) in &ended {
-            self.ended
-                .get_or_create(&vec![
-                    ("state".into(), state.clone()),
-                    ("reason".into(), reason.clone()),
-                ])
-                .set(*n as i64);
+            self.warnings
+                .get_or_create(&labels(&[]))
+                .set(i64::from(e.warnings));
+            self.restricted
+                .get_or_create(&labels(&[]))
+                .set(i64::from(e.active(now).is_some()));
+            self.rung
+                .get_or_create(&labels(&[]))
+                .set(e.rung().map_or(0, |level| level as i64 + 1));
         }
         self.lanes.clear();
         for (replica, n) in &lanes {
@@ -306,10 +325,6 @@ impl Metrics {
                 .get_or_create(&vec![("replica".into(), replica.clone())])
                 .set(*n as i64);
         }
-        self.expired_unanswered.set(expired);
-        self.warnings.set(warnings);
-        self.restricted.set(restricted);
-        self.rung.set(rung);
         let mut text = String::new();
         encode(&mut text, &self.registry).expect("writing to a String can't fail");
         Ok(text)
@@ -332,9 +347,9 @@ impl Metrics {
 /// What the health routes need.
 #[derive(Clone)]
 pub struct Health {
-    /// Each page's store, with its settings (the window length, for windows expired
-    /// unanswered); one for a single-page deployment.
-    pub pages: Vec<(Arc<dyn Store>, Arc<Settings>)>,
+    /// The pages served: each page's id (its series' `page` label), store, and
+    /// settings (the window length, for windows expired unanswered).
+    pub pages: Pages,
     /// The metrics the metered clients count into.
     pub metrics: Arc<Metrics>,
     /// The bot's clock.
@@ -351,8 +366,9 @@ pub fn router(health: Health) -> Router {
 }
 
 async fn metrics(State(h): State<Health>) -> impl IntoResponse {
-    let pages: Vec<(&dyn Store, &Settings)> =
-        h.pages.iter().map(|(s, set)| (&**s, &**set)).collect();
+    let pages: Vec<(&str, &dyn Store, &Settings)> = (h.pages.all().iter())
+        .map(|p| (p.id.as_str(), &*p.engine.store, &*p.engine.settings))
+        .collect();
     match h.metrics.render_pages(&pages, h.clock.now()) {
         Ok(text) => (
             StatusCode::OK,
@@ -371,8 +387,8 @@ async fn metrics(State(h): State<Health>) -> impl IntoResponse {
 }
 
 async fn readyz(State(h): State<Health>) -> (StatusCode, String) {
-    for (store, _) in &h.pages {
-        if let Err(e) = store.work_pending() {
+    for page in h.pages.all() {
+        if let Err(e) = page.engine.store.work_pending() {
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("not ready: the store didn't answer: {e}\n"),
@@ -466,17 +482,25 @@ impl DiscordApi for MeteredDiscord {
     }
 }
 
-/// A Graph API client whose calls are counted.
+/// A Graph API client whose calls are counted, as one page's: each page has its own
+/// client (its own token).
 pub struct MeteredGraph {
+    page: String,
     inner: Arc<dyn GraphApi>,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
 }
 
 impl MeteredGraph {
-    /// Counts `inner`'s calls into `metrics`.
-    pub fn new(inner: Arc<dyn GraphApi>, metrics: Arc<Metrics>, clock: Arc<dyn Clock>) -> Self {
+    /// Counts `inner`'s calls into `metrics` as the calls of the page `page` (its id).
+    pub fn new(
+        page: &str,
+        inner: Arc<dyn GraphApi>,
+        metrics: Arc<Metrics>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         MeteredGraph {
+            page: page.to_owned(),
             inner,
             metrics,
             clock,
@@ -488,8 +512,12 @@ impl GraphApi for MeteredGraph {
     fn profile<'a>(&'a self, psid: &'a str) -> BoxFuture<'a, Result<UserProfile, GraphFailure>> {
         Box::pin(async move {
             let result = self.inner.profile(psid).await;
-            self.metrics
-                .graph_call("profile", result.as_ref().map(drop), self.clock.now());
+            self.metrics.graph_call(
+                &self.page,
+                "profile",
+                result.as_ref().map(drop),
+                self.clock.now(),
+            );
             result
         })
     }
@@ -500,8 +528,12 @@ impl GraphApi for MeteredGraph {
     ) -> BoxFuture<'a, Result<SendResponse, GraphFailure>> {
         Box::pin(async move {
             let result = self.inner.send(request).await;
-            self.metrics
-                .graph_call("send", result.as_ref().map(drop), self.clock.now());
+            self.metrics.graph_call(
+                &self.page,
+                "send",
+                result.as_ref().map(drop),
+                self.clock.now(),
+            );
             result
         })
     }
@@ -509,8 +541,12 @@ impl GraphApi for MeteredGraph {
     fn get<'a>(&'a self, path: &'a str) -> BoxFuture<'a, Result<serde_json::Value, GraphFailure>> {
         Box::pin(async move {
             let result = self.inner.get(path).await;
-            self.metrics
-                .graph_call("get", result.as_ref().map(drop), self.clock.now());
+            self.metrics.graph_call(
+                &self.page,
+                "get",
+                result.as_ref().map(drop),
+                self.clock.now(),
+            );
             result
         })
     }

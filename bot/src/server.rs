@@ -1,5 +1,6 @@
 //! The bot in production: its HTTP server and the loop that ticks the engine.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,6 +56,7 @@ pub fn pages(config: &Config, metrics: &Arc<Metrics>) -> anyhow::Result<Pages> {
             engine: Engine {
                 store,
                 graph: Arc::new(MeteredGraph::new(
+                    &setup.id,
                     Arc::new(graph),
                     metrics.clone(),
                     clock.clone(),
@@ -93,11 +95,7 @@ pub fn routes(
         webhook::router_for_pages(webhook, stores)
     };
     let mut app = webhook.merge(metrics::router(Health {
-        pages: pages
-            .all()
-            .iter()
-            .map(|p| (p.engine.store.clone(), p.engine.settings.clone()))
-            .collect(),
+        pages: pages.clone(),
         metrics: metrics.clone(),
         clock: engine.clock.clone(),
     }));
@@ -110,9 +108,17 @@ pub fn routes(
     Ok(app)
 }
 
-/// Runs the bot until Ctrl-C: the HTTP server, and the engine ticking after every
-/// webhook and at least every few seconds.
+/// Runs the bot until Ctrl-C (SIGINT) or SIGTERM: the HTTP server, and the engine
+/// ticking after every webhook and at least every few seconds.
+///
+/// Stopping is clean: the server stops taking requests and finishes those in hand;
+/// the ticker finishes the step it is in and starts no other, and as soon as it has,
+/// every page's store leaves ([`crate::store::Store::leave`]), so other replicas take
+/// this one's lanes at once rather than one `lane_lease` later.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    // Listening before anything else: a SIGTERM that comes while the bot starts must
+    // stop it cleanly too, not kill it (the default action).
+    let mut signals = Signals::listen()?;
     let metrics = Arc::new(Metrics::new());
     let pages = pages(&config, &metrics)?;
     let wake = Arc::new(Notify::new());
@@ -162,45 +168,132 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             gateway::register(&http, d.guild_id).await;
         }
     }
-    let ticker = tokio::spawn(async move {
-        loop {
-            // Every page's engine, one after the other: each page's processing and
-            // outbox still run one at a time, as the invariants ask. Never spin: at
-            // least a short pause even if something is overdue, and a longer one after
-            // a failure.
-            let mut pause = jiff::SignedDuration::from_millis(50);
-            let mut next: Option<jiff::Timestamp> = None;
-            for page in pages.all() {
-                let engine = &page.engine;
-                if let Err(e) = engine.tick().await {
-                    tracing::error!(page = %page.id, %e, "tick failed; retrying");
-                    pause = jiff::SignedDuration::from_secs(1);
-                }
-                if let Ok(Some(due)) = engine.next_due() {
-                    next = Some(next.map_or(due, |n| n.min(due)));
-                }
+    let stop = Arc::new(AtomicBool::new(false));
+    let ticker = tokio::spawn({
+        let (pages, stop, wake) = (pages.clone(), stop.clone(), wake.clone());
+        async move {
+            while !stop.load(Ordering::Relaxed) {
+                tick_pass(&pages, &stop, &wake, &*clock).await;
             }
-            // Sleep until a webhook arrives, the next work falls due (another replica's
-            // lanes coming free among it), or the idle tick.
-            let wait = match next {
-                Some(due) => {
-                    let left = due.duration_since(clock.now());
-                    left.clamp(
-                        pause,
-                        jiff::SignedDuration::try_from(IDLE_TICK).unwrap_or_default(),
-                    )
-                    .unsigned_abs()
-                }
-                None => IDLE_TICK,
-            };
-            let _ = tokio::time::timeout(wait, wake.notified()).await;
         }
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
-    ticker.abort();
+    let shutdown = Arc::new(Notify::new());
+    let mut server = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { shutdown.notified().await })
+                .await
+        }
+    });
+    let ended_early = tokio::select! {
+        signal = signals.recv() => {
+            tracing::info!(signal, "stopping: finishing the work in hand");
+            None
+        }
+        // The server stopped on its own (an error): everything else stops too.
+        ended = &mut server => Some(ended),
+    };
+    // The server takes no more requests and finishes those in hand, meanwhile.
+    shutdown.notify_one();
+    stop.store(true, Ordering::Relaxed);
+    wake.notify_one();
+    if let Err(e) = ticker.await {
+        tracing::error!(%e, "the ticker failed");
+    }
+    // As soon as the ticker has settled its step, without waiting for the requests
+    // still in hand: one slow request must not keep the lanes held until the container
+    // is killed. None of them takes a lane: intake only stores, and a command sending
+    // at once leases the send, not the lane, and the send is claimed once, so another
+    // replica taking the lane meanwhile can't send it twice.
+    for page in pages.all() {
+        if let Err(e) = page.engine.store.leave() {
+            tracing::warn!(page = %page.id, %e, "couldn't let go of the lanes");
+        }
+    }
+    let served = match ended_early {
+        Some(ended) => ended,
+        None => server.await,
+    };
+    tracing::info!("tagdesk bot stopped");
+    served??;
     Ok(())
+}
+
+/// One pass of the ticking loop: every page's engine ticks, then the loop sleeps until
+/// a webhook arrives, the next work falls due, the idle tick, or `stop`.
+async fn tick_pass(pages: &Pages, stop: &AtomicBool, wake: &Notify, clock: &dyn Clock) {
+    // Every page's engine, one after the other: each page's processing and outbox
+    // still run one at a time, as the invariants ask. Never spin: at least a short
+    // pause even if something is overdue, and a longer one after a failure.
+    let mut pause = jiff::SignedDuration::from_millis(50);
+    let mut next: Option<jiff::Timestamp> = None;
+    for page in pages.all() {
+        let engine = &page.engine;
+        if let Err(e) = engine.tick_until(stop).await {
+            tracing::error!(page = %page.id, %e, "tick failed; retrying");
+            pause = jiff::SignedDuration::from_secs(1);
+        }
+        if let Ok(Some(due)) = engine.next_due() {
+            next = Some(next.map_or(due, |n| n.min(due)));
+        }
+    }
+    if stop.load(Ordering::Relaxed) {
+        return;
+    }
+    // Sleep until a webhook arrives, the next work falls due (another replica's lanes
+    // coming free among it), the idle tick, or the process is asked to stop (which
+    // wakes it too).
+    let wait = match next {
+        Some(due) => {
+            let left = due.duration_since(clock.now());
+            left.clamp(
+                pause,
+                jiff::SignedDuration::try_from(IDLE_TICK).unwrap_or_default(),
+            )
+            .unsigned_abs()
+        }
+        None => IDLE_TICK,
+    };
+    let _ = tokio::time::timeout(wait, wake.notified()).await;
+}
+
+/// The signals that stop the bot: SIGINT (Ctrl-C) and SIGTERM (docker stop, systemd,
+/// Kubernetes), listened for from the moment this is made.
+struct Signals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn listen() -> anyhow::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Signals {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// Waits for one; its name.
+    async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => "SIGINT",
+                _ = self.terminate.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
 }

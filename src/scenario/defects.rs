@@ -112,6 +112,9 @@ impl Store for Defective {
     fn release_lanes(&self, now: Timestamp) -> Result<(), StoreError> {
         self.inner.release_lanes(now)
     }
+    fn leave(&self) -> Result<(), StoreError> {
+        self.inner.leave()
+    }
     fn ingest(&self, events: &[InboundEvent]) -> Result<Ingested, StoreError> {
         self.inner.ingest(events)
     }

@@ -1,6 +1,7 @@
 //! The bot's logs never carry a secret: the real binary, with JSON logs, run against
 //! mock-graph and a Discord that refuses its token, through the paths that log the
-//! most (start-up, webhooks good and forged, profile lookups, Discord errors).
+//! most (start-up, webhooks good and forged, profile lookups, Discord errors, a clean
+//! stop).
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
@@ -152,13 +153,35 @@ async fn no_secret_reaches_the_logs() {
         &["work refused; giving up", "work failed; will retry"],
     );
 
-    child.kill().unwrap();
-    let _ = child.wait();
+    // Stopped as docker stops it: SIGTERM, and a clean exit (on SQLite, nothing to
+    // hand over) whose logs are searched too.
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let stopped = wait_for(&lines, &mut seen, &["tagdesk bot stopped"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if !stopped || std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            let _ = child.wait();
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     seen.extend(lines.try_iter());
     let _ = std::fs::remove_dir_all(&dir);
     let all = seen.join("\n");
     assert!(started, "the bot started:\n{all}");
     assert!(refused, "the outbox's Discord refusal was logged:\n{all}");
+    assert!(
+        exit.is_some_and(|e| e.success()),
+        "SIGTERM stopped it cleanly ({exit:?}):\n{all}"
+    );
     assert!(
         seen.iter()
             .any(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),

@@ -5,6 +5,8 @@
 //! `enforce_nonce`, and a thread's id is its starter message's, so a retry after a
 //! crash or a lost answer never posts twice.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use jiff::{SignedDuration, Timestamp};
 
 pub mod forum;
@@ -97,15 +99,24 @@ impl From<Result<Changes, DiscordError>> for Attempt {
 /// Performs the work due at `now`, most urgent first, as many passes as it takes for
 /// work unblocked by earlier work (a post waiting for its thread) to run too. Work
 /// whose Discord bucket is spent waits, untried, until the bucket resets.
+///
+/// Once `stop` is set (the process is shutting down) no further work is attempted:
+/// what was attempted is settled, the rest stays queued, untried and unleased, for
+/// whichever replica takes its lane next.
 pub async fn drain(
     store: &dyn Store,
     discord: &dyn DiscordApi,
     graph: &dyn GraphApi,
     s: &Settings,
     now: Timestamp,
+    stop: &AtomicBool,
 ) -> Result<Drained, StoreError> {
     let mut total = Drained::default();
     loop {
+        // Asking for work would take more lanes, which a stopping process must not.
+        if stop.load(Ordering::Relaxed) {
+            return Ok(total);
+        }
         let mut due = store.work_due(now, 256)?;
         if due.is_empty() {
             return Ok(total);
@@ -117,6 +128,9 @@ pub async fn drain(
         let mut recovered = false;
         let mut down_until: Option<Timestamp> = None;
         for item in due {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
             let is_discord = !matches!(item.work, Work::GraphSend { .. });
             if let Some(until) = down_until.filter(|_| is_discord) {
                 waiting.push((until, item.id));

@@ -15,8 +15,9 @@
 //! of what they return, skipping lanes another live process holds, and
 //! [`Store::release_lanes`] lets go of lanes with nothing left to do. A process is live
 //! while its store renews its heartbeat (every third of the lease): one killed loses its
-//! lanes, and the leases on work it took, one lease later. SQLite is opened by one
-//! process only (an exclusive lock), which so holds every lane.
+//! lanes, and the leases on work it took, one lease later; one that stops cleanly
+//! ([`Store::leave`]) loses them at once. SQLite is opened by one process only (an
+//! exclusive lock), which so holds every lane.
 
 pub mod model;
 pub mod postgres;
@@ -81,6 +82,12 @@ pub trait Store: Send + Sync + 'static {
     /// (no event to process, no work due), so that another replica can take them when
     /// they have. Called between ticks, when nothing in them is being worked.
     fn release_lanes(&self, now: Timestamp) -> Result<(), StoreError>;
+
+    /// This process stops working: it lets go of every lane it holds (and so of its
+    /// leases on work) and ends its heartbeat, so that other replicas take its lanes at
+    /// once instead of one lease later; it takes no lane afterwards. Called on a clean
+    /// shutdown, once the ticker has stopped; leaving twice changes nothing.
+    fn leave(&self) -> Result<(), StoreError>;
 
     /// Stores events atomically and durably; events already stored are skipped.
     fn ingest(&self, events: &[InboundEvent]) -> Result<Ingested, StoreError>;

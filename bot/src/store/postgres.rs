@@ -34,7 +34,9 @@
 //! clock for every machine). The queries that hand out work take the lanes of what
 //! they return (`lanes`: a lane and its holder) unless a live replica holds them, and
 //! return only what lies in lanes held. A lane whose holder stopped beating is free, and
-//! so is a lease on work (`leased_by`) taken by a dead replica. Commits fence what a
+//! so is a lease on work (`leased_by`) taken by a dead replica. A replica that stops
+//! cleanly ([`Store::leave`], or its store dropped) deletes its lanes and its heartbeat,
+//! so the others needn't wait out the lease. Commits fence what a
 //! replica that lost its lanes (stalled longer than the lease) might still write: an
 //! event is marked processed once, and work is done once; the second commit fails with
 //! [`StoreError::Conflict`] and changes nothing.
@@ -259,6 +261,8 @@ struct Conn {
     config: postgres::Config,
     client: Client,
     stmts: HashMap<String, Statement>,
+    /// Set once the replica has left ([`Store::leave`]): its heartbeat is not renewed.
+    left: bool,
 }
 
 impl PostgresStore {
@@ -315,7 +319,9 @@ impl PostgresStore {
                     if let Some(job) = job {
                         job(&mut conn);
                     }
-                    if beaten.elapsed() >= beat_every {
+                    // A replica that left beats no more: it would look live again, and
+                    // the others would keep sharing out lanes as if it might take some.
+                    if !conn.left && beaten.elapsed() >= beat_every {
                         if let Err(e) = conn.beat(&me, lease_ms) {
                             tracing::warn!(%e, "replica heartbeat failed");
                         }
@@ -366,6 +372,25 @@ impl PostgresStore {
                 })
             })
             .collect()
+        })
+    }
+
+    /// Whether `lane` (a conversation's PSID, or `page`) has events to process or work
+    /// pending, whoever holds it, or nobody: for operators and tests, to tell a lane
+    /// finished from one waiting for a replica to take it.
+    pub fn waiting(&self, lane: &str) -> Result<bool, StoreError> {
+        let lane = lane.to_owned();
+        self.with(move |db| {
+            let row = db.row(
+                &format!(
+                    "SELECT EXISTS (SELECT 1 FROM inbound_events e
+                                    WHERE NOT e.processed AND {EVENT_LANE} = $1)
+                        OR EXISTS (SELECT 1 FROM outbox o WHERE o.state = 'pending'
+                                   AND o.lane IN ($1, 'graph:' || $1))"
+                ),
+                &[&lane],
+            )?;
+            Ok(row.map(|r| r.try_get(0)).transpose()?.unwrap_or(false))
         })
     }
 
@@ -423,14 +448,14 @@ impl PostgresStore {
 }
 
 impl Drop for PostgresStore {
-    /// The store is dropped (the process stops): its lanes and leases are free at once,
-    /// so a replica restarting, or another, needn't wait out the lease.
+    /// The store is dropped (the process stops): it leaves, if it hadn't, so its lanes
+    /// and leases are free at once and a replica restarting, or another, needn't wait
+    /// out the lease.
     fn drop(&mut self) {
         if self.abandoned {
             return;
         }
-        let me = self.replica.clone();
-        if let Err(e) = self.call(move |conn| conn.leave(&me)) {
+        if let Err(e) = self.leave() {
             tracing::warn!(%e, "replica couldn't let go of its lanes");
         }
     }
@@ -443,6 +468,7 @@ impl Conn {
             config,
             client,
             stmts: HashMap::new(),
+            left: false,
         })
     }
 
@@ -462,14 +488,14 @@ impl Conn {
         Ok(())
     }
 
-    /// Replica `me` stops: its lanes and its leases are let go of.
+    /// Replica `me` stops: its lanes are let go of and its heartbeat removed, which
+    /// frees its leases on work too (a lease lapses with its holder), and it beats no
+    /// more. Leaving twice changes nothing.
     fn leave(&mut self, me: &str) -> Result<(), StoreError> {
+        self.left = true;
         let mut tx = self.client.transaction()?;
         tx.execute("DELETE FROM lanes WHERE holder = $1", &[&me])?;
-        tx.execute(
-            "UPDATE replicas SET alive_until = 0 WHERE name = $1",
-            &[&me],
-        )?;
+        tx.execute("DELETE FROM replicas WHERE name = $1", &[&me])?;
         tx.commit()?;
         Ok(())
     }
@@ -775,7 +801,8 @@ fn check<C: GenericClient>(db: &mut Db<'_, C>, p: &Precondition) -> Result<(), S
 
 /// Of `wanted` (lanes in the order their work came), the lanes replica `me` holds now:
 /// those it held, and more (up to [`NEW_LANES_AT_ONCE`] while another replica lives),
-/// taken unless a live replica took them meanwhile.
+/// taken unless a live replica took them meanwhile. Only a live replica takes lanes: one
+/// that left (or stopped beating) would hold lanes the others see as free.
 fn hold<C: GenericClient>(
     db: &mut Db<'_, C>,
     me: &str,
@@ -812,10 +839,12 @@ fn hold<C: GenericClient>(
         for r in db.rows(
             &format!(
                 "INSERT INTO lanes (lane, holder) SELECT l, $2 FROM unnest($1::TEXT[]) AS l
+                 WHERE {}
                  ORDER BY l
                  ON CONFLICT (lane) DO UPDATE SET holder = EXCLUDED.holder
                  WHERE NOT {}
                  RETURNING lane",
+                live("$2"),
                 live("lanes.holder")
             ),
             &[&new, &me],
@@ -1090,6 +1119,11 @@ impl Store for PostgresStore {
 
     fn replica(&self) -> Option<&str> {
         Some(&self.replica)
+    }
+
+    fn leave(&self) -> Result<(), StoreError> {
+        let me = self.replica.clone();
+        self.call(move |conn| conn.leave(&me))
     }
 
     fn release_lanes(&self, now: Timestamp) -> Result<(), StoreError> {

@@ -750,6 +750,12 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn leave(&self) -> Result<(), StoreError> {
+        // No other process can open the file while this one has it: nobody to hand
+        // lanes to.
+        Ok(())
+    }
+
     fn ingest(&self, events: &[InboundEvent]) -> Result<Ingested, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;

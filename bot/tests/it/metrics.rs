@@ -1,5 +1,6 @@
 //! `/metrics`, `/healthz` and `/readyz` on a bot that works: the counts follow what
-//! happened, and readiness follows whether Discord answers.
+//! happened, and readiness follows whether Discord answers. (Two pages' figures apart:
+//! `pages.rs`.)
 
 use std::sync::Arc;
 
@@ -7,9 +8,13 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use bot::discord::recorder::Recorder;
 use bot::metrics::{self, Health, MeteredDiscord, MeteredGraph, Metrics};
+use bot::pages::{Page, Pages};
 use tower::ServiceExt;
 
 use crate::harness::Harness;
+
+/// mock-graph's page: the `page` label of every per-page series.
+const PAGE: &str = "104857600000001";
 
 async fn metered(discord: &Recorder) -> (Harness, Arc<Metrics>) {
     let mut h = Harness::new(Arc::new(discord.clone()), None).await;
@@ -20,13 +25,21 @@ async fn metered(discord: &Recorder) -> (Harness, Arc<Metrics>) {
         m.clone(),
         clock.clone(),
     ));
-    h.engine.graph = Arc::new(MeteredGraph::new(h.engine.graph.clone(), m.clone(), clock));
+    h.engine.graph = Arc::new(MeteredGraph::new(
+        PAGE,
+        h.engine.graph.clone(),
+        m.clone(),
+        clock,
+    ));
     (h, m)
 }
 
 async fn get(h: &Harness, m: &Arc<Metrics>, path: &str) -> (StatusCode, String) {
     let app = metrics::router(Health {
-        pages: vec![(h.engine.store.clone(), h.engine.settings.clone())],
+        pages: Pages::new(vec![Page {
+            id: PAGE.into(),
+            engine: h.engine.clone(),
+        }]),
         metrics: m.clone(),
         clock: h.engine.clock.clone(),
     });
@@ -47,6 +60,16 @@ fn value(text: &str, series: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
+/// The series of metric `name` about mock-graph's page, with `labels` after `page`
+/// (e.g. `call="post"`), as written in the text format.
+fn of_page(name: &str, labels: &str) -> String {
+    if labels.is_empty() {
+        format!(r#"{name}{{page="{PAGE}"}}"#)
+    } else {
+        format!(r#"{name}{{page="{PAGE}",{labels}}}"#)
+    }
+}
+
 #[tokio::test]
 async fn metrics_count_what_happened_and_read_the_store() {
     let discord = Recorder::new();
@@ -54,7 +77,7 @@ async fn metrics_count_what_happened_and_read_the_store() {
     let (status, text) = get(&h, &m, "/metrics").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
-        value(&text, "tagdesk_events_ingested_total"),
+        value(&text, &of_page("tagdesk_events_ingested_total", "")),
         Some(0.0),
         "{text}"
     );
@@ -66,7 +89,7 @@ async fn metrics_count_what_happened_and_read_the_store() {
 
     let (_, text) = get(&h, &m, "/metrics").await;
     assert_eq!(
-        value(&text, "tagdesk_events_ingested_total"),
+        value(&text, &of_page("tagdesk_events_ingested_total", "")),
         Some(2.0),
         "{text}"
     );
@@ -89,7 +112,10 @@ async fn metrics_count_what_happened_and_read_the_store() {
     assert_eq!(
         value(
             &text,
-            r#"tagdesk_graph_calls_total{call="profile",outcome="ok"}"#
+            &of_page(
+                "tagdesk_graph_calls_total",
+                r#"call="profile",outcome="ok""#
+            )
         ),
         Some(1.0),
         "{text}"
@@ -97,19 +123,23 @@ async fn metrics_count_what_happened_and_read_the_store() {
     assert_eq!(
         value(
             &text,
-            r#"tagdesk_messages{direction="in",state="received"}"#
+            &of_page("tagdesk_messages", r#"direction="in",state="received""#)
         ),
         Some(2.0),
         "{text}"
     );
-    assert_eq!(value(&text, "tagdesk_page_restricted"), Some(0.0), "{text}");
     assert_eq!(
-        value(&text, "tagdesk_page_restriction_rung"),
+        value(&text, &of_page("tagdesk_page_restricted", "")),
         Some(0.0),
         "{text}"
     );
     assert_eq!(
-        value(&text, "tagdesk_windows_expired_unanswered"),
+        value(&text, &of_page("tagdesk_page_restriction_rung", "")),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(&text, &of_page("tagdesk_windows_expired_unanswered", "")),
         Some(0.0),
         "{text}"
     );
@@ -119,7 +149,7 @@ async fn metrics_count_what_happened_and_read_the_store() {
     h.tick().await;
     let (_, text) = get(&h, &m, "/metrics").await;
     assert_eq!(
-        value(&text, "tagdesk_windows_expired_unanswered"),
+        value(&text, &of_page("tagdesk_windows_expired_unanswered", "")),
         Some(1.0),
         "{text}"
     );
@@ -138,7 +168,10 @@ async fn metrics_count_what_happened_and_read_the_store() {
     assert_eq!(
         value(
             &text,
-            r#"tagdesk_sends_ended{state="refused",reason="window_closed"}"#
+            &of_page(
+                "tagdesk_sends_ended",
+                r#"state="refused",reason="window_closed""#
+            )
         ),
         Some(1.0),
         "{text}"
@@ -179,7 +212,10 @@ async fn readyz_says_not_ready_while_discord_stays_unreachable_and_ready_again_a
         "{text}"
     );
     assert_eq!(
-        value(&text, r#"tagdesk_work_pending{kind="open_thread"}"#),
+        value(
+            &text,
+            &of_page("tagdesk_work_pending", r#"kind="open_thread""#)
+        ),
         Some(1.0),
         "{text}"
     );
@@ -188,4 +224,23 @@ async fn readyz_says_not_ready_while_discord_stays_unreachable_and_ready_again_a
     h.advance("5m").await;
     h.tick().await;
     assert_eq!(get(&h, &m, "/readyz").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_page_whose_id_is_unknown_is_labelled_empty() {
+    let discord = Recorder::new();
+    let (h, m) = metered(&discord).await;
+    let text = m
+        .render(&*h.engine.store, &h.engine.settings, h.now())
+        .unwrap();
+    assert_eq!(
+        value(&text, r#"tagdesk_page_warnings{page=""}"#),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(&text, r#"tagdesk_events_ingested_total{page=""}"#),
+        Some(0.0),
+        "{text}"
+    );
 }

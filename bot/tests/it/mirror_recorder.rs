@@ -576,3 +576,69 @@ async fn answers_to_agents_go_through_when_the_bots_global_budget_is_spent() {
     };
     assert!(discord.perform(&effect).await.is_ok());
 }
+
+/// A Discord that asks the tick to stop as soon as its first call is made: a shutdown
+/// signal arriving mid-pass.
+struct StopOnFirstCall {
+    inner: Recorder,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl bot::discord::DiscordApi for StopOnFirstCall {
+    fn perform<'a>(
+        &'a self,
+        effect: &'a bot::discord::Effect<'a>,
+    ) -> bot::discord::BoxFuture<'a, Result<bot::discord::Performed, bot::discord::DiscordError>>
+    {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.inner.perform(effect)
+    }
+
+    fn recent_messages(
+        &self,
+        channel: u64,
+        limit: u8,
+    ) -> bot::discord::BoxFuture<'_, Result<Vec<serde_json::Value>, bot::discord::DiscordError>>
+    {
+        self.inner.recent_messages(channel, limit)
+    }
+
+    fn active_threads(
+        &self,
+        guild: u64,
+    ) -> bot::discord::BoxFuture<'_, Result<Vec<serde_json::Value>, bot::discord::DiscordError>>
+    {
+        self.inner.active_threads(guild)
+    }
+}
+
+#[tokio::test]
+async fn a_tick_told_to_stop_finishes_the_work_in_hand_and_starts_no_other() {
+    let discord = Recorder::new();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let h = Harness::new(
+        Arc::new(StopOnFirstCall {
+            inner: discord.clone(),
+            stop: stop.clone(),
+        }),
+        None,
+    )
+    .await;
+    for name in ["Ada Lovelace", "Ben Okri", "Cy Twombly"] {
+        let psid = h.customer(name).await;
+        h.say(&psid, "hello?").await;
+    }
+    h.clock.set(h.mock.state.lock().now());
+    let ticked = h.engine.tick_until(&stop).await.unwrap();
+    // The events were processed before any call; the first conversation's opening (a
+    // post, then its thread) was finished once begun; the other two wait, untried.
+    assert_eq!(ticked.events, 3);
+    assert_eq!(ticked.work.done, 1, "{ticked:?}");
+    assert_eq!(discord.threads().len(), 1);
+    assert_eq!(h.engine.store.work_pending().unwrap(), 2);
+    // Whoever ticks next (this process restarted, or another replica) does the rest at
+    // once: nothing was left leased.
+    let ticked = h.tick().await;
+    assert_eq!(ticked.work.done, 2, "{ticked:?}");
+    assert_eq!(discord.threads().len(), 3);
+}

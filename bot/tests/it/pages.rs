@@ -10,9 +10,11 @@ use axum::http::{Request, StatusCode};
 use bot::clock::{Clock, ManualClock};
 use bot::config::Secret;
 use bot::discord::recorder::Recorder;
+use bot::discord::DiscordApi;
 use bot::engine::Engine;
 use bot::graph::HttpGraph;
 use bot::interactions;
+use bot::metrics::{self, Health, MeteredDiscord, MeteredGraph, Metrics};
 use bot::pages::{Page, Pages, NO_PAGE};
 use bot::settings::Settings;
 use bot::store::sqlite::SqliteStore;
@@ -117,6 +119,7 @@ struct Desk {
     app: axum::Router,
     key: SigningKey,
     next: std::cell::Cell<u64>,
+    metrics: Arc<Metrics>,
 }
 
 impl Desk {
@@ -144,10 +147,23 @@ impl Desk {
         let base = format!("http://{}", mock.addr);
         let clock = ManualClock::new(mock.state.lock().now());
         let discord = Recorder::new();
-        let engine = |store: Arc<dyn Store>, token: &str, settings: Settings| Engine {
+        // Calls counted as production counts them: Discord's for the one bot, Graph's
+        // as each page's.
+        let metrics = Arc::new(Metrics::new());
+        let metered_discord: Arc<dyn DiscordApi> = Arc::new(MeteredDiscord::new(
+            Arc::new(discord.clone()),
+            metrics.clone(),
+            Arc::new(clock.clone()),
+        ));
+        let engine = |page: &str, store: Arc<dyn Store>, token: &str, settings: Settings| Engine {
             store,
-            graph: Arc::new(HttpGraph::new(&base, "v21.0", Secret::new(token))),
-            discord: Arc::new(discord.clone()),
+            graph: Arc::new(MeteredGraph::new(
+                page,
+                Arc::new(HttpGraph::new(&base, "v21.0", Secret::new(token))),
+                metrics.clone(),
+                Arc::new(clock.clone()),
+            )),
+            discord: metered_discord.clone(),
             clock: Arc::new(clock.clone()),
             settings: Arc::new(settings),
         };
@@ -157,6 +173,7 @@ impl Desk {
             Page {
                 id: SHOES.into(),
                 engine: engine(
+                    SHOES,
                     shoes,
                     "mock-page-token",
                     Settings::new(SHOES_CHANNEL, ROLE, Era::Meta2026),
@@ -164,7 +181,7 @@ impl Desk {
             },
             Page {
                 id: BOOKS.into(),
-                engine: engine(books, "mock-page-token-2", books_settings),
+                engine: engine(BOOKS, books, "mock-page-token-2", books_settings),
             },
         ]);
         let key = SigningKey::from_bytes(&[7; 32]);
@@ -180,7 +197,24 @@ impl Desk {
             app,
             key,
             next: std::cell::Cell::new(1_000),
+            metrics,
         }
+    }
+
+    /// What `/metrics` serves now.
+    async fn metrics(&self) -> String {
+        let app = metrics::router(Health {
+            pages: self.pages.clone(),
+            metrics: self.metrics.clone(),
+            clock: Arc::new(self.clock.clone()),
+        });
+        let answer = app
+            .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+        let bytes = to_bytes(answer.into_body(), usize::MAX).await.unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
     }
 
     fn store(&self, page: usize) -> &dyn Store {
@@ -380,4 +414,111 @@ async fn two_pages_end_to_end_each_with_its_token_channel_rules_and_human_agent(
         "{books_sent:#?}"
     );
     assert_eq!(desk.sent(SHOES).await.len(), 2);
+}
+
+/// The value of the series `series` (its name and labels, as written) in `text`.
+fn value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_show_each_page_apart_and_the_one_bots_discord_calls_together() {
+    let desk = Desk::new().await;
+    let (ada, _) = desk.customer(SHOES, "Ada Lovelace").await;
+    let (ben, _) = desk.customer(BOOKS, "Ben Okri").await;
+    for text in ["are you there?", "hello??"] {
+        desk.admin(
+            Some(BOOKS),
+            &format!("/_mock/customers/{ben}/messages"),
+            json!({ "text": text }),
+        )
+        .await;
+    }
+    desk.tick().await;
+    // A day and more later: another app's promotion earns the shoes page a warning,
+    // and the books page (no Human Agent: a 24-hour window) has left Ben unanswered,
+    // while Ada's window (Human Agent: 7 days) is still open.
+    desk.advance("25h").await;
+    desk.admin(
+        Some(SHOES),
+        "/_mock/other-app/sends",
+        json!({"psid": ada, "text": "Sale: 20% off today", "tag": "HUMAN_AGENT"}),
+    )
+    .await;
+    desk.tick().await;
+
+    let text = desk.metrics().await;
+    let of = |page: &str, name: &str, labels: &str| {
+        let labels = if labels.is_empty() {
+            String::new()
+        } else {
+            format!(",{labels}")
+        };
+        value(&text, &format!(r#"{name}{{page="{page}"{labels}}}"#))
+    };
+    let received = r#"direction="in",state="received""#;
+    assert_eq!(of(SHOES, "tagdesk_messages", received), Some(1.0), "{text}");
+    assert_eq!(of(BOOKS, "tagdesk_messages", received), Some(3.0), "{text}");
+    // Each page's events are its store's (for shoes, besides Ada's message, what Meta
+    // delivered of the other app's send); books has Ben's three messages.
+    for (i, page) in [SHOES, BOOKS].into_iter().enumerate() {
+        let stored = desk.store(i).count_events().unwrap() as f64;
+        assert_eq!(
+            of(page, "tagdesk_events_ingested_total", ""),
+            Some(stored),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        of(BOOKS, "tagdesk_events_ingested_total", ""),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(of(SHOES, "tagdesk_page_warnings", ""), Some(1.0), "{text}");
+    assert_eq!(of(BOOKS, "tagdesk_page_warnings", ""), Some(0.0), "{text}");
+    for page in [SHOES, BOOKS] {
+        assert_eq!(of(page, "tagdesk_page_restricted", ""), Some(0.0), "{text}");
+        assert_eq!(
+            of(page, "tagdesk_page_restriction_rung", ""),
+            Some(0.0),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        of(SHOES, "tagdesk_windows_expired_unanswered", ""),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        of(BOOKS, "tagdesk_windows_expired_unanswered", ""),
+        Some(1.0),
+        "{text}"
+    );
+    // Each page's Graph calls are its own (its token): one profile lookup each.
+    let profile = r#"call="profile",outcome="ok""#;
+    assert_eq!(
+        of(SHOES, "tagdesk_graph_calls_total", profile),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        of(BOOKS, "tagdesk_graph_calls_total", profile),
+        Some(1.0),
+        "{text}"
+    );
+    // Discord is one bot for both pages: its calls carry no page. Each conversation
+    // opened with a post and a thread.
+    assert_eq!(
+        value(
+            &text,
+            r#"tagdesk_discord_calls_total{call="start_thread",answer="200"}"#
+        ),
+        Some(2.0),
+        "{text}"
+    );
+    assert!(
+        !text.contains(r#"tagdesk_discord_calls_total{page="#),
+        "{text}"
+    );
 }

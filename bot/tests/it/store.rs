@@ -1170,6 +1170,54 @@ mod replicas {
         drop(c);
         assert_eq!(keys(&b), ["a1", "c1"]);
     }
+
+    #[test]
+    fn a_replica_that_leaves_hands_its_lanes_and_leases_over_at_once() {
+        let conninfo = conninfo();
+        // A lease far longer than the test: whatever B gets, it gets because A left.
+        let open = |lease| PostgresStore::open_with_lease(&conninfo, lease).unwrap();
+        let lease = Duration::from_secs(30);
+        let now = at("2026-11-22T09:00:00Z");
+        let events = |from: usize| -> Vec<_> {
+            (from..from + 20)
+                .map(|i| event(&format!("e{i:02}"), &format!("U{i:02}"), i as i64))
+                .collect()
+        };
+        let a = open(lease);
+        a.ingest(&events(0)).unwrap();
+        assert_eq!(keys(&a).len(), 20, "alone, A takes every lane");
+        a.commit(&Changes {
+            work: vec![send("U00", "i0")],
+            ..Changes::default()
+        })
+        .unwrap();
+        let until = now + jiff::SignedDuration::from_secs(60);
+        let leased = a.lease_lane_head("graph:U00", now, until).unwrap().unwrap();
+        let b = open(lease);
+        assert!(keys(&b).is_empty(), "A lives and holds them all");
+
+        a.leave().unwrap();
+        assert!(a.lanes().unwrap().is_empty(), "A holds nothing");
+        // B, alone again, takes them all in one call (beside a live replica it would
+        // take a few at a time), and the send A had leased.
+        assert_eq!(keys(&b).len(), 20);
+        assert!(b.lease_work(leased.id, now, until).unwrap());
+        // A, still open, takes no lane any more, not even one nobody holds.
+        b.ingest(&[event("late", "U99", 99)]).unwrap();
+        assert!(keys(&a).is_empty());
+        assert!(a.work_due(now, 10).unwrap().is_empty());
+        assert_eq!(keys(&b).len(), 21);
+        a.leave().unwrap();
+
+        // A replica that left beats no more: four of C's heartbeats later it still
+        // isn't live, so B still counts as alone and takes 20 new lanes at once.
+        let c = open(Duration::from_millis(300));
+        c.leave().unwrap();
+        std::thread::sleep(Duration::from_millis(400));
+        b.ingest(&events(20)).unwrap();
+        assert_eq!(keys(&b).len(), 41);
+        assert!(keys(&c).is_empty());
+    }
 }
 
 macro_rules! conformance {
