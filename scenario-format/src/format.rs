@@ -31,7 +31,7 @@ pub struct File {
     /// Further pages of the same business, served by the same deployment, by the name
     /// customers and steps use.
     #[serde(default)]
-    pub pages: BTreeMap<String, Spanned<OtherPageSection>>,
+    pub pages: BTreeMap<String, Spanned<PageSection>>,
     /// The team, by name.
     #[serde(default)]
     pub agents: BTreeMap<String, AgentSection>,
@@ -50,10 +50,14 @@ fn default_seed() -> u64 {
     1
 }
 
-/// `[page]`.
+/// `[page]`, and each further page's `[pages.NAME]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PageSection {
+    /// A further page's rules era (default: the file's `rules`, which is the first
+    /// page's: in `[page]` this key is refused).
+    #[serde(default)]
+    pub rules: Option<Spanned<String>>,
     /// The Human Agent feature (default true).
     #[serde(default)]
     pub human_agent: Option<bool>,
@@ -64,28 +68,6 @@ pub struct PageSection {
     #[serde(default)]
     pub guard: Vec<String>,
     /// Send API calls per second per page before Meta rate-limits.
-    #[serde(default)]
-    pub rate_limit: Option<u32>,
-}
-
-/// `[pages.NAME]`: a further page, with its own rules era, Human Agent feature, judge,
-/// guard and rate limit (the first page's, or the defaults, where it leaves one out).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OtherPageSection {
-    /// The page's rules era (default: the file's `rules`).
-    #[serde(default)]
-    pub rules: Option<Spanned<String>>,
-    /// The Human Agent feature (default true).
-    #[serde(default)]
-    pub human_agent: Option<bool>,
-    /// Meta's promotional judge for this page: its word list, replacing the default.
-    #[serde(default)]
-    pub judge: Option<Vec<String>>,
-    /// Extra phrases for the bot's guard on this page.
-    #[serde(default)]
-    pub guard: Vec<String>,
-    /// Send API calls per second to this page before Meta rate-limits.
     #[serde(default)]
     pub rate_limit: Option<u32>,
 }

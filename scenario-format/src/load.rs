@@ -308,6 +308,13 @@ pub fn from_file(
         }
         agents.insert(name.clone(), def);
     }
+    if let Some(r) = &file.page.rules {
+        return Err(cx.err(
+            r.span().start,
+            "the first page's rules era is the file's `rules`",
+            Some("move it above [page]: rules = \"meta-2026\"".into()),
+        ));
+    }
     let pages = other_pages(&cx, &file, era)?;
     let page_names: Vec<&str> = pages.iter().map(|p| p.name.as_str()).collect();
     let known_page = |name: &Spanned<String>| -> Result<String, LoadError> {
@@ -1080,6 +1087,11 @@ does = "/status"
         );
         let text = "name = \"t\"\ndescription = \"d\"\n[pages.outlet]\nrules = \"2020\"\n";
         let e = parse(Path::new("t.toml"), text, None).expect_err("refused");
+        assert_eq!((e.line, e.column), (4, 9), "{e}");
+        // The first page's era is the file's own key, not a second one in [page].
+        let text = "name = \"t\"\ndescription = \"d\"\n[page]\nrules = \"legacy-2020\"\n";
+        let e = parse(Path::new("t.toml"), text, None).expect_err("refused");
+        assert!(e.message.contains("the file's `rules`"), "{e}");
         assert_eq!((e.line, e.column), (4, 9), "{e}");
     }
 }
