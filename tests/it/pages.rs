@@ -1,0 +1,81 @@
+//! Several pages in one scenario world: what the world and its checks must see that a
+//! real deployment serving several pages would show.
+
+use std::sync::Arc;
+
+use jiff::SignedDuration;
+use tagdesk::scenario::settings::Options;
+use tagdesk::scenario::transcript::Transcript;
+use tagdesk::scenario::world::World;
+use tagdesk::scenario::{self, expect, run};
+
+const TWO_PAGES: &str = r#"
+name = "pages"
+description = "Two pages."
+seed = 3
+
+[pages.outlet]
+human_agent = false
+
+[agents.grace]
+roles = ["agent", "team"]
+
+[customers.ada]
+name = "Ada Lovelace"
+
+[customers.ben]
+name = "Ben Okafor"
+page = "outlet"
+
+[[step]]
+at = "0s"
+"#;
+
+/// Loads `text` as a scenario file named `name`.
+fn load(name: &str, text: &str) -> scenario_format::Scenario {
+    let dir = std::env::temp_dir().join(format!("tagdesk-pages-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    scenario::load(&path).unwrap()
+}
+
+#[test]
+fn a_conversation_shown_in_another_pages_channel_is_lost_to_its_team() {
+    let s = load("wrong-channel", TWO_PAGES);
+    let rt = scenario::runtime().unwrap();
+    rt.block_on(async {
+        let mut w = World::start(&s, s.seed, &Options::default()).await.unwrap();
+        // A bot that mixed its pages up: the outlet's conversations open in the shop's
+        // channel, where the outlet's team never looks.
+        let mut settings = (*w.pages[1].engine.settings).clone();
+        settings.channel_id = w.pages[0].engine.settings.channel_id;
+        w.pages[1].engine.settings = Arc::new(settings);
+        let ben = w.psids["ben"].clone();
+        w.pages[1]
+            .mock
+            .lock()
+            .customer_message(&ben, "Is the outlet open on Sunday?")
+            .unwrap();
+        let ada = w.psids["ada"].clone();
+        w.pages[0]
+            .mock
+            .lock()
+            .customer_message(&ada, "Has my order shipped?")
+            .unwrap();
+        let mut t = Transcript::default();
+        for minute in 1..=5 {
+            w.settle().await.unwrap();
+            run::advance(&w, &mut t, s.start + SignedDuration::from_mins(minute))
+                .await
+                .unwrap();
+        }
+        w.settle().await.unwrap();
+        let tally = expect::nothing_lost(&w).unwrap();
+        assert_eq!(
+            tally.to_string(),
+            "1 lost, 0 twice: “Is the outlet open on Sunday?” not in its page's channel",
+            "{tally:?}"
+        );
+    });
+}
