@@ -79,3 +79,27 @@ fn a_conversation_shown_in_another_pages_channel_is_lost_to_its_team() {
         );
     });
 }
+
+#[test]
+fn the_transcript_says_which_pages_channel_an_agent_types_in() {
+    let text = format!(
+        "{TWO_PAGES}\n[[step]]\nat = \"1m\"\npage = \"outlet\"\nagent = \"grace\"\ndoes = \"/status\"\n\
+         \n[[step]]\nat = \"2m\"\nagent = \"grace\"\ndoes = \"/inbox\"\n\
+         \n[[step]]\nat = \"3m\"\npage = \"outlet\"\nfaults = {{ drop = 0.5 }}\n"
+    );
+    let s = load("transcript-pages", &text);
+    let rt = scenario::runtime().unwrap();
+    let report = rt.block_on(run::run_with(&s, s.seed, &Options::default(), &mut || {}));
+    assert!(report.passed(), "{}", report.transcript);
+    for line in [
+        "grace in outlet's channel: /status",
+        "grace in page 1's channel: /inbox",
+        "outlet's Meta: faults:",
+    ] {
+        assert!(
+            report.transcript.contains(line),
+            "{line:?} in:\n{}",
+            report.transcript
+        );
+    }
+}
