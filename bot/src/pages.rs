@@ -121,6 +121,8 @@ fn customer_named(action: &Action) -> Option<&str> {
     match action {
         Action::Command { options, .. } => options.get("customer").and_then(|v| v.as_str()),
         Action::Modal { custom_id, .. } => custom_id.strip_prefix("reply-modal:"),
+        // A customer's Reply button: the press opens the form for them.
+        Action::Component { custom_id, .. } => custom_id.strip_prefix("reply:"),
         _ => None,
     }
     .filter(|psid| !psid.is_empty())
