@@ -103,3 +103,27 @@ fn the_transcript_says_which_pages_channel_an_agent_types_in() {
         );
     }
 }
+
+#[test]
+fn a_press_goes_where_the_pressed_message_is_as_discord_sends_it() {
+    // Grace's warning is in Ada's thread on the shop; she presses "Send anyway" while
+    // the step is about Ben on the outlet. Discord says where the message is, so the
+    // press reaches the shop, which knows the draft.
+    let text = format!(
+        "{TWO_PAGES}customer = \"ada\"\nsays = \"hi\"\n\
+         \n[[step]]\nat = \"0s\"\ncustomer = \"ben\"\nsays = \"hi\"\n\
+         \n[[step]]\nat = \"30h\"\ncustomer = \"ada\"\nagent = \"grace\"\ndoes = \"/tag tag:HUMAN_AGENT text:One\"\n\
+         \n[[step]]\nat = \"30h 1m\"\ncustomer = \"ada\"\nagent = \"grace\"\ndoes = \"/tag tag:HUMAN_AGENT text:Two\"\nexpect = {{ outcome = \"warned\" }}\n\
+         \n[[step]]\nat = \"30h 2m\"\ncustomer = \"ben\"\nagent = \"grace\"\ndoes = \"press confirm\"\nexpect = {{ outcome = \"sent\", sends = 0 }}\n\
+         \n[[step]]\nat = \"30h 3m\"\ncustomer = \"ada\"\nexpect = {{ sends = 2, replies_kept = true, answers_true = true }}\n"
+    );
+    let s = load("press-elsewhere", &text);
+    let rt = scenario::runtime().unwrap();
+    let report = rt.block_on(run::run_with(&s, s.seed, &Options::default(), &mut || {}));
+    assert!(
+        report.passed(),
+        "{:?}\n{}",
+        report.failures,
+        report.transcript
+    );
+}
