@@ -397,8 +397,14 @@ fn answered(w: &World, t: &mut Transcript, report: &mut Report, lines: Lines, tu
         t.note(&format!("{} ({}):", turn.agent, turn.typed));
     }
     match (&turn.prepared, &turn.answer) {
-        (Prepared::Interaction { pressed_on, .. }, Some(answer)) => {
-            w.remember(turn.agent, pressed_on.as_ref(), answer);
+        (
+            Prepared::Interaction {
+                invocation,
+                pressed_on,
+            },
+            Some(answer),
+        ) => {
+            w.remember(turn.agent, invocation, pressed_on.as_ref(), answer);
             t.answer(answer);
         }
         (Prepared::NoSuchButton(why), _) => {
