@@ -121,6 +121,8 @@ fn customer_named(action: &Action) -> Option<&str> {
     match action {
         Action::Command { options, .. } => options.get("customer").and_then(|v| v.as_str()),
         Action::Modal { custom_id, .. } => custom_id.strip_prefix("reply-modal:"),
+        // A customer's Reply button: the press opens the form for them.
+        Action::Component { custom_id, .. } => custom_id.strip_prefix("reply:"),
         _ => None,
     }
     .filter(|psid| !psid.is_empty())
@@ -144,5 +146,42 @@ impl Answerer for Pages {
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::Agent;
+
+    fn invocation(action: Action) -> Invocation {
+        Invocation {
+            id: "1".into(),
+            token: String::new(),
+            agent: Agent {
+                id: 1,
+                name: "grace".into(),
+                roles: vec![],
+            },
+            channel_id: Some(42),
+            action,
+        }
+    }
+
+    #[test]
+    fn a_reply_button_names_its_customer_as_its_form_does() {
+        // A customer's post carries a Reply button naming them; pressed where no page
+        // is known by the channel (a forum post whose answer was lost in a crash, so no
+        // store knows it yet), the customer still says which page it is.
+        let press = invocation(Action::Component {
+            custom_id: "reply:4590000000000001".into(),
+            values: vec![],
+        });
+        assert_eq!(customer_named(&press.action), Some("4590000000000001"));
+        let form = invocation(Action::Modal {
+            custom_id: "reply-modal:4590000000000001".into(),
+            fields: Default::default(),
+        });
+        assert_eq!(customer_named(&form.action), Some("4590000000000001"));
     }
 }

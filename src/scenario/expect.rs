@@ -544,7 +544,7 @@ impl std::fmt::Display for Tally {
 /// thread (a conversation opened twice). A message lost and another duplicated never
 /// cancel out.
 pub fn nothing_lost(w: &World) -> anyhow::Result<Tally> {
-    let posted = customer_entries(w)?;
+    let (posted, elsewhere) = customer_entries(w)?;
     let mut tally = Tally::default();
     for (customer, psid) in &w.psids {
         let on = w.page_of(Some(customer));
@@ -580,6 +580,13 @@ pub fn nothing_lost(w: &World) -> anyhow::Result<Tally> {
                     n => tally.twice.push(format!("“{short}” {n} times in {place}")),
                 }
             }
+            // Shown, but in another page's channel: that page's team sees it, its own
+            // team never does.
+            if in_discord > 0 && elsewhere.contains(&key) {
+                tally
+                    .lost
+                    .push(format!("“{short}” not in its page's channel"));
+            }
         }
     }
     for ((psid, text, _), n) in &posted {
@@ -613,13 +620,30 @@ fn thread_by_discord(w: &World, id: u64) -> anyhow::Result<Option<String>> {
     Ok(None)
 }
 
+/// A customer entry in Discord: (PSID, text, time).
+type Entry = (String, String, String);
+
 /// Customer entries in Discord, counted by (PSID, text, time): a thread's posts and its
 /// starter message in the channel both belong to the thread's customer; entries in a
-/// post or thread no conversation owns are counted under an empty PSID.
-fn customer_entries(w: &World) -> anyhow::Result<HashMap<(String, String, String), usize>> {
+/// post or thread no conversation owns are counted under an empty PSID. With them, the
+/// entries shown under a channel other than their customer's page's (the channel the
+/// world gave that page, whatever the bot was told).
+fn customer_entries(w: &World) -> anyhow::Result<(HashMap<Entry, usize>, HashSet<Entry>)> {
     let mut psid_of: HashMap<u64, Option<String>> = HashMap::new();
     let mut counts = HashMap::new();
+    let mut elsewhere = HashSet::new();
+    // Each customer's page's channel: the world's, as it gave them out.
+    let home: HashMap<&str, u64> = w
+        .psids
+        .iter()
+        .map(|(c, p)| {
+            let page = w.page_index(Some(c)) as u64;
+            (p.as_str(), CHANNEL + PAGE_CHANNEL_STEP * page)
+        })
+        .collect();
     for m in w.discord.messages() {
+        // The channel the entry is under: its thread's (or forum post's) parent.
+        let under = w.discord.thread(m.channel).map_or(m.channel, |t| t.parent);
         let mut psid = None;
         for id in [m.channel, m.id] {
             if psid.is_none() {
@@ -649,10 +673,16 @@ fn customer_entries(w: &World) -> anyhow::Result<HashMap<(String, String, String
                 e["description"].as_str().unwrap_or_default().to_owned(),
                 e["timestamp"].as_str().unwrap_or_default().to_owned(),
             );
+            if home
+                .get(psid.as_str())
+                .is_some_and(|&channel| channel != under)
+            {
+                elsewhere.insert(key.clone());
+            }
             *counts.entry(key).or_insert(0) += 1;
         }
     }
-    Ok(counts)
+    Ok((counts, elsewhere))
 }
 
 #[cfg(test)]

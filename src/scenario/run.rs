@@ -360,9 +360,13 @@ fn prepare<'a>(
             continue;
         };
         let customer = step.customer.as_deref();
-        lines.step(t, &format!("{agent}{}: {typed}", in_thread(customer)));
-        let actor = Actor::new(agent, &s.agents[agent]);
         let page = w.step_page(step);
+        let place = match customer {
+            Some(_) => in_thread(customer),
+            None => in_channel(w, page),
+        };
+        lines.step(t, &format!("{agent}{place}: {typed}"));
+        let actor = Actor::new(agent, &s.agents[agent]);
         let prepared = w.prepare(&actor, action, customer, page, last_answers.get(agent))?;
         turns.push(Turn {
             step,
@@ -393,8 +397,14 @@ fn answered(w: &World, t: &mut Transcript, report: &mut Report, lines: Lines, tu
         t.note(&format!("{} ({}):", turn.agent, turn.typed));
     }
     match (&turn.prepared, &turn.answer) {
-        (Prepared::Interaction { pressed_on, .. }, Some(answer)) => {
-            w.remember(turn.agent, pressed_on.as_ref(), answer);
+        (
+            Prepared::Interaction {
+                invocation,
+                pressed_on,
+            },
+            Some(answer),
+        ) => {
+            w.remember(turn.agent, invocation, pressed_on.as_ref(), answer);
             t.answer(answer);
         }
         (Prepared::NoSuchButton(why), _) => {
@@ -525,6 +535,16 @@ fn is_agent(step: &TimedStep) -> bool {
     matches!(step.action, Action::Agent { .. })
 }
 
+/// Where an agent types with no customer: nowhere named with one page; with several,
+/// the page's channel, named as the transcript's Discord lines name it.
+fn in_channel(w: &World, page: usize) -> String {
+    match (w.pages.len(), w.pages[page].name.as_str()) {
+        (1, _) => String::new(),
+        (_, "") => " in page 1's channel".to_owned(),
+        (_, name) => format!(" in {name}'s channel"),
+    }
+}
+
 fn in_thread(customer: Option<&str>) -> String {
     customer
         .map(|c| format!(" in {c}'s thread"))
@@ -577,7 +597,17 @@ fn describe(w: &World, step: &TimedStep) -> Option<String> {
                 .map(|t| format!(" tagged {t}"))
                 .unwrap_or_default()
         ),
-        Action::Faults(f) => describe_faults(f),
+        Action::Faults(f) => {
+            // With several pages, faults of one page's Meta name it.
+            let named = step.customer.is_some() || step.page.is_some();
+            let whose = match (w.pages.len(), w.pages[w.step_page(step)].name.as_str()) {
+                (1, _) => String::new(),
+                _ if !named => String::new(),
+                (_, "") => "page 1's Meta: ".to_owned(),
+                (_, name) => format!("{name}'s Meta: "),
+            };
+            format!("{whose}{}", describe_faults(f))
+        }
         Action::DiscordOutage(true) => "Discord goes down".into(),
         Action::DiscordOutage(false) => "Discord is back".into(),
         Action::DiscordFaults(f) => describe_discord_faults(f),

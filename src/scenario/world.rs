@@ -507,7 +507,7 @@ impl World {
                 pressed_on,
             } => {
                 let answer = self.perform(&invocation).await;
-                self.remember(&actor.name, pressed_on.as_ref(), &answer);
+                self.remember(&actor.name, &invocation, pressed_on.as_ref(), &answer);
                 Ok(Acted::Answer(answer))
             }
         }
@@ -576,7 +576,11 @@ impl World {
             "application_id": "1",
             "member": {"user": {"id": actor.user_id.to_string(), "username": actor.name, "global_name": actor.name}, "roles": actor.roles.iter().map(u64::to_string).collect::<Vec<_>>()},
         });
-        if let Some(t) = self.discord_thread(customer)? {
+        // A press or pick is made where the message pressed on is, as Discord says.
+        let shown_in = pressed_on.as_ref().and_then(|m| m[SHOWN_IN].as_u64());
+        if let Some(c) = shown_in {
+            v["channel_id"] = json!(c.to_string());
+        } else if let Some(t) = self.discord_thread(customer)? {
             v["channel_id"] = json!(t.to_string());
         } else if self.pages.len() > 1 {
             v["channel_id"] = json!(self.pages[page].engine.settings.channel_id.to_string());
@@ -617,12 +621,25 @@ impl World {
         response::render(&answer)
     }
 
-    /// Records what an agent now sees after `answer`: a new message is their last
-    /// answer; an UPDATE_MESSAGE replaces the message pressed on (its buttons go unless
-    /// it brings new ones); a modal or autocomplete changes no message.
-    pub fn remember(&self, agent: &str, pressed_on: Option<&Value>, answer: &Value) {
+    /// Records what an agent now sees after `answer` to `invocation`: a new message is
+    /// their last answer, in the channel the invocation was made in; an UPDATE_MESSAGE
+    /// replaces the message pressed on (its buttons go unless it brings new ones); a
+    /// modal or autocomplete changes no message.
+    pub fn remember(
+        &self,
+        agent: &str,
+        invocation: &Invocation,
+        pressed_on: Option<&Value>,
+        answer: &Value,
+    ) {
         let seen = match answer["type"].as_u64() {
-            Some(4) => answer.clone(),
+            Some(4) => {
+                let mut seen = answer.clone();
+                if let Some(c) = invocation.channel_id {
+                    seen[SHOWN_IN] = json!(c);
+                }
+                seen
+            }
             Some(7) => updated(pressed_on.unwrap_or(&Value::Null), answer),
             _ => return,
         };
@@ -637,8 +654,17 @@ pub fn updated(old: &Value, update: &Value) -> Value {
     if let Some(new) = update["data"].as_object() {
         data.extend(new.clone());
     }
-    json!({"type": 7, "data": data})
+    let mut now = json!({"type": 7, "data": data});
+    // The message stays where it is.
+    if let Some(c) = old.get(SHOWN_IN) {
+        now[SHOWN_IN] = c.clone();
+    }
+    now
 }
+
+/// The key under which the world notes, on an agent's last answer, the channel it was
+/// shown in (Discord sends a press from the channel of the message pressed on).
+const SHOWN_IN: &str = "shown_in_channel";
 
 /// The button whose `custom_id` is `wanted:...`, or (`picking`) the select menu, under
 /// `message`.

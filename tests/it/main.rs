@@ -3,6 +3,7 @@
 mod cli;
 mod explore;
 mod fuzz;
+mod pages;
 mod replicas;
 mod runner;
 mod scenarios;
