@@ -351,3 +351,23 @@ fn shrinking_keeps_each_customer_on_their_page() {
     let (text, _) = explore::load(&shrunk, "").unwrap();
     assert!(text.contains("page = \"outlet\""), "{text}");
 }
+
+#[test]
+fn a_failure_that_needs_no_second_page_shrinks_to_one() {
+    let plan = two_page_world(Profile::All);
+    let outlet = (0..plan.customers.len())
+        .find(|&c| plan.on_second(c))
+        .unwrap();
+    let keep = plan.customers[outlet].clone();
+    // "Fails" while the outlet's customer writes, to whichever page: one is enough.
+    let shrunk = explore::shrink::shrink(plan, 300, &mut |p: &explore::Plan| {
+        p.events().any(|e| match e {
+            explore::plan::Event::Says { customer, .. } => p.customers[*customer] == keep,
+            _ => false,
+        })
+    })
+    .plan;
+    assert!(shrunk.second_page.is_none(), "{}", shrunk.outline());
+    let (text, _) = explore::load(&shrunk, "").unwrap();
+    assert!(!text.contains("[pages."), "{text}");
+}

@@ -26,6 +26,7 @@ pub fn shrink(plan: Plan, budget: usize, fails: &mut dyn FnMut(&Plan) -> bool) -
         let before = s.runs;
         let mut progress = false;
         progress |= s.drop_customers();
+        progress |= s.drop_second_page();
         progress |= s.drop_groups();
         progress |= s.drop_events();
         progress |= s.simplify_faults();
@@ -83,6 +84,18 @@ impl Shrinker<'_> {
             c += 1;
         }
         progress
+    }
+
+    /// Serves every customer from the first page, if the world has a second: a
+    /// failure that doesn't need two pages reads better with one.
+    fn drop_second_page(&mut self) -> bool {
+        if self.best.second_page.is_none() {
+            return false;
+        }
+        let mut candidate = self.best.clone();
+        candidate.second_page = None;
+        candidate.on_second_page.clear();
+        self.try_keep(candidate)
     }
 
     /// Drops groups of steps: halves first, then smaller chunks, down to one.
