@@ -160,7 +160,7 @@ fn run_suite(args: &RunArgs) -> anyhow::Result<bool> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     print!("{}", report::table(&reports));
-    let failures = report::failures(&reports);
+    let failures = report::failures(&reports, &options.flags());
     if !failures.is_empty() {
         eprint!("{failures}");
     }

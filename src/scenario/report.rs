@@ -59,8 +59,9 @@ fn failed(r: &Report) -> String {
 }
 
 /// What failed (expected against actual, or the button that wasn't there), and how to
-/// reproduce it.
-pub fn failures(reports: &[Report]) -> String {
+/// reproduce it: the same file and seed, with `flags`, the options the run was given
+/// (` --config FILE`, see [`super::settings::Options::flags`]).
+pub fn failures(reports: &[Report], flags: &str) -> String {
     let mut out = String::new();
     for r in reports.iter().filter(|r| !r.passed()) {
         let _ = writeln!(out, "\n{} ({}) failed:", r.name, r.path.display());
@@ -79,7 +80,7 @@ pub fn failures(reports: &[Report]) -> String {
         }
         let _ = writeln!(
             out,
-            "  reproduce: cargo run --release -- scenario run {} --seed {}",
+            "  reproduce: cargo run --release -- scenario run {} --seed {}{flags}",
             r.path.display(),
             r.seed
         );

@@ -165,7 +165,7 @@ expect = {{ tag = "none" }}
         table.contains("FAILED (1 of 3, 1 press with no such button)"),
         "{table}"
     );
-    let failures = report::failures(std::slice::from_ref(&r));
+    let failures = report::failures(std::slice::from_ref(&r), "");
     assert!(
         failures.contains("presses.toml:43 (at 1d 2h): no such button: grace's last answer"),
         "{failures}"

@@ -163,6 +163,24 @@ fn a_failed_expectation_exits_1_with_expected_actual_and_how_to_reproduce() {
         )),
         "{err}"
     );
+    // Run under a team's settings, the reproduce line applies them too.
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/tagdesk.example.toml");
+    let out = tagdesk(&[
+        "scenario",
+        "run",
+        file.to_str().unwrap(),
+        "--config",
+        config,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let with_config = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        with_config.contains(&format!(
+            "reproduce: cargo run --release -- scenario run {} --seed 1 --config {config}",
+            file.display()
+        )),
+        "{with_config}"
+    );
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(
         xml.contains("<testsuite name=\"tagdesk scenarios\" tests=\"1\" failures=\"1\""),
