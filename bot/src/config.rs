@@ -75,6 +75,19 @@ pub enum ConfigError {
     MissingSecret(String),
 }
 
+impl ConfigError {
+    /// A [`ConfigError::Parse`] at byte `offset` of `text`, the contents of `path`.
+    pub fn at(path: &Path, text: &str, offset: usize, message: String) -> ConfigError {
+        let (line, column) = line_column(text, offset);
+        ConfigError::Parse {
+            path: path.to_owned(),
+            line,
+            column,
+            message,
+        }
+    }
+}
+
 /// The whole configuration, as the bot uses it.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -444,15 +457,7 @@ impl FileConfig {
                 message: e.message().to_owned(),
             }
         })?;
-        let at = |offset: usize, message: String| {
-            let (line, column) = line_column(text, offset);
-            ConfigError::Parse {
-                path: path.to_owned(),
-                line,
-                column,
-                message,
-            }
-        };
+        let at = |offset: usize, message: String| ConfigError::at(path, text, offset, message);
         if let Some(layout) = &file.discord.layout {
             if *layout.get_ref() == LayoutKind::Forum && file.discord.alert_channel_id.is_none() {
                 return Err(at(

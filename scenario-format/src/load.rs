@@ -169,19 +169,20 @@ pub struct PageDef {
 impl Scenario {
     /// Which page a step concerns: 0 for the first, `n` for `pages[n - 1]`.
     pub fn page_of(&self, step: &TimedStep) -> usize {
-        let name = match &step.customer {
-            Some(c) => self.customer_pages.get(c),
-            None => step.page.as_ref(),
-        };
-        name.and_then(|n| self.pages.iter().position(|p| &p.name == n))
-            .map_or(0, |i| i + 1)
+        match &step.customer {
+            Some(c) => self.customer_page(c),
+            None => self.page_index(step.page.as_deref()),
+        }
     }
 
     /// Which page a customer writes to: 0 for the first, `n` for `pages[n - 1]`.
     pub fn customer_page(&self, customer: &str) -> usize {
-        self.customer_pages
-            .get(customer)
-            .and_then(|n| self.pages.iter().position(|p| &p.name == n))
+        self.page_index(self.customer_pages.get(customer).map(String::as_str))
+    }
+
+    /// The page named `name` (0 for none or a name not declared).
+    fn page_index(&self, name: Option<&str>) -> usize {
+        name.and_then(|n| self.pages.iter().position(|p| p.name == n))
             .map_or(0, |i| i + 1)
     }
 }

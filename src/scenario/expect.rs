@@ -609,17 +609,6 @@ fn shown(text: &str) -> String {
     }
 }
 
-/// The PSID of the conversation whose Discord thread (or starter post) `id` is, on
-/// whichever page has it.
-fn thread_by_discord(w: &World, id: u64) -> anyhow::Result<Option<String>> {
-    for page in &w.pages {
-        if let Some(t) = page.engine.store.thread_by_discord(id)? {
-            return Ok(Some(t.psid));
-        }
-    }
-    Ok(None)
-}
-
 /// A customer entry in Discord: (PSID, text, time).
 type Entry = (String, String, String);
 
@@ -650,7 +639,7 @@ fn customer_entries(w: &World) -> anyhow::Result<(HashMap<Entry, usize>, HashSet
                 psid = match psid_of.get(&id) {
                     Some(p) => p.clone(),
                     None => {
-                        let p = thread_by_discord(w, id)?;
+                        let p = w.by_discord_thread(id)?.map(|(_, t)| t.psid);
                         psid_of.insert(id, p.clone());
                         p
                     }

@@ -166,12 +166,10 @@ fn describe(w: &World, c: &bot::discord::recorder::Call) -> String {
     }
     let channel: Option<u64> = c.path.split('/').nth(4).and_then(|id| id.parse().ok());
     let who = |id: u64| {
-        w.pages
-            .iter()
-            .find_map(|p| {
-                let t = p.engine.store.thread_by_discord(id).ok().flatten()?;
-                p.engine.store.customer(&t.psid).ok().flatten()
-            })
+        w.by_discord_thread(id)
+            .ok()
+            .flatten()
+            .and_then(|(page, t)| page.engine.store.customer(&t.psid).ok().flatten())
             .map(|c| c.display_name())
             .unwrap_or_else(|| "?".into())
     };

@@ -327,6 +327,20 @@ impl World {
         &self.pages[self.page_index(customer)]
     }
 
+    /// The conversation whose Discord thread (or starter post) `id` is, with its page:
+    /// whichever page's store knows it.
+    pub fn by_discord_thread(
+        &self,
+        id: u64,
+    ) -> Result<Option<(&PageWorld, bot::store::Thread)>, bot::store::StoreError> {
+        for page in &self.pages {
+            if let Some(t) = page.engine.store.thread_by_discord(id)? {
+                return Ok(Some((page, t)));
+            }
+        }
+        Ok(None)
+    }
+
     /// The page (its index in [`World::pages`]) a step concerns: its customer's, or
     /// the page it names, or the first.
     pub fn step_page(&self, step: &TimedStep) -> usize {

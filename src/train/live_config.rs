@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 
 use bot::config::ConfigError;
 use jiff::SignedDuration;
-use messenger::text::line_column;
 use serde::{Deserialize, Deserializer};
 
 use super::pace::Pace;
@@ -114,15 +113,7 @@ impl TrainingConfig {
 
     /// Parses a configuration's text; `path` names it in errors.
     pub fn parse(path: &Path, text: &str) -> Result<TrainingConfig, ConfigError> {
-        let error = |offset: usize, message: String| {
-            let (line, column) = line_column(text, offset);
-            ConfigError::Parse {
-                path: path.to_owned(),
-                line,
-                column,
-                message,
-            }
-        };
+        let error = |offset: usize, message: String| ConfigError::at(path, text, offset, message);
         let config: TrainingConfig = toml::from_str(text)
             .map_err(|e| error(e.span().map_or(0, |s| s.start), e.message().to_owned()))?;
         // Where a key is written: the line that starts with it (not a comment).
