@@ -169,6 +169,13 @@ ALTER TABLE messages ADD COLUMN reason TEXT;
 /// this value, however many stores come and go. A simulated crash drops its store and
 /// opens another, as a real one reopens the file: what was committed is all there is.
 /// Nothing is written to a file, so a simulated weekend doesn't wait on the kernel.
+///
+/// It lives in SQLite's `memdb` VFS (the one `sqlite3_deserialize` uses), not in a
+/// `mode=memory` database: a `mode=memory` database keeps every page in its page
+/// cache, and SQLite scans that whole cache at the commit after any b-tree balance
+/// that reorders pages (it parks a page at the pending-byte page number meanwhile),
+/// so commits grew dearer with the database. On `memdb` the file is a buffer and the
+/// page cache is bounded as a file's is.
 pub struct MemoryDatabase {
     uri: String,
     /// Keeps the database alive between stores (never used: behind a mutex only so
@@ -180,7 +187,8 @@ impl MemoryDatabase {
     /// A new, empty database named `name` (unique in the process: a name already in use
     /// would share that database).
     pub fn new(name: &str) -> Result<Self, StoreError> {
-        let uri = format!("file:{name}?mode=memory&cache=shared");
+        // A leading `/` makes the memdb database shared by name within the process.
+        let uri = format!("file:/{name}?vfs=memdb");
         let keeper = Self::open_uri(&uri)?;
         Ok(MemoryDatabase {
             uri,
@@ -224,6 +232,8 @@ impl SqliteStore {
 
     /// Opens (creating if needed) and migrates the database `db` holds in memory.
     pub fn open_memory(db: &MemoryDatabase) -> Result<Self, StoreError> {
+        // memdb refuses WAL and keeps its rollback journal in memory too: enough for
+        // what a simulation does to a store (drop it mid-work, as a crash would).
         Self::setup(db.connect()?)
     }
 
@@ -1376,6 +1386,33 @@ pub(super) fn intern(kind: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_memory_database_outlives_its_stores_and_keeps_no_file() {
+        let db = MemoryDatabase::new("store-tests-outlives").unwrap();
+        let first = SqliteStore::open_memory(&db).unwrap();
+        let greeting = Snippet {
+            name: "greeting".into(),
+            text: "Hello!".into(),
+            author: "ana".into(),
+        };
+        first.snippet_put(&greeting).unwrap();
+        let instance = first.instance.clone();
+        drop(first);
+        let second = SqliteStore::open_memory(&db).unwrap();
+        assert_eq!(second.snippets().unwrap(), vec![greeting]);
+        assert_eq!(
+            second.instance, instance,
+            "the same database, not a new one"
+        );
+        let journal: String = second
+            .conn()
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(journal, "memory", "no log in a file");
+        assert!(!Path::new("/store-tests-outlives-wal").exists());
+        assert!(!Path::new("/store-tests-outlives-journal").exists());
+    }
 
     #[test]
     fn reservations_count_every_in_flight_state() {
