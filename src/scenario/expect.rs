@@ -47,7 +47,9 @@ pub fn outcome_of(answer: &Value) -> &'static str {
         return "partial";
     }
     match content.chars().next() {
-        Some('✅') => "sent",
+        // ✅ also marks answers that send nothing ("No restriction in force", a
+        // conversation closed): only one that says it sent is a send.
+        Some('✅') if says_sent(content) => "sent",
         Some('🚫') => "refused",
         Some('⚠') => "warned",
         Some('🅿') => "parked",
@@ -56,6 +58,13 @@ pub fn outcome_of(answer: &Value) -> &'static str {
         Some('🔒') => "denied",
         _ => "done",
     }
+}
+
+/// Whether an answer says something was sent ("Sent as RESPONSE", "all 3 sent").
+fn says_sent(content: &str) -> bool {
+    content
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| w.eq_ignore_ascii_case("sent"))
 }
 
 /// Whether an answer says "N of M sent" with N short of M but not nothing: a split
@@ -715,6 +724,19 @@ mod tests {
             ("⏳ Not sent yet: Meta is slow to answer.", "pending"),
             ("🔒 Only members with the agent role can do that.", "denied"),
             ("Claimed.", "done"),
+            ("✅ No restriction in force.", "done"),
+            (
+                "✅ ana closed this conversation. The customer's next message reopens it.",
+                "done",
+            ),
+            (
+                "✅ Split into 2 messages; all 2 sent as RESPONSE, in order.",
+                "sent",
+            ),
+            (
+                "✅ Sent: Meta's echo confirms it; the thread shows how it went.",
+                "sent",
+            ),
         ];
         for (content, word) in cases {
             assert_eq!(outcome_of(&answer(content)), word, "{content}");
