@@ -1,4 +1,5 @@
-//! The IO side of webhooks: POSTs the deliveries the platform hands out and reports back.
+//! The IO side of webhooks: POSTs the deliveries the platform hands out (see
+//! [`crate::pages::flush`], which asks for them and reports back).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -6,8 +7,7 @@ use std::time::Duration;
 use messenger::signature::HEADER;
 
 use crate::platform::journal::Answer;
-use crate::platform::webhooks::{Attempt, Delivery};
-use crate::platform::Platform;
+use crate::platform::webhooks::Attempt;
 
 /// Meta counts a delivery as failed when the subscriber takes longer than this.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
@@ -44,66 +44,67 @@ impl Deliverer {
         *self.in_process.lock().unwrap_or_else(|e| e.into_inner()) = Some(subscriber);
     }
 
-    /// Delivers everything due now, retrying at once where Meta would.
-    pub async fn flush(&self, platform: &Arc<Mutex<Platform>>) {
-        if !self.enabled {
-            return;
-        }
-        let _serial = self.serial.lock().await;
-        let lock = || platform.lock().unwrap_or_else(|e| e.into_inner());
-        // Each pass sends what is due; a failed first attempt is due again at once, so
-        // two passes cover "retry immediately". Later retries wait for the clock.
-        for _ in 0..2 {
-            let (attempts, url) = {
-                let mut p = lock();
-                (p.take_deliveries(), p.settings.webhook_url.clone())
-            };
-            let Some(url) = url.filter(|_| !attempts.is_empty()) else {
-                return;
-            };
-            for attempt in attempts {
-                let answer = self.attempt(&url, &attempt).await;
-                lock().delivery_answered(attempt.delivery, answer);
-            }
-        }
-    }
-
-    async fn attempt(&self, url: &str, attempt: &Attempt) -> Answer {
+    /// Makes one attempt: lost in transit, or posted (twice if duplicated).
+    pub(crate) async fn attempt(&self, url: &str, attempt: &Attempt) -> Answer {
         if attempt.dropped {
             return Answer::Lost;
         }
-        let answer = self.post(url, &attempt.delivery).await;
-        if attempt.duplicated {
-            self.post(url, &attempt.delivery).await;
+        let d = &attempt.delivery;
+        self.post_twice_if(url, &d.body, &d.signature, d.attempts, attempt.duplicated)
+            .await
+    }
+
+    /// Posts a signed body, a second time if `duplicated`; the first answer counts.
+    pub(crate) async fn post_twice_if(
+        &self,
+        url: &str,
+        body: &[u8],
+        signature: &str,
+        attempts: u32,
+        duplicated: bool,
+    ) -> Answer {
+        let answer = self.post(url, body, signature, attempts).await;
+        if duplicated {
+            self.post(url, body, signature, attempts).await;
         }
         answer
     }
 
-    async fn post(&self, url: &str, d: &Delivery) -> Answer {
+    /// Holds this deliverer's turn: one flush at a time, so batches arrive in order.
+    pub(crate) async fn turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.serial.lock().await
+    }
+
+    /// Whether there is a subscriber at all.
+    pub(crate) fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    async fn post(&self, url: &str, body: &[u8], signature: &str, attempts: u32) -> Answer {
         let subscriber = self
             .in_process
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         if let Some(router) = subscriber {
-            return post_in_process(router, d).await;
+            return post_in_process(router, body, signature, attempts).await;
         }
         let result = self
             .client
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(HEADER, &d.signature)
-            .body(d.body.clone())
+            .header(HEADER, signature)
+            .body(body.to_vec())
             .send()
             .await;
         match result {
             Ok(r) if r.status().is_success() => Answer::Status(r.status().as_u16()),
             Ok(r) => {
-                tracing::warn!(status = %r.status(), attempt = d.attempts, "webhook refused");
+                tracing::warn!(status = %r.status(), attempt = attempts, "webhook refused");
                 Answer::Status(r.status().as_u16())
             }
             Err(e) => {
-                tracing::warn!(error = %e, attempt = d.attempts, "webhook failed");
+                tracing::warn!(error = %e, attempt = attempts, "webhook failed");
                 Answer::NoAnswer(if e.is_timeout() {
                     no_answer_in_time()
                 } else if e.is_connect() {
@@ -122,17 +123,22 @@ fn no_answer_in_time() -> String {
 }
 
 /// Posts a delivery to an in-process router, with Meta's headers and a timeout.
-async fn post_in_process(router: axum::Router, d: &Delivery) -> Answer {
+async fn post_in_process(
+    router: axum::Router,
+    body: &[u8],
+    signature: &str,
+    attempts: u32,
+) -> Answer {
     use tower::ServiceExt;
     let request = axum::http::Request::post("/webhook")
         .header(axum::http::header::CONTENT_TYPE, "application/json")
-        .header(HEADER, &d.signature)
-        .body(axum::body::Body::from(d.body.clone()))
+        .header(HEADER, signature)
+        .body(axum::body::Body::from(body.to_vec()))
         .expect("a valid request");
     match tokio::time::timeout(TIMEOUT, router.oneshot(request)).await {
         Ok(Ok(r)) if r.status().is_success() => Answer::Status(r.status().as_u16()),
         Ok(Ok(r)) => {
-            tracing::warn!(status = %r.status(), attempt = d.attempts, "webhook refused");
+            tracing::warn!(status = %r.status(), attempt = attempts, "webhook refused");
             Answer::Status(r.status().as_u16())
         }
         Ok(Err(never)) => match never {},

@@ -12,7 +12,8 @@
 //! - everything else (`/_mock/...`, `/`) to the first page.
 //!
 //! Webhooks are the pages' own: each delivery carries its page's `entry[].id`, signed
-//! with the app secret they share.
+//! with the app secret they share. [`flush`] delivers them as Meta does for an app on
+//! several pages: what falls due for several pages at once goes out in one POST.
 
 use std::sync::Arc;
 
@@ -24,6 +25,8 @@ use axum::Router;
 use tower::ServiceExt;
 
 use crate::http::AppState;
+use crate::platform::journal::Answer;
+use crate::platform::webhooks::Attempt;
 
 /// Admin bodies are small; this is generous.
 const MAX_ADMIN_BODY: usize = 1024 * 1024;
@@ -73,6 +76,146 @@ async fn dispatch(State(pages): State<Arc<Vec<Page>>>, request: Request) -> Resp
         .and_then(|t| pages.iter().find(|p| p.token == t))
         .unwrap_or(&pages[0]);
     page.router.clone().oneshot(request).await.into_response()
+}
+
+/// Delivers every page's webhooks now due, as Meta does for one app subscribed to
+/// several pages: a delivery of each page falling due at once goes out in one POST,
+/// its `entry` array the pages' entries in page order, signed with the app secret
+/// they share (Meta's docs: "entries may be batched"; a subscriber must split them by
+/// `entry[].id`). Each page's delivery then fares as that POST did: delivered, or
+/// retried on its own page's schedule, so a later retry may go alone or with another
+/// page's. A delivery lost in transit by a fault, and a page with another URL or
+/// secret, goes alone. With one page this is that page's own flush.
+pub async fn flush(pages: &[AppState]) {
+    let pages: Vec<&AppState> = pages.iter().filter(|p| p.deliverer.enabled()).collect();
+    let mut turns = Vec::with_capacity(pages.len());
+    for page in &pages {
+        turns.push(page.deliverer.turn().await);
+    }
+    // Two passes, as a page's own flush: a failed first attempt is due again at once.
+    for _ in 0..2 {
+        let mut queues: Vec<Queue<'_>> = pages
+            .iter()
+            .filter_map(|&page| {
+                let mut p = page.lock();
+                let attempts = p.take_deliveries();
+                let url = p.settings.webhook_url.clone()?;
+                (!attempts.is_empty()).then(|| Queue {
+                    page,
+                    url,
+                    secret: p.settings.app_secret.clone(),
+                    attempts: attempts.into(),
+                })
+            })
+            .collect();
+        if queues.is_empty() {
+            return;
+        }
+        // Round by round: the next delivery of every page that has one.
+        loop {
+            let round: Vec<(&Queue<'_>, Attempt)> = queues
+                .iter_mut()
+                .filter_map(|q| q.attempts.pop_front().map(|a| (&*q, a)))
+                .collect();
+            if round.is_empty() {
+                break;
+            }
+            deliver_round(round).await;
+        }
+    }
+}
+
+/// One page's deliveries due in a pass, and where they go.
+struct Queue<'a> {
+    page: &'a AppState,
+    url: String,
+    secret: String,
+    attempts: std::collections::VecDeque<Attempt>,
+}
+
+/// Delivers one delivery per page: those going to one URL under one secret together.
+async fn deliver_round(round: Vec<(&Queue<'_>, Attempt)>) {
+    let mut rest = round;
+    while let Some((first, _)) = rest.first() {
+        let (url, secret) = (first.url.clone(), first.secret.clone());
+        let (together, others): (Vec<_>, Vec<_>) = rest
+            .into_iter()
+            .partition(|(q, a)| q.url == url && q.secret == secret && !a.dropped);
+        rest = others;
+        match &together[..] {
+            [] => {
+                // A delivery lost in transit: its page's own flush reports it.
+                let (q, attempt) = rest.remove(0);
+                let answer = q.page.deliverer.attempt(&q.url, &attempt).await;
+                q.page.lock().delivery_answered(attempt.delivery, answer);
+            }
+            [(q, attempt)] => {
+                let answer = q.page.deliverer.attempt(&q.url, attempt).await;
+                q.page
+                    .lock()
+                    .delivery_answered(attempt.delivery.clone(), answer);
+            }
+            [(q, _), ..] => {
+                let answer = post_together(q.page, &url, &secret, &together).await;
+                for (q, attempt) in together {
+                    q.page
+                        .lock()
+                        .delivery_answered(attempt.delivery, answer.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Posts several pages' deliveries as one body, twice if a fault duplicates any of
+/// them, noting in each page's log what it went with.
+async fn post_together(
+    via: &AppState,
+    url: &str,
+    secret: &str,
+    together: &[(&Queue<'_>, Attempt)],
+) -> Answer {
+    let bodies: Vec<&[u8]> = together.iter().map(|(_, a)| &a.delivery.body[..]).collect();
+    let Some(body) = joined(&bodies) else {
+        unreachable!("the platform writes every delivery as {PREFIX}...{SUFFIX}")
+    };
+    for (q, attempt) in together {
+        let with: Vec<String> = together
+            .iter()
+            .filter(|(other, _)| !std::ptr::eq(*other, *q))
+            .map(|(other, a)| {
+                let page = other.page.lock().settings.page_id.clone();
+                format!("page {page}'s delivery {}", a.delivery.id)
+            })
+            .collect();
+        q.page.lock().note_batched(attempt.delivery.id, with);
+    }
+    let signature = messenger::signature::sign(secret.as_bytes(), &body);
+    let duplicated = together.iter().any(|(_, a)| a.duplicated);
+    let attempts = together.iter().map(|(_, a)| a.delivery.attempts).max();
+    via.deliverer
+        .post_twice_if(url, &body, &signature, attempts.unwrap_or(1), duplicated)
+        .await
+}
+
+/// How the platform writes a delivery's body (`to_meta_json` of a `WebhookDelivery`).
+const PREFIX: &str = r#"{"object":"page","entry":["#;
+const SUFFIX: &str = "]}";
+
+/// Several delivery bodies as one: their `entry` arrays joined, byte for byte.
+fn joined(bodies: &[&[u8]]) -> Option<Vec<u8>> {
+    let mut out = PREFIX.as_bytes().to_vec();
+    for (n, body) in bodies.iter().enumerate() {
+        let entries = body
+            .strip_prefix(PREFIX.as_bytes())?
+            .strip_suffix(SUFFIX.as_bytes())?;
+        if n > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(entries);
+    }
+    out.extend_from_slice(SUFFIX.as_bytes());
+    Some(out)
 }
 
 /// The request's access token: `?access_token=` or `Authorization: Bearer`.

@@ -430,11 +430,11 @@ impl World {
         self.flush().await;
     }
 
-    /// Meta delivers what is pending, page by page.
+    /// Meta delivers what is pending: with several pages, what falls due for several
+    /// at once in one POST, as for an app on several pages.
     async fn flush(&self) {
-        for page in &self.pages {
-            page.mock.flush().await;
-        }
+        let mocks: Vec<AppState> = self.pages.iter().map(|p| p.mock.clone()).collect();
+        mock_graph::pages::flush(&mocks).await;
     }
 
     /// Lets the bot work: Meta delivers what is pending, the bot processes it.

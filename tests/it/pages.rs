@@ -127,3 +127,50 @@ fn a_press_goes_where_the_pressed_message_is_as_discord_sends_it() {
         report.transcript
     );
 }
+
+#[test]
+fn both_pages_entries_in_one_delivery_are_split_between_their_stores() {
+    let s = load("one-post", TWO_PAGES);
+    let rt = scenario::runtime().unwrap();
+    rt.block_on(async {
+        let w = World::start(&s, s.seed, &Options::default()).await.unwrap();
+        // Both customers write at the same instant: Meta sends the app one POST.
+        let ben = w.psids["ben"].clone();
+        let ada = w.psids["ada"].clone();
+        w.pages[1]
+            .mock
+            .lock()
+            .customer_message(&ben, "Is the outlet open on Sunday?")
+            .unwrap();
+        w.pages[0]
+            .mock
+            .lock()
+            .customer_message(&ada, "Has my order shipped?")
+            .unwrap();
+        let mut t = Transcript::default();
+        w.settle().await.unwrap();
+        run::advance(&w, &mut t, s.start + SignedDuration::from_mins(5))
+            .await
+            .unwrap();
+        w.settle().await.unwrap();
+        for page in &w.pages {
+            let log = serde_json::json!(page.mock.lock().webhook_log(None));
+            let first = &log["data"][0]["attempts"][0];
+            assert_eq!(
+                first["batched_with"].as_array().map(Vec::len),
+                Some(1),
+                "{log}"
+            );
+        }
+        let tally = expect::nothing_lost(&w).unwrap();
+        assert_eq!(tally.to_string(), "0 lost, 0 twice", "{tally:?}");
+        for (page, psid, other) in [(0, &ada, &ben), (1, &ben, &ada)] {
+            let store = &w.pages[page].engine.store;
+            assert!(store.customer(psid).unwrap().is_some());
+            assert!(
+                store.customer(other).unwrap().is_none(),
+                "kept by its own page"
+            );
+        }
+    });
+}

@@ -238,6 +238,10 @@ pub struct AttemptLog {
     pub error: Option<String>,
     /// Whether it counted as delivered; `None` while it is under way.
     pub ok: Option<bool>,
+    /// Other pages' deliveries it went out with, in one POST (an app on several
+    /// pages); empty when it went alone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub batched_with: Vec<String>,
 }
 
 /// Where a delivery stands.

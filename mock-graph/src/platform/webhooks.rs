@@ -225,6 +225,7 @@ impl Platform {
                         status: None,
                         error: None,
                         ok: None,
+                        batched_with: Vec::new(),
                     });
                     log.state = DeliveryState::Sending;
                 }
@@ -327,6 +328,18 @@ impl Platform {
             ..delivery.clone()
         });
         next_at
+    }
+
+    /// Notes that a delivery's current attempt went out in one POST with `with`
+    /// (other pages' deliveries).
+    pub fn note_batched(&mut self, delivery: u64, with: Vec<String>) {
+        if let Some(attempt) = self
+            .outbox
+            .log_mut(delivery)
+            .and_then(|log| log.attempts.last_mut())
+        {
+            attempt.batched_with = with;
+        }
     }
 
     /// Subscribes the app again, as `POST /{page-id}/subscribed_apps` does.

@@ -299,3 +299,78 @@ async fn standby_when_another_app_owns_the_thread() {
     assert!(bodies[0]["entry"][0].get("messaging").is_none());
     assert_eq!(bodies[0]["entry"][0]["standby"][0]["message"]["text"], "hi");
 }
+
+/// An app on two pages: deliveries of both falling due at once go out in one POST,
+/// their entries side by side, and each page's log says what it went with.
+#[tokio::test]
+async fn two_pages_due_at_once_share_one_post() {
+    let (sub, url) = Subscriber::start().await;
+    let mut s = mock_graph::Settings::defaults();
+    s.listen = "127.0.0.1:0".into();
+    s.webhook_url = Some(url);
+    s.pages = 2;
+    let mock = mock_graph::start(s).await.unwrap();
+    let live = Live {
+        base: format!("http://{}", mock.addr),
+        http: reqwest::Client::new(),
+    };
+    let ids: Vec<String> = mock
+        .pages
+        .iter()
+        .map(|p| p.lock().settings.page_id.clone())
+        .collect();
+    // Both pages' first deliveries fail, so both are retried 30 s later, together.
+    sub.status.store(500, Ordering::SeqCst);
+    for (n, id) in ids.iter().enumerate() {
+        let prefix = if n == 0 {
+            String::new()
+        } else {
+            format!("/pages/{id}")
+        };
+        let c = live
+            .post(&format!("{prefix}/_mock/customers"), json!({}))
+            .await;
+        let psid = c["psid"].as_str().unwrap();
+        live.post(
+            &format!("{prefix}/_mock/customers/{psid}/messages"),
+            json!({"text": format!("hello page {}", n + 1)}),
+        )
+        .await;
+    }
+    assert_eq!(sub.received.lock().unwrap().len(), 4, "each alone, twice");
+    sub.status.store(200, Ordering::SeqCst);
+    for page in &mock.pages {
+        let mut p = page.lock();
+        let later = p.now() + jiff::SignedDuration::from_secs(30);
+        p.advance_to(later).unwrap();
+    }
+    mock_graph::pages::flush(&mock.pages).await;
+
+    let received = sub.received.lock().unwrap().clone();
+    assert_eq!(received.len(), 5, "one POST for both retries");
+    let (body, sig) = &received[4];
+    assert!(independently_signed("mock-app-secret", body, sig));
+    let batch: Value = serde_json::from_slice(body).unwrap();
+    let entry_ids: Vec<&str> = batch["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(entry_ids, [ids[0].as_str(), ids[1].as_str()]);
+    assert_eq!(
+        batch["entry"][1]["messaging"][0]["message"]["text"],
+        "hello page 2"
+    );
+    for (n, page) in mock.pages.iter().enumerate() {
+        let log = json!(page.lock().webhook_log(None));
+        let last = &log["data"][0]["attempts"].as_array().unwrap()[2];
+        assert_eq!(last["ok"], true, "{log}");
+        let other = &ids[1 - n];
+        let with = last["batched_with"][0].as_str().unwrap();
+        assert!(
+            with.starts_with(&format!("page {other}'s delivery")),
+            "{with}"
+        );
+    }
+}

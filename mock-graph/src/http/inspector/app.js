@@ -575,7 +575,8 @@ const webhooks = {
       h('td', {}, d.attempts.length ? h('ol', { class: 'attempts' }, d.attempts.map((a) => h('li', {},
         fmtTime(Date.parse(a.at)), ' → ',
         a.status != null ? h('span', { class: a.ok ? 'ok' : 'bad' }, String(a.status)) : h('span', { class: 'bad' }, a.error || (a.ok == null ? 'sending…' : '')),
-        a.duplicated ? ' (sent twice)' : ''))) : h('span', { class: 'muted' }, 'not yet')),
+        a.duplicated ? ' (sent twice)' : '',
+        a.batched_with ? h('div', { class: 'small muted' }, 'in one POST with ' + a.batched_with.join(', ')) : null))) : h('span', { class: 'muted' }, 'not yet')),
       h('td', {}, stateText(d.state)),
       h('td', {}, h('details', { class: 'body', 'data-key': 'body-' + d.id }, h('summary', {}, 'JSON'), h('pre', {}, d.body)))));
     swap(this.table, rows.length ? rows : h('tr', {}, h('td', { colspan: 6, class: 'empty' }, 'No deliveries yet.')));
