@@ -103,36 +103,37 @@ pub async fn start(settings: Settings) -> anyhow::Result<MockGraph> {
         }
     });
     if realtime {
-        for page in &pages {
-            tokio::spawn(follow_wall_clock(page.clone()));
-        }
+        tokio::spawn(follow_wall_clock(pages.clone()));
     }
     Ok(MockGraph { addr, state, pages })
 }
 
 /// With `--realtime`, the virtual clock follows the wall clock from `--start`. This is
 /// the only place the emulator reads real time.
-async fn follow_wall_clock(state: AppState) {
+async fn follow_wall_clock(pages: Vec<AppState>) {
     let started = std::time::Instant::now();
-    let start = state.lock().settings.start;
+    let start = pages[0].lock().settings.start;
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
     let mut ticks: u64 = 0;
     loop {
         tick.tick().await;
         let elapsed = jiff::SignedDuration::try_from(started.elapsed()).unwrap_or_default();
         let target = start + elapsed;
-        {
+        for state in &pages {
             let mut p = state.lock();
             if target > p.now() {
                 let _ = p.advance_to(target);
             }
         }
-        state.flush().await;
+        // Every page's clock first, then their deliveries: those due at once share a POST.
+        pages::flush(&pages).await;
         // Once a second is enough for watchers: the page counts down between changes
         // from the virtual time it was last told.
         ticks += 1;
         if ticks.is_multiple_of(10) {
-            state.changes.announce();
+            for state in &pages {
+                state.changes.announce();
+            }
         }
     }
 }

@@ -8,7 +8,8 @@
 //!   Meta (an unknown token goes to the first page, which answers 190);
 //! - `/pages/{page-id}/...` to that page (its admin API and inspector);
 //! - `POST /_mock/clock` and `POST /_mock/reset` to every page, so they share one
-//!   virtual clock; the answer is the first page's;
+//!   virtual clock; the answer is the first page's; after a clock move the front
+//!   delivers every page's due webhooks at once ([`flush`]);
 //! - everything else (`/_mock/...`, `/`) to the first page.
 //!
 //! Webhooks are the pages' own: each delivery carries its page's `entry[].id`, signed
@@ -24,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower::ServiceExt;
 
-use crate::http::AppState;
+use crate::http::{AppState, FrontDelivers};
 use crate::platform::journal::Answer;
 use crate::platform::webhooks::Attempt;
 
@@ -34,6 +35,7 @@ const MAX_ADMIN_BODY: usize = 1024 * 1024;
 struct Page {
     token: String,
     router: Router,
+    state: AppState,
 }
 
 /// The front router over `pages` (the first is page 1).
@@ -47,7 +49,11 @@ pub fn router(pages: &[AppState]) -> Router {
         };
         let router = crate::http::router(state.clone());
         front = front.nest_service(&format!("/pages/{id}"), router.clone());
-        routed.push(Page { token, router });
+        routed.push(Page {
+            token,
+            router,
+            state: state.clone(),
+        });
     }
     front.fallback(dispatch).with_state(Arc::new(routed))
 }
@@ -60,14 +66,22 @@ async fn dispatch(State(pages): State<Arc<Vec<Page>>>, request: Request) -> Resp
         let Ok(bytes) = to_bytes(body, MAX_ADMIN_BODY).await else {
             return (axum::http::StatusCode::PAYLOAD_TOO_LARGE, "body too large").into_response();
         };
+        let clock = parts.uri.path() == "/_mock/clock";
         let mut first = None;
         for page in pages.iter() {
             let mut copy = Request::new(Body::from(bytes.clone()));
             *copy.method_mut() = parts.method.clone();
             *copy.uri_mut() = parts.uri.clone();
             *copy.headers_mut() = parts.headers.clone();
+            if clock {
+                copy.extensions_mut().insert(FrontDelivers);
+            }
             let answer = page.router.clone().oneshot(copy).await.into_response();
             first.get_or_insert(answer);
+        }
+        if clock {
+            let states: Vec<AppState> = pages.iter().map(|p| p.state.clone()).collect();
+            flush(&states).await;
         }
         return first.expect("at least one page");
     }

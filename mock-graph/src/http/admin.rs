@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use jiff::Timestamp;
 use messenger::guard::PromoLexicon;
 use messenger::timefmt::parse_duration;
@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{AppState, MetaResponse};
+use super::{AppState, FrontDelivers, MetaResponse};
 use crate::platform::{AdminError, Faults};
 
 pub(super) fn router() -> Router<AppState> {
@@ -103,7 +103,11 @@ struct ClockMove {
     to: Option<String>,
 }
 
-async fn move_clock(State(state): State<AppState>, bytes: Bytes) -> Result<Json<Value>, AdminErr> {
+async fn move_clock(
+    State(state): State<AppState>,
+    front: Option<Extension<FrontDelivers>>,
+    bytes: Bytes,
+) -> Result<Json<Value>, AdminErr> {
     let req: ClockMove = body(&bytes)?;
     let bad =
         |field: &str, e: String| AdminErr(StatusCode::BAD_REQUEST, format!("field `{field}`: {e}"));
@@ -140,7 +144,9 @@ async fn move_clock(State(state): State<AppState>, bytes: Bytes) -> Result<Json<
             }
         }
     };
-    state.flush().await;
+    if front.is_none() {
+        state.flush().await;
+    }
     Ok(Json(json!({"now": now})))
 }
 

@@ -32,6 +32,13 @@ pub struct AppState {
 
 /// A counter of changes, watched by `GET /_mock/events`. Watchers see the latest value
 /// only, so a burst of requests is one wake-up, not a queue.
+/// Marks a clock move the front of several pages makes on every page: the page
+/// doesn't deliver on its own, the front delivers every page's due webhooks together
+/// once all clocks have moved (see [`crate::pages::flush`]). A request extension, so
+/// only the front can set it.
+#[derive(Clone, Copy)]
+pub(crate) struct FrontDelivers;
+
 #[derive(Clone)]
 pub struct Changes(Arc<watch::Sender<u64>>);
 

@@ -339,12 +339,8 @@ async fn two_pages_due_at_once_share_one_post() {
     }
     assert_eq!(sub.received.lock().unwrap().len(), 4, "each alone, twice");
     sub.status.store(200, Ordering::SeqCst);
-    for page in &mock.pages {
-        let mut p = page.lock();
-        let later = p.now() + jiff::SignedDuration::from_secs(30);
-        p.advance_to(later).unwrap();
-    }
-    mock_graph::pages::flush(&mock.pages).await;
+    // The front moves every page's clock, then delivers what fell due, together.
+    live.post("/_mock/clock", json!({"advance": "30s"})).await;
 
     let received = sub.received.lock().unwrap().clone();
     assert_eq!(received.len(), 5, "one POST for both retries");
