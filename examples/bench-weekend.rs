@@ -8,7 +8,8 @@
 //! started from Debian's binaries as the tests start theirs), the ratio printed.
 //!
 //! Prints, per size, the wall time beside the virtual time it covers (virtual hours per
-//! wall second), and the Discord REST calls the bot made per inbound customer message.
+//! wall second), and the Discord REST calls the bot made per inbound customer message;
+//! then how the time grew from the smallest size to the largest, beside linear growth.
 //! The scenario's own expectations are checked too, except those that count customers.
 
 use std::path::Path;
@@ -56,6 +57,8 @@ fn main() {
     } else {
         sizes
     };
+    // Each size's wall time, for how time grows with customers (measured in this run).
+    let mut walls: Vec<(u32, f64)> = Vec::new();
     for customers in sizes {
         let s = scenario(customers);
         let report = rt.block_on(run::run(&s, s.seed, &mut || {}));
@@ -93,5 +96,14 @@ fn main() {
         for (route, n) in &report.discord_calls_by_route {
             println!("           {n:>7}  {route}");
         }
+        walls.push((customers, wall));
+    }
+    if let [(small, small_wall), .., (large, large_wall)] = walls[..] {
+        println!(
+            "  growth: {:.1}x the customers cost {:.1}x the time (linear: {:.1}x)",
+            f64::from(large) / f64::from(small),
+            large_wall / small_wall,
+            f64::from(large) / f64::from(small),
+        );
     }
 }
