@@ -40,6 +40,23 @@ fn load(name: &str, text: &str) -> scenario_format::Scenario {
     scenario::load(&path).unwrap()
 }
 
+/// Ben writes to the outlet and Ada to the shop, at the same instant, before Meta
+/// delivers either.
+fn both_write(w: &World) {
+    let ben = &w.psids["ben"];
+    w.pages[1]
+        .mock
+        .lock()
+        .customer_message(ben, "Is the outlet open on Sunday?")
+        .unwrap();
+    let ada = &w.psids["ada"];
+    w.pages[0]
+        .mock
+        .lock()
+        .customer_message(ada, "Has my order shipped?")
+        .unwrap();
+}
+
 #[test]
 fn a_conversation_shown_in_another_pages_channel_is_lost_to_its_team() {
     let s = load("wrong-channel", TWO_PAGES);
@@ -51,18 +68,7 @@ fn a_conversation_shown_in_another_pages_channel_is_lost_to_its_team() {
         let mut settings = (*w.pages[1].engine.settings).clone();
         settings.channel_id = w.pages[0].engine.settings.channel_id;
         w.pages[1].engine.settings = Arc::new(settings);
-        let ben = w.psids["ben"].clone();
-        w.pages[1]
-            .mock
-            .lock()
-            .customer_message(&ben, "Is the outlet open on Sunday?")
-            .unwrap();
-        let ada = w.psids["ada"].clone();
-        w.pages[0]
-            .mock
-            .lock()
-            .customer_message(&ada, "Has my order shipped?")
-            .unwrap();
+        both_write(&w);
         let mut t = Transcript::default();
         for minute in 1..=5 {
             w.settle().await.unwrap();
@@ -135,18 +141,8 @@ fn both_pages_entries_in_one_delivery_are_split_between_their_stores() {
     rt.block_on(async {
         let w = World::start(&s, s.seed, &Options::default()).await.unwrap();
         // Both customers write at the same instant: Meta sends the app one POST.
-        let ben = w.psids["ben"].clone();
-        let ada = w.psids["ada"].clone();
-        w.pages[1]
-            .mock
-            .lock()
-            .customer_message(&ben, "Is the outlet open on Sunday?")
-            .unwrap();
-        w.pages[0]
-            .mock
-            .lock()
-            .customer_message(&ada, "Has my order shipped?")
-            .unwrap();
+        both_write(&w);
+        let (ada, ben) = (w.psids["ada"].clone(), w.psids["ben"].clone());
         let mut t = Transcript::default();
         w.settle().await.unwrap();
         run::advance(&w, &mut t, s.start + SignedDuration::from_mins(5))
