@@ -370,3 +370,93 @@ async fn two_pages_due_at_once_share_one_post() {
         );
     }
 }
+
+/// Two pages behind one front, delivering to `url`; their page ids.
+async fn two_pages(url: String) -> (mock_graph::MockGraph, Vec<String>) {
+    let mut s = mock_graph::Settings::defaults();
+    s.listen = "127.0.0.1:0".into();
+    s.webhook_url = Some(url);
+    s.pages = 2;
+    let mock = mock_graph::start(s).await.unwrap();
+    let ids = mock
+        .pages
+        .iter()
+        .map(|p| p.lock().settings.page_id.clone())
+        .collect();
+    (mock, ids)
+}
+
+/// How many POSTs the subscriber got that carry `text`.
+fn posts_carrying(sub: &Subscriber, text: &str) -> usize {
+    sub.received
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(body, _)| String::from_utf8_lossy(body).contains(text))
+        .count()
+}
+
+/// A duplicate fault of page 1's delivery duplicates the whole POST, page 2's entries
+/// too: page 2's log must say its attempt was sent twice, as the subscriber saw it.
+#[tokio::test]
+async fn a_duplicated_batch_is_sent_twice_for_every_page_in_it_and_says_so() {
+    let (sub, url) = Subscriber::start().await;
+    let (mock, _ids) = two_pages(url).await;
+    mock.pages[0].lock().faults.duplicate_rate = 1.0;
+    for (n, page) in mock.pages.iter().enumerate() {
+        let mut p = page.lock();
+        let psid = p.add_customer(None);
+        p.customer_message(&psid, &format!("hello page {}", n + 1))
+            .unwrap();
+    }
+    mock_graph::pages::flush(&mock.pages).await;
+    assert_eq!(sub.received.lock().unwrap().len(), 2, "one POST, twice");
+    let page2_posts = posts_carrying(&sub, "hello page 2");
+    let log = json!(mock.pages[1].lock().webhook_log(None));
+    let attempt = &log["data"][0]["attempts"][0];
+    let logged = if attempt["duplicated"] == true { 2 } else { 1 };
+    assert_eq!(
+        logged, page2_posts,
+        "page 2's log says its delivery was POSTed {logged} time(s); the subscriber got it {page2_posts} times: {log}"
+    );
+}
+
+/// A late copy (`late_redelivery`) "is the fault already, so it is never lost,
+/// duplicated or copied again": batched with another page's duplicated delivery, it
+/// is sent twice all the same.
+#[tokio::test]
+async fn a_late_copy_is_never_duplicated_even_when_batched() {
+    let (sub, url) = Subscriber::start().await;
+    let (mock, _ids) = two_pages(url).await;
+    let late = jiff::SignedDuration::from_mins(1);
+    mock.pages[1].lock().faults.late_redelivery = late;
+    {
+        let mut p = mock.pages[1].lock();
+        let psid = p.add_customer(None);
+        p.customer_message(&psid, "page 2, once and late once")
+            .unwrap();
+    }
+    mock_graph::pages::flush(&mock.pages).await;
+    assert_eq!(posts_carrying(&sub, "page 2, once and late once"), 1);
+
+    // The late copy falls due together with a new delivery of page 1, which a fault
+    // duplicates.
+    for page in &mock.pages {
+        let mut p = page.lock();
+        let to = p.now() + late;
+        p.advance_to(to).unwrap();
+    }
+    {
+        let mut p = mock.pages[0].lock();
+        p.faults.duplicate_rate = 1.0;
+        let psid = p.add_customer(None);
+        p.customer_message(&psid, "page 1, duplicated").unwrap();
+    }
+    mock_graph::pages::flush(&mock.pages).await;
+    assert_eq!(posts_carrying(&sub, "page 1, duplicated"), 2);
+    assert_eq!(
+        posts_carrying(&sub, "page 2, once and late once"),
+        2,
+        "the original and its late copy, the copy never duplicated"
+    );
+}
