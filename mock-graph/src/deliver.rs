@@ -50,22 +50,9 @@ impl Deliverer {
             return Answer::Lost;
         }
         let d = &attempt.delivery;
-        self.post_twice_if(url, &d.body, &d.signature, d.attempts, attempt.duplicated)
-            .await
-    }
-
-    /// Posts a signed body, a second time if `duplicated`; the first answer counts.
-    pub(crate) async fn post_twice_if(
-        &self,
-        url: &str,
-        body: &[u8],
-        signature: &str,
-        attempts: u32,
-        duplicated: bool,
-    ) -> Answer {
-        let answer = self.post(url, body, signature, attempts).await;
-        if duplicated {
-            self.post(url, body, signature, attempts).await;
+        let answer = self.post(url, &d.body, &d.signature, d.attempts).await;
+        if attempt.duplicated {
+            self.post(url, &d.body, &d.signature, d.attempts).await;
         }
         answer
     }
@@ -80,7 +67,14 @@ impl Deliverer {
         self.enabled
     }
 
-    async fn post(&self, url: &str, body: &[u8], signature: &str, attempts: u32) -> Answer {
+    /// Posts a signed body once.
+    pub(crate) async fn post(
+        &self,
+        url: &str,
+        body: &[u8],
+        signature: &str,
+        attempts: u32,
+    ) -> Answer {
         let subscriber = self
             .in_process
             .lock()

@@ -98,8 +98,10 @@ async fn dispatch(State(pages): State<Arc<Vec<Page>>>, request: Request) -> Resp
 /// they share (Meta's docs: "entries may be batched"; a subscriber must split them by
 /// `entry[].id`). Each page's delivery then fares as that POST did: delivered, or
 /// retried on its own page's schedule, so a later retry may go alone or with another
-/// page's. A delivery lost in transit by a fault, and a page with another URL or
-/// secret, goes alone. With one page this is that page's own flush.
+/// page's. A delivery its page's faults lose in transit or send twice goes alone, so
+/// the fault stays that page's (another page's entries aren't doubled, nor a late copy,
+/// which is never doubled); so does a page with another URL or secret. With one page
+/// this is that page's own flush.
 pub async fn flush(pages: &[AppState]) {
     let pages: Vec<&AppState> = pages.iter().filter(|p| p.deliverer.enabled()).collect();
     let mut turns = Vec::with_capacity(pages.len());
@@ -154,11 +156,11 @@ async fn deliver_round(round: Vec<(&Queue<'_>, Attempt)>) {
         let (url, secret) = (first.url.clone(), first.secret.clone());
         let (together, others): (Vec<_>, Vec<_>) = rest
             .into_iter()
-            .partition(|(q, a)| q.url == url && q.secret == secret && !a.dropped);
+            .partition(|(q, a)| q.url == url && q.secret == secret && !a.dropped && !a.duplicated);
         rest = others;
         match &together[..] {
             [] => {
-                // A delivery lost in transit: its page's own flush reports it.
+                // A delivery with a fault: as its page's own flush makes it.
                 let (q, attempt) = rest.remove(0);
                 let answer = q.page.deliverer.attempt(&q.url, &attempt).await;
                 q.page.lock().delivery_answered(attempt.delivery, answer);
@@ -181,8 +183,8 @@ async fn deliver_round(round: Vec<(&Queue<'_>, Attempt)>) {
     }
 }
 
-/// Posts several pages' deliveries as one body, twice if a fault duplicates any of
-/// them, noting in each page's log what it went with.
+/// Posts several pages' deliveries (none with a fault) as one body, noting in each
+/// page's log what it went with.
 async fn post_together(
     via: &AppState,
     url: &str,
@@ -205,10 +207,9 @@ async fn post_together(
         q.page.lock().note_batched(attempt.delivery.id, with);
     }
     let signature = messenger::signature::sign(secret.as_bytes(), &body);
-    let duplicated = together.iter().any(|(_, a)| a.duplicated);
     let attempts = together.iter().map(|(_, a)| a.delivery.attempts).max();
     via.deliverer
-        .post_twice_if(url, &body, &signature, attempts.unwrap_or(1), duplicated)
+        .post(url, &body, &signature, attempts.unwrap_or(1))
         .await
 }
 
