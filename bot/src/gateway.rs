@@ -180,6 +180,22 @@ pub async fn run_with(
     guild: u64,
     api_base: &str,
 ) -> anyhow::Result<()> {
+    let never = std::future::pending();
+    run_until(answerer, token, application_id, guild, api_base, never).await
+}
+
+/// [`run_with`], until `stop` resolves: then every shard closes its connection and this
+/// returns, so a stopping bot takes no interaction it may not be there to finish.
+/// Interactions already in hand are answered meanwhile (serenity runs each on a task
+/// of its own).
+pub async fn run_until(
+    answerer: Arc<dyn Answerer>,
+    token: &str,
+    application_id: u64,
+    guild: u64,
+    api_base: &str,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let http = http_for(token, application_id, api_base);
     let mut client = serenity::client::ClientBuilder::new_with_http(http, GatewayIntents::GUILDS)
         .event_handler(Handler {
@@ -202,7 +218,14 @@ pub async fn run_with(
         "connecting to Discord's gateway"
     );
     *client.ws_url.lock().await = gateway.url;
-    client.start().await?;
+    let shards = client.shard_manager.clone();
+    let stopping = tokio::spawn(async move {
+        stop.await;
+        shards.shutdown_all().await;
+    });
+    let ended = client.start().await;
+    stopping.abort();
+    ended?;
     Ok(())
 }
 

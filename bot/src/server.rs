@@ -22,6 +22,10 @@ use crate::{gateway, interactions};
 /// due on their own.
 const IDLE_TICK: Duration = Duration::from_secs(5);
 
+/// How long a stopping bot waits for its gateway connection to close before its stores
+/// leave anyway: a close is a frame each way, well under this.
+const GATEWAY_CLOSE: Duration = Duration::from_secs(2);
+
 /// Builds the production engines from the configuration, one per page, their Discord
 /// and Graph calls counted into `metrics`. They share the one Discord client (one bot,
 /// one rate limit) and the clock; each has its own store, token and settings.
@@ -151,23 +155,27 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
     let d = &config.file.discord;
     let token = config.secrets.discord_token.expose().to_owned();
-    match d.transport {
+    let gateway_stop = Arc::new(Notify::new());
+    let gateway = match d.transport {
         Transport::Gateway => {
             let (pages, app_id, guild) = (pages.clone(), d.application_id, d.guild_id);
             let api_base = d.api_base.clone();
-            tokio::spawn(async move {
+            let stop = gateway_stop.clone();
+            Some(tokio::spawn(async move {
                 let answerer = Arc::new(pages);
-                if let Err(e) = gateway::run_with(answerer, &token, app_id, guild, &api_base).await
-                {
+                let stop = async move { stop.notified().await };
+                let ran = gateway::run_until(answerer, &token, app_id, guild, &api_base, stop);
+                if let Err(e) = ran.await {
                     tracing::error!(%e, "Discord gateway stopped");
                 }
-            });
+            }))
         }
         Transport::Http => {
             let http = SerenityDiscord::new(&token, d.application_id, &d.api_base).http();
             gateway::register(&http, d.guild_id).await;
+            None
         }
-    }
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let ticker = tokio::spawn({
         let (pages, stop, wake) = (pages.clone(), stop.clone(), wake.clone());
@@ -194,12 +202,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         // The server stopped on its own (an error): everything else stops too.
         ended = &mut server => Some(ended),
     };
-    // The server takes no more requests and finishes those in hand, meanwhile.
+    // The server takes no more requests and finishes those in hand, meanwhile; so does
+    // the gateway, closing its connection.
     shutdown.notify_one();
+    gateway_stop.notify_one();
     stop.store(true, Ordering::Relaxed);
     wake.notify_one();
     if let Err(e) = ticker.await {
         tracing::error!(%e, "the ticker failed");
+    }
+    // Closed before the stores leave, so no interaction arrives at a replica that has
+    // let go of its lanes; a gateway slow to close doesn't hold them past a moment.
+    if let Some(gateway) = gateway {
+        if tokio::time::timeout(GATEWAY_CLOSE, gateway).await.is_err() {
+            tracing::warn!("the gateway didn't close in time; leaving anyway");
+        }
     }
     // As soon as the ticker has settled its step, without waiting for the requests
     // still in hand: one slow request must not keep the lanes held until the container

@@ -41,6 +41,8 @@ struct StandIn {
     identify: mpsc::UnboundedReceiver<Value>,
     /// The heartbeat the stand-in asked for, as the client sent it.
     heartbeat: mpsc::UnboundedReceiver<Value>,
+    /// The code the client closed the connection with (`None`: closed without one).
+    closed: mpsc::UnboundedReceiver<Option<u16>>,
 }
 
 /// The stand-in's ends of [`StandIn`]'s channels.
@@ -48,6 +50,7 @@ struct Report {
     connected: mpsc::UnboundedSender<String>,
     identify: mpsc::UnboundedSender<Value>,
     heartbeat: mpsc::UnboundedSender<Value>,
+    closed: mpsc::UnboundedSender<Option<u16>>,
 }
 
 impl StandIn {
@@ -58,10 +61,12 @@ impl StandIn {
         let (connected, connected_rx) = mpsc::unbounded_channel();
         let (identify, identify_rx) = mpsc::unbounded_channel();
         let (heartbeat, heartbeat_rx) = mpsc::unbounded_channel();
+        let (closed, closed_rx) = mpsc::unbounded_channel();
         let report = Report {
             connected,
             identify,
             heartbeat,
+            closed,
         };
         tokio::spawn(serve(listener, url.clone(), interaction, report));
         StandIn {
@@ -69,13 +74,14 @@ impl StandIn {
             connected: connected_rx,
             identify: identify_rx,
             heartbeat: heartbeat_rx,
+            closed: closed_rx,
         }
     }
 }
 
 /// One session, in Discord's order: HELLO; the client's IDENTIFY; READY; a heartbeat
 /// asked for (op 1) and acknowledged (op 11); the interaction; then every heartbeat
-/// acknowledged until the client goes.
+/// acknowledged until the client goes (its close frame's code reported).
 async fn serve(listener: TcpListener, url: String, interaction: Value, report: Report) {
     let (socket, _) = listener.accept().await.unwrap();
     let connected = report.connected.clone();
@@ -119,6 +125,11 @@ async fn serve(listener: TcpListener, url: String, interaction: Value, report: R
     .await;
 
     while let Some(Ok(message)) = ws.next().await {
+        if let Message::Close(frame) = &message {
+            let _ = report
+                .closed
+                .send(frame.as_ref().map(|f| u16::from(f.code)));
+        }
         let Message::Text(text) = message else {
             continue;
         };
@@ -426,4 +437,32 @@ async fn an_interaction_serenity_cannot_read_is_served_from_its_json() {
         .await
         .unwrap();
     assert_eq!(sent["data"].as_array().unwrap().len(), 1, "{sent:#}");
+}
+
+#[tokio::test]
+async fn stopping_closes_the_connection_and_the_client_returns() {
+    let server = harness::discord().await;
+    let h = Harness::new(harness::serenity_client(&server), None).await;
+    let psid = h.customer("Ada Lovelace").await;
+    h.say(&psid, "hello").await;
+    h.tick().await;
+    let mut gateway = StandIn::start(reply_interaction(STARTER, "Hi Ada!")).await;
+    let (_registered, mut answered) = mount(&server, &gateway).await;
+    let (engine, api) = (h.engine.clone(), server.uri());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut bot = Running(tokio::spawn(async move {
+        let stop = async move {
+            let _ = stopped.await;
+        };
+        bot::gateway::run_until(std::sync::Arc::new(engine), TOKEN, APP, GUILD, &api, stop).await
+    }));
+    let _ = bot.wait("the interaction's answer", answered.recv()).await;
+
+    // A stopping bot closes its session as Discord asks (1000, a normal close)...
+    stop.send(()).unwrap();
+    let closed = tokio::time::timeout(PATIENCE, gateway.closed.recv()).await;
+    assert_eq!(closed, Ok(Some(Some(1000))), "closed with a normal close");
+    // ...and the client returns, so the bot goes on to let its stores go.
+    let ended = tokio::time::timeout(PATIENCE, &mut bot.0).await;
+    assert!(matches!(ended, Ok(Ok(Ok(())))), "{ended:?}");
 }
