@@ -71,6 +71,7 @@ pub fn read(w: &World, ends: Timestamp) -> anyhow::Result<Facts> {
                 at: m.at,
                 state: m.state,
                 decision: m.decision,
+                reason: m.reason,
                 parked: m.asked == Some(Asked::Parked),
             })
             .collect();

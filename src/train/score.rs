@@ -45,6 +45,9 @@ pub struct SendRecord {
     pub state: String,
     /// For a refusal, the bot's decision in words (`refused: ... (...); instead: ...`).
     pub decision: Option<String>,
+    /// For a refusal, its reason as a stable name (`promotional`, `tag_spam`, ...:
+    /// `messenger::policy::Reason::code`).
+    pub reason: Option<String>,
     /// It was parked (and may have gone out since).
     pub parked: bool,
 }
@@ -241,8 +244,7 @@ impl Scorecard {
     }
 }
 
-/// How a refusal reads, from the reason the bot gave (`messenger::policy::Reason`'s
-/// words, which `refusal_kinds_follow_the_policys_words` keeps in step).
+/// What kind of mistake a refusal points at, from the reason the bot recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefusalKind {
     /// Promotional text with a tag.
@@ -255,26 +257,21 @@ pub enum RefusalKind {
     Other,
 }
 
-/// Classifies the bot's decision text.
-pub fn refusal_kind(decision: &str) -> RefusalKind {
-    const WRONG_TAG: [&str; 7] = [
-        "is not a tag in these rules",
-        "was retired by Meta",
-        "no tag is needed",
-        "may only be sent by a person",
-        "does not have the Human Agent feature",
-        "may only be used within",
-        "may only carry Meta's template",
-    ];
-    if decision.contains("must not be promotional") {
-        RefusalKind::Promotional
-    } else if decision.contains("in a row with no reply from the customer") {
-        RefusalKind::TagSpam
-    } else if WRONG_TAG.iter().any(|w| decision.contains(w)) || decision.contains("news pages only")
-    {
-        RefusalKind::WrongTag
-    } else {
-        RefusalKind::Other
+/// Classifies a refusal by its reason's stable name (`Reason::code`), not its words,
+/// which may be reworded for agents at any time.
+pub fn refusal_kind(code: &str) -> RefusalKind {
+    match code {
+        "promotional" => RefusalKind::Promotional,
+        "tag_spam" => RefusalKind::TagSpam,
+        "tag_unknown_to_era"
+        | "tag_retired"
+        | "tag_not_needed"
+        | "tag_needs_human"
+        | "human_agent_feature_missing"
+        | "tag_window_closed"
+        | "template_only"
+        | "news_pages_only" => RefusalKind::WrongTag,
+        _ => RefusalKind::Other,
     }
 }
 
@@ -442,7 +439,7 @@ fn refusals(
         let fixed = c.sends[i + 1..].iter().any(SendRecord::fixes);
         let reason = reason_of(decision);
         let what = format!("tagdesk refused: {reason}");
-        let kind = match refusal_kind(decision) {
+        let kind = match refusal_kind(r.reason.as_deref().unwrap_or_default()) {
             RefusalKind::WrongTag => Some(MistakeKind::WrongTag),
             RefusalKind::TagSpam => Some(MistakeKind::WouldRestrict),
             RefusalKind::Promotional => {
@@ -524,17 +521,17 @@ mod tests {
     }
 
     #[test]
-    fn refusal_kinds_follow_the_policys_words() {
-        let promo = refusal(Reason::Promotional {
+    fn refusal_kinds_follow_the_policys_reasons() {
+        let promo = Reason::Promotional {
             phrases: vec!["discount".into()],
-        });
-        assert_eq!(refusal_kind(&promo), RefusalKind::Promotional);
+        };
+        assert_eq!(refusal_kind(promo.code()), RefusalKind::Promotional);
         assert_eq!(
-            reason_of(&promo),
+            reason_of(&refusal(promo)),
             "tagged messages must not be promotional; found: \"discount\""
         );
         assert_eq!(
-            refusal_kind(&refusal(Reason::TagSpam { nth: 3 })),
+            refusal_kind(Reason::TagSpam { nth: 3 }.code()),
             RefusalKind::TagSpam
         );
         for wrong in [
@@ -551,8 +548,11 @@ mod tests {
                 instead: "Utility Messages",
             },
         ] {
-            let text = refusal(wrong.clone());
-            assert_eq!(refusal_kind(&text), RefusalKind::WrongTag, "{text}");
+            assert_eq!(
+                refusal_kind(wrong.code()),
+                RefusalKind::WrongTag,
+                "{wrong:?}"
+            );
         }
         for other in [
             Reason::WindowClosed,
@@ -561,7 +561,7 @@ mod tests {
                 until: None,
             },
         ] {
-            assert_eq!(refusal_kind(&refusal(other)), RefusalKind::Other);
+            assert_eq!(refusal_kind(other.code()), RefusalKind::Other);
         }
         let restricted = refusal(Reason::PageRestricted {
             level: Level::Day1,
@@ -608,6 +608,7 @@ pushed_unreachable = 3
         SendRecord {
             at: at(minute),
             state: "refused".into(),
+            reason: Some(reason.code().into()),
             decision: Some(refusal(reason)),
             parked: false,
         }
@@ -618,6 +619,7 @@ pushed_unreachable = 3
             at: at(minute),
             state: "sent".into(),
             decision: None,
+            reason: None,
             parked: false,
         }
     }
