@@ -399,8 +399,12 @@ async fn decide_and_send(
                     Asked::Parked => false,
                 };
                 let second = send.warnings.contains(&Warning::SecondConsecutiveTag);
-                if second && !confirmed {
-                    return second_tag_warning(ctx, psid, text, &send);
+                let unseen = match send.tag {
+                    Some(_) if !confirmed => sent_by_others_in_window(ctx, psid, &thread)?,
+                    _ => 0,
+                };
+                if (second || unseen > 0) && !confirmed {
+                    return tag_warning(ctx, psid, text, &send, second, unseen);
                 }
                 match reserve(ctx, &thread, &send, asked, &[(key.to_owned(), text)]) {
                     Ok(()) => {}
@@ -424,18 +428,70 @@ async fn decide_and_send(
 }
 
 /// The second tagged message in a row: the agent must confirm, or park it.
-fn second_tag_warning(
+/// Messages someone outside tagdesk (Meta Business Suite, another app) sent the
+/// customer since they last acted, inside the standard window. Meta's echoes don't say
+/// whether a message carried a tag, and inside the window one may: tagdesk can't count
+/// them towards three tagged messages in a row, so a tagged send asks first. (Outside
+/// the window an echo can only have been tagged, and is counted as such.)
+fn sent_by_others_in_window(
+    ctx: &Ctx<'_>,
+    psid: &str,
+    thread: &Thread,
+) -> Result<usize, StoreError> {
+    let Some(opened) = thread.state.last_opened else {
+        return Ok(0);
+    };
+    let closed = opened + ctx.engine.settings.rules_at(ctx.now).standard_window;
+    let messages = ctx.engine.store.messages(psid)?;
+    Ok(messages
+        .iter()
+        .filter(|m| m.direction == Direction::Echo && m.at > opened && m.at < closed)
+        .count())
+}
+
+/// Asks the agent to confirm a tagged send that is, or may be, the second in a row:
+/// `second` when tagdesk counted one before it, `unseen` for messages sent from
+/// outside tagdesk inside the window, whose tags tagdesk can't see.
+fn tag_warning(
     ctx: &Ctx<'_>,
     psid: &str,
     text: &str,
     send: &Send,
+    second: bool,
+    unseen: usize,
 ) -> Result<Response, StoreError> {
     save_draft(ctx, psid, text, send.tag)?;
+    let mut why = Vec::new();
+    if second {
+        why.push(
+            "⚠️ This would be the second tagged message in a row with no answer from \
+             the customer: combine it with the previous one into one message if you \
+             can. A third in a row is refused, and Meta may restrict the page."
+                .to_owned(),
+        );
+    }
+    if unseen > 0 {
+        let times = if unseen == 1 {
+            "once".to_owned()
+        } else {
+            format!("{unseen} times")
+        };
+        let lead = if second {
+            "Also, someone"
+        } else {
+            "⚠️ Someone"
+        };
+        why.push(format!(
+            "{lead} outside tagdesk (Meta Business Suite or another app) wrote \
+             to this customer {times} since they last wrote, inside the 24-hour window. \
+             Meta's echoes don't say whether that carried a tag: if it did, this could \
+             be the next tagged message in a row, and a third gets the page restricted. \
+             Check in Business Suite, or park it for when the customer writes."
+        ));
+    }
     let msg = Msg::private(format!(
-        "⚠️ This would be the second tagged message in a row with no answer from \
-         the customer: combine it with the previous one into one message if you \
-         can. A third in a row is refused, and Meta may restrict the page.\n\
-         It would go as {}.",
+        "{}\nIt would go as {}.",
+        why.join("\n"),
         describe(send)
     ))
     .row(vec![

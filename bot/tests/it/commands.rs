@@ -620,6 +620,65 @@ async fn two_agents_replying_at_the_same_instant_past_24_hours_send_one_tagged_m
     assert_eq!(t.sent().await.len(), 1);
 }
 
+/// Someone answered from Meta Business Suite inside the window. Its echo doesn't say
+/// whether it carried a tag, so a tagged reply after the window asks first.
+#[tokio::test]
+async fn a_tagged_reply_after_someone_outside_tagdesk_wrote_in_the_window_asks_first() {
+    let t = Team::new().await;
+    let (psid, thread) = t.customer("Ada Lovelace").await;
+    t.h.advance("2h").await;
+    t.h.admin(
+        "/_mock/other-app/sends",
+        json!({"psid": psid, "text": "We'll look into it."}),
+    )
+    .await;
+    t.h.tick().await;
+    t.h.advance("25h").await;
+    let ours = |sent: &[Value]| {
+        sent.iter()
+            .filter(|s| s["app_id"] == 1517776481860111u64)
+            .count()
+    };
+
+    let reply = t.command(
+        "reply",
+        json!([opt("text", "Your parcel left today.")]),
+        Some(thread),
+    );
+    let warned = t.send(&reply).await;
+    let text = content(&warned);
+    assert!(text.starts_with("⚠️ Someone outside tagdesk"), "{warned}");
+    assert!(text.contains("once since they last wrote"), "{text}");
+    assert!(
+        text.ends_with(
+            "It would go as HUMAN_AGENT (24-hour window closed; 5d 21h left for a human agent)."
+        ),
+        "{text}"
+    );
+    assert_eq!(ours(&t.sent().await), 0, "nothing went out");
+
+    let confirm = warned["data"]["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sent = t.send(&t.button(&confirm, &[])).await;
+    assert!(content(&sent).starts_with('✅'), "{sent}");
+    assert_eq!(ours(&t.sent().await), 1);
+
+    // Once the customer writes again, what came before no longer counts.
+    t.h.advance("1m").await;
+    t.h.say(&psid, "thanks!").await;
+    t.h.tick().await;
+    t.h.advance("25h").await;
+    let again = t.command(
+        "reply",
+        json!([opt("text", "Anything else?")]),
+        Some(thread),
+    );
+    let answer = t.send(&again).await;
+    assert!(content(&answer).starts_with('✅'), "{answer}");
+}
+
 #[tokio::test]
 async fn send_anyway_pressed_twice_at_once_sends_once_and_removes_the_buttons() {
     let t = Team::new().await;
