@@ -154,31 +154,27 @@ async fn deliver_round(round: Vec<(&Queue<'_>, Attempt)>) {
     let mut rest = round;
     while let Some((first, _)) = rest.first() {
         let (url, secret) = (first.url.clone(), first.secret.clone());
-        let (together, others): (Vec<_>, Vec<_>) = rest
+        let (mut together, others): (Vec<_>, Vec<_>) = rest
             .into_iter()
             .partition(|(q, a)| q.url == url && q.secret == secret && !a.dropped && !a.duplicated);
         rest = others;
-        match &together[..] {
-            [] => {
-                // A delivery with a fault: as its page's own flush makes it.
-                let (q, attempt) = rest.remove(0);
-                let answer = q.page.deliverer.attempt(&q.url, &attempt).await;
-                q.page.lock().delivery_answered(attempt.delivery, answer);
-            }
-            [(q, attempt)] => {
-                let answer = q.page.deliverer.attempt(&q.url, attempt).await;
-                q.page
-                    .lock()
-                    .delivery_answered(attempt.delivery.clone(), answer);
-            }
-            [(q, _), ..] => {
-                let answer = post_together(q.page, &url, &secret, &together).await;
-                for (q, attempt) in together {
-                    q.page
-                        .lock()
-                        .delivery_answered(attempt.delivery, answer.clone());
-                }
-            }
+        let alone = match together.len() {
+            // The first has a fault: it goes as its page's own flush would send it.
+            0 => Some(rest.remove(0)),
+            1 => together.pop(),
+            _ => None,
+        };
+        if let Some((q, attempt)) = alone {
+            let answer = q.page.deliverer.attempt(&q.url, &attempt).await;
+            q.page.lock().delivery_answered(attempt.delivery, answer);
+            continue;
+        }
+        let via = together[0].0.page;
+        let answer = post_together(via, &url, &secret, &together).await;
+        for (q, attempt) in together {
+            q.page
+                .lock()
+                .delivery_answered(attempt.delivery, answer.clone());
         }
     }
 }
@@ -192,9 +188,7 @@ async fn post_together(
     together: &[(&Queue<'_>, Attempt)],
 ) -> Answer {
     let bodies: Vec<&[u8]> = together.iter().map(|(_, a)| &a.delivery.body[..]).collect();
-    let Some(body) = joined(&bodies) else {
-        unreachable!("the platform writes every delivery as {PREFIX}...{SUFFIX}")
-    };
+    let body = joined(&bodies).expect("the platform writes every body as PREFIX…SUFFIX");
     for (q, attempt) in together {
         let with: Vec<String> = together
             .iter()
