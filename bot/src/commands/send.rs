@@ -427,7 +427,6 @@ async fn decide_and_send(
     private("⏳ Other sends to this customer keep changing the count; try again in a moment.")
 }
 
-/// The second tagged message in a row: the agent must confirm, or park it.
 /// Messages someone outside tagdesk (Meta Business Suite, another app) sent the
 /// customer since they last acted, inside the standard window. Meta's echoes don't say
 /// whether a message carried a tag, and inside the window one may: tagdesk can't count
@@ -483,7 +482,7 @@ fn tag_warning(
         };
         why.push(format!(
             "{lead} outside tagdesk (Meta Business Suite or another app) wrote \
-             to this customer {times} since they last wrote, inside the 24-hour window. \
+             to this customer {times} since they last got in touch, inside the 24-hour window. \
              Meta's echoes don't say whether that carried a tag: if it did, this could \
              be the next tagged message in a row, and a third gets the page restricted. \
              Check in Business Suite, or park it for when the customer writes."

@@ -648,7 +648,7 @@ async fn a_tagged_reply_after_someone_outside_tagdesk_wrote_in_the_window_asks_f
     let warned = t.send(&reply).await;
     let text = content(&warned);
     assert!(text.starts_with("⚠️ Someone outside tagdesk"), "{warned}");
-    assert!(text.contains("once since they last wrote"), "{text}");
+    assert!(text.contains("once since they last got in touch"), "{text}");
     assert!(
         text.ends_with(
             "It would go as HUMAN_AGENT (24-hour window closed; 5d 21h left for a human agent)."
