@@ -679,6 +679,63 @@ async fn a_tagged_reply_after_someone_outside_tagdesk_wrote_in_the_window_asks_f
     assert!(content(&answer).starts_with('✅'), "{answer}");
 }
 
+/// Review: "Send anyway" on the outside-sender warning was given when tagdesk had sent
+/// no tagged message yet; it must not also stand for "the second tagged message in a
+/// row (by tagdesk's own count)", a warning that agent was never shown. Two replies
+/// are warned about the other app's message; the first is confirmed and goes; the
+/// second's confirmation now lands on a second tagged message in a row (with the other
+/// app's tagged message, the third: Meta answers 613 and warns the page).
+#[tokio::test]
+async fn send_anyway_on_the_outside_sender_warning_does_not_confirm_a_second_tag_in_a_row() {
+    let t = Team::new().await;
+    let (psid, thread) = t.customer("Ada Lovelace").await;
+    t.h.advance("2h").await;
+    // Business Suite answered inside the window, with a tag (its echo doesn't say so).
+    t.h.admin(
+        "/_mock/other-app/sends",
+        json!({"psid": psid, "text": "We'll look into it.", "tag": "HUMAN_AGENT"}),
+    )
+    .await;
+    t.h.tick().await;
+    t.h.advance("25h").await;
+    let ours = |sent: &[Value]| {
+        sent.iter()
+            .filter(|s| s["app_id"] == 1517776481860111u64)
+            .count()
+    };
+    let confirm_of = |warned: &Value| {
+        warned["data"]["components"][0]["components"][0]["custom_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+
+    // Two replies, both warned about the other app's message only: tagdesk sent no
+    // tagged message yet, so neither is "the second in a row" by its count.
+    let a = t.command("reply", json!([opt("text", "Your parcel left today.")]), Some(thread));
+    let b = t.command("reply", json!([opt("text", "The refund is on its way.")]), Some(thread));
+    let warned_a = t.send(&a).await;
+    let warned_b = t.send(&b).await;
+    for w in [&warned_a, &warned_b] {
+        assert!(content(w).starts_with("⚠️ Someone outside tagdesk"), "{w}");
+        assert!(!content(w).contains("second tagged message in a row"), "{w}");
+    }
+
+    let sent_a = t.send(&t.button(&confirm_of(&warned_a), &[])).await;
+    assert!(content(&sent_a).starts_with('✅'), "{sent_a}");
+    assert_eq!(ours(&t.sent().await), 1);
+
+    // B's agent confirmed "this could be the next in a row" before A went; now it is
+    // the second in a row by tagdesk's own count. That must be asked, not sent.
+    let pressed_b = t.send(&t.button(&confirm_of(&warned_b), &[])).await;
+    assert!(
+        content(&pressed_b).starts_with('⚠'),
+        "a second tagged message in a row went out on a confirmation given for another \
+         warning: {pressed_b}"
+    );
+    assert_eq!(ours(&t.sent().await), 1, "only A's reached Meta");
+}
+
 #[tokio::test]
 async fn send_anyway_pressed_twice_at_once_sends_once_and_removes_the_buttons() {
     let t = Team::new().await;
