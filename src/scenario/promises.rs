@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 
 use bot::commands::interaction::{Action, Invocation};
+use bot::commands::send::OUTSIDE_ONLY;
 use bot::outbox::sends::metadata;
 use bot::store::Store;
 use mock_graph::platform::{Outcome, RequestRecord, SentRecord};
@@ -58,6 +59,7 @@ impl Ledger {
             Action::Modal { .. } => Some(invocation.id.clone()),
             Action::Component { custom_id, .. } => {
                 let (kind, draft) = custom_id.split_once(':')?;
+                let draft = draft.strip_suffix(OUTSIDE_ONLY).unwrap_or(draft);
                 matches!(kind, "confirm" | "park" | "split" | "tagpick")
                     .then(|| format!("{draft}:done"))
             }

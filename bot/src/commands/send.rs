@@ -96,7 +96,7 @@ pub async fn tag_command(
                     tag,
                     confirmed_second: false,
                 };
-                decide_and_send(ctx, &thread.psid, asked, &text, &ctx.inv.id).await
+                decide_and_send(ctx, &thread.psid, asked, &text, &ctx.inv.id, false).await
             }
             Err(e) => private(format!("🚫 {e}")),
         },
@@ -227,7 +227,7 @@ pub async fn reply_text(
         confirmed_second: false,
     };
     match MessageText::parse(text) {
-        Ok(_) => decide_and_send(ctx, psid, asked, text, key).await,
+        Ok(_) => decide_and_send(ctx, psid, asked, text, key, false).await,
         Err(TextError::Empty) => private("Nothing to send."),
         Err(_) if split => send_split(ctx, psid, text, key).await,
         Err(e) => {
@@ -380,6 +380,7 @@ async fn decide_and_send(
     asked: Asked,
     text: &str,
     key: &str,
+    outside_confirmed: bool,
 ) -> Result<Response, StoreError> {
     let store = &ctx.engine.store;
     for _ in 0..RESERVE_TRIES {
@@ -400,7 +401,9 @@ async fn decide_and_send(
                 };
                 let second = send.warnings.contains(&Warning::SecondConsecutiveTag);
                 let unseen = match send.tag {
-                    Some(_) if !confirmed => sent_by_others_in_window(ctx, psid, &thread)?,
+                    Some(_) if !confirmed && !outside_confirmed => {
+                        sent_by_others_in_window(ctx, psid, &thread)?
+                    }
                     _ => 0,
                 };
                 if (second || unseen > 0) && !confirmed {
@@ -488,13 +491,18 @@ fn tag_warning(
              Check in Business Suite, or park it for when the customer writes."
         ));
     }
+    let outside_only = if second { "" } else { OUTSIDE_ONLY };
     let msg = Msg::private(format!(
         "{}\nIt would go as {}.",
         why.join("\n"),
         describe(send)
     ))
     .row(vec![
-        button(&format!("confirm:{}", ctx.inv.id), "Send anyway", 4),
+        button(
+            &format!("confirm:{}{outside_only}", ctx.inv.id),
+            "Send anyway",
+            4,
+        ),
         button(&format!("park:{}", ctx.inv.id), "Park it", 2),
     ]);
     Ok(Response::Message(msg))
@@ -807,21 +815,32 @@ pub fn park(ctx: &Ctx<'_>, draft: &str) -> Result<Response, StoreError> {
 }
 
 /// "Send anyway" on a second consecutive tag.
-pub async fn confirm(ctx: &Ctx<'_>, draft_id: &str) -> Result<Response, StoreError> {
+pub async fn confirm(ctx: &Ctx<'_>, pressed: &str) -> Result<Response, StoreError> {
+    // The warning said only that someone outside tagdesk wrote: confirming it doesn't
+    // confirm a second tagged message in a row by tagdesk's own count, which the agent
+    // wasn't shown (another send may go first meanwhile).
+    let (draft_id, outside_only) = match pressed.strip_suffix(OUTSIDE_ONLY) {
+        Some(draft_id) => (draft_id, true),
+        None => (pressed, false),
+    };
     let Some((draft, thread)) = load_draft(ctx, draft_id)? else {
         return private(EXPIRED);
     };
+    let confirmed_second = !outside_only;
     let asked = match draft.tag.as_deref().and_then(|t| t.parse::<Tag>().ok()) {
-        Some(Tag::HumanAgent) | None => Asked::Reply {
-            confirmed_second: true,
-        },
+        Some(Tag::HumanAgent) | None => Asked::Reply { confirmed_second },
         Some(tag) => Asked::Tag {
             tag,
-            confirmed_second: true,
+            confirmed_second,
         },
     };
-    decide_and_send(ctx, &thread.psid, asked, &draft.text, &finishing(draft_id)).await
+    let key = finishing(draft_id);
+    decide_and_send(ctx, &thread.psid, asked, &draft.text, &key, true).await
 }
+
+/// Ends a confirm button's id when the warning it answers was only about messages
+/// sent from outside tagdesk (`confirm:{draft}:outside`).
+pub const OUTSIDE_ONLY: &str = ":outside";
 
 /// "Split and send" on a long reply.
 pub async fn split(ctx: &Ctx<'_>, draft_id: &str) -> Result<Response, StoreError> {
@@ -846,7 +865,8 @@ pub async fn tag_picked(
                 tag,
                 confirmed_second: false,
             };
-            decide_and_send(ctx, &thread.psid, asked, &draft.text, &finishing(draft_id)).await
+            let key = finishing(draft_id);
+            decide_and_send(ctx, &thread.psid, asked, &draft.text, &key, false).await
         }
         _ => private("Pick a tag from the list."),
     }

@@ -712,13 +712,24 @@ async fn send_anyway_on_the_outside_sender_warning_does_not_confirm_a_second_tag
 
     // Two replies, both warned about the other app's message only: tagdesk sent no
     // tagged message yet, so neither is "the second in a row" by its count.
-    let a = t.command("reply", json!([opt("text", "Your parcel left today.")]), Some(thread));
-    let b = t.command("reply", json!([opt("text", "The refund is on its way.")]), Some(thread));
+    let a = t.command(
+        "reply",
+        json!([opt("text", "Your parcel left today.")]),
+        Some(thread),
+    );
+    let b = t.command(
+        "reply",
+        json!([opt("text", "The refund is on its way.")]),
+        Some(thread),
+    );
     let warned_a = t.send(&a).await;
     let warned_b = t.send(&b).await;
     for w in [&warned_a, &warned_b] {
         assert!(content(w).starts_with("⚠️ Someone outside tagdesk"), "{w}");
-        assert!(!content(w).contains("second tagged message in a row"), "{w}");
+        assert!(
+            !content(w).contains("second tagged message in a row"),
+            "{w}"
+        );
     }
 
     let sent_a = t.send(&t.button(&confirm_of(&warned_a), &[])).await;
