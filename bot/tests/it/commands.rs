@@ -149,6 +149,12 @@ impl Team {
         v["data"].as_array().cloned().unwrap_or_default()
     }
 
+    /// How many of Meta's logged sends are this app's (not another app's).
+    async fn ours(&self) -> usize {
+        let sent = self.sent().await;
+        sent.iter().filter(|s| s["app_id"] == OUR_APP).count()
+    }
+
     /// A customer who wrote once, mirrored into a Discord thread.
     async fn customer(&self, name: &str) -> (String, u64) {
         let psid = self.h.customer(name).await;
@@ -165,6 +171,32 @@ fn opt(name: &str, value: impl Into<Value>) -> Value {
 
 fn content(answer: &Value) -> &str {
     answer["data"]["content"].as_str().unwrap_or_default()
+}
+
+/// The app id mock-graph gives this bot's page token (other apps' sends have others).
+const OUR_APP: u64 = 1517776481860111;
+
+/// The custom id of an answer's first button ("Send anyway" on a warning).
+fn first_button(answer: &Value) -> String {
+    answer["data"]["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A customer who wrote, then was answered from outside tagdesk inside the window
+/// (with `tag`, which Meta's echo won't show), now 25 hours later: a reply needs a tag.
+async fn answered_from_outside(t: &Team, tag: Option<&str>) -> (String, u64) {
+    let (psid, thread) = t.customer("Ada Lovelace").await;
+    t.h.advance("2h").await;
+    let mut send = json!({"psid": psid, "text": "We'll look into it."});
+    if let Some(tag) = tag {
+        send["tag"] = tag.into();
+    }
+    t.h.admin("/_mock/other-app/sends", send).await;
+    t.h.tick().await;
+    t.h.advance("25h").await;
+    (psid, thread)
 }
 
 #[tokio::test]
@@ -498,10 +530,7 @@ async fn while_restricted_tagged_replies_are_refused_with_the_restrictions_end()
     let status = t.send(&t.command("status", json!([]), None)).await;
     insta::assert_snapshot!("status-restricted", content(&status));
     assert!(
-        t.sent()
-            .await
-            .iter()
-            .all(|s| s["app_id"] != 1517776481860111u64),
+        t.sent().await.iter().all(|s| s["app_id"] != OUR_APP),
         "nothing of ours reached Meta"
     );
 }
@@ -625,20 +654,7 @@ async fn two_agents_replying_at_the_same_instant_past_24_hours_send_one_tagged_m
 #[tokio::test]
 async fn a_tagged_reply_after_someone_outside_tagdesk_wrote_in_the_window_asks_first() {
     let t = Team::new().await;
-    let (psid, thread) = t.customer("Ada Lovelace").await;
-    t.h.advance("2h").await;
-    t.h.admin(
-        "/_mock/other-app/sends",
-        json!({"psid": psid, "text": "We'll look into it."}),
-    )
-    .await;
-    t.h.tick().await;
-    t.h.advance("25h").await;
-    let ours = |sent: &[Value]| {
-        sent.iter()
-            .filter(|s| s["app_id"] == 1517776481860111u64)
-            .count()
-    };
+    let (psid, thread) = answered_from_outside(&t, None).await;
 
     let reply = t.command(
         "reply",
@@ -655,15 +671,12 @@ async fn a_tagged_reply_after_someone_outside_tagdesk_wrote_in_the_window_asks_f
         ),
         "{text}"
     );
-    assert_eq!(ours(&t.sent().await), 0, "nothing went out");
+    assert_eq!(t.ours().await, 0, "nothing went out");
 
-    let confirm = warned["data"]["components"][0]["components"][0]["custom_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let confirm = first_button(&warned);
     let sent = t.send(&t.button(&confirm, &[])).await;
     assert!(content(&sent).starts_with('✅'), "{sent}");
-    assert_eq!(ours(&t.sent().await), 1);
+    assert_eq!(t.ours().await, 1);
 
     // Once the customer writes again, what came before no longer counts.
     t.h.advance("1m").await;
@@ -688,27 +701,8 @@ async fn a_tagged_reply_after_someone_outside_tagdesk_wrote_in_the_window_asks_f
 #[tokio::test]
 async fn send_anyway_on_the_outside_sender_warning_does_not_confirm_a_second_tag_in_a_row() {
     let t = Team::new().await;
-    let (psid, thread) = t.customer("Ada Lovelace").await;
-    t.h.advance("2h").await;
     // Business Suite answered inside the window, with a tag (its echo doesn't say so).
-    t.h.admin(
-        "/_mock/other-app/sends",
-        json!({"psid": psid, "text": "We'll look into it.", "tag": "HUMAN_AGENT"}),
-    )
-    .await;
-    t.h.tick().await;
-    t.h.advance("25h").await;
-    let ours = |sent: &[Value]| {
-        sent.iter()
-            .filter(|s| s["app_id"] == 1517776481860111u64)
-            .count()
-    };
-    let confirm_of = |warned: &Value| {
-        warned["data"]["components"][0]["components"][0]["custom_id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let (_, thread) = answered_from_outside(&t, Some("HUMAN_AGENT")).await;
 
     // Two replies, both warned about the other app's message only: tagdesk sent no
     // tagged message yet, so neither is "the second in a row" by its count.
@@ -732,19 +726,19 @@ async fn send_anyway_on_the_outside_sender_warning_does_not_confirm_a_second_tag
         );
     }
 
-    let sent_a = t.send(&t.button(&confirm_of(&warned_a), &[])).await;
+    let sent_a = t.send(&t.button(&first_button(&warned_a), &[])).await;
     assert!(content(&sent_a).starts_with('✅'), "{sent_a}");
-    assert_eq!(ours(&t.sent().await), 1);
+    assert_eq!(t.ours().await, 1);
 
     // B's agent confirmed "this could be the next in a row" before A went; now it is
     // the second in a row by tagdesk's own count. That must be asked, not sent.
-    let pressed_b = t.send(&t.button(&confirm_of(&warned_b), &[])).await;
+    let pressed_b = t.send(&t.button(&first_button(&warned_b), &[])).await;
     assert!(
         content(&pressed_b).starts_with('⚠'),
         "a second tagged message in a row went out on a confirmation given for another \
          warning: {pressed_b}"
     );
-    assert_eq!(ours(&t.sent().await), 1, "only A's reached Meta");
+    assert_eq!(t.ours().await, 1, "only A's reached Meta");
 }
 
 #[tokio::test]
@@ -756,10 +750,7 @@ async fn send_anyway_pressed_twice_at_once_sends_once_and_removes_the_buttons() 
     let second = t.command("reply", json!([opt("text", "Second.")]), Some(thread));
     let warned = t.send(&second).await;
     assert!(content(&warned).starts_with('⚠'), "{warned}");
-    let confirm = warned["data"]["components"][0]["components"][0]["custom_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let confirm = first_button(&warned);
     let park = confirm.replace("confirm:", "park:");
     let (press1, press2) = (t.button(&confirm, &[]), t.button(&confirm, &[]));
     let (x, y) = tokio::join!(t.send(&press1), t.send(&press2));
@@ -968,10 +959,7 @@ async fn a_button_press_slower_than_the_deadline_is_deferred_then_its_message_ed
     let second = t.command("reply", json!([opt("text", "Second.")]), Some(thread));
     let warned = t.send(&second).await;
     assert!(content(&warned).starts_with('⚠'), "{warned}");
-    let confirm = warned["data"]["components"][0]["components"][0]["custom_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let confirm = first_button(&warned);
 
     t.deadline(SHORT_DEADLINE);
     t.meta_latency(1_500).await;
