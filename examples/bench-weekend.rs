@@ -99,11 +99,10 @@ fn main() {
         walls.push((customers, wall));
     }
     if let [(small, small_wall), .., (large, large_wall)] = walls[..] {
+        let more = f64::from(large) / f64::from(small);
         println!(
-            "  growth: {:.1}x the customers cost {:.1}x the time (linear: {:.1}x)",
-            f64::from(large) / f64::from(small),
+            "  growth: {more:.1}x the customers cost {:.1}x the time (linear: {more:.1}x)",
             large_wall / small_wall,
-            f64::from(large) / f64::from(small),
         );
     }
 }

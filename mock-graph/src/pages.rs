@@ -80,8 +80,7 @@ async fn dispatch(State(pages): State<Arc<Vec<Page>>>, request: Request) -> Resp
             first.get_or_insert(answer);
         }
         if clock {
-            let states: Vec<AppState> = pages.iter().map(|p| p.state.clone()).collect();
-            flush(&states).await;
+            flush(pages.iter().map(|p| &p.state)).await;
         }
         return first.expect("at least one page");
     }
@@ -102,8 +101,10 @@ async fn dispatch(State(pages): State<Arc<Vec<Page>>>, request: Request) -> Resp
 /// the fault stays that page's (another page's entries aren't doubled, nor a late copy,
 /// which is never doubled); so does a page with another URL or secret. With one page
 /// this is that page's own flush.
-pub async fn flush(pages: &[AppState]) {
-    let pages: Vec<&AppState> = pages.iter().filter(|p| p.deliverer.enabled()).collect();
+pub async fn flush<'a>(pages: impl IntoIterator<Item = &'a AppState>) {
+    let pages: Vec<&AppState> = (pages.into_iter())
+        .filter(|p| p.deliverer.enabled())
+        .collect();
     let mut turns = Vec::with_capacity(pages.len());
     for page in &pages {
         turns.push(page.deliverer.turn().await);
@@ -169,8 +170,7 @@ async fn deliver_round(round: Vec<(&Queue<'_>, Attempt)>) {
             q.page.lock().delivery_answered(attempt.delivery, answer);
             continue;
         }
-        let via = together[0].0.page;
-        let answer = post_together(via, &url, &secret, &together).await;
+        let answer = post_together(&url, &secret, &together).await;
         for (q, attempt) in together {
             q.page
                 .lock()
@@ -179,14 +179,9 @@ async fn deliver_round(round: Vec<(&Queue<'_>, Attempt)>) {
     }
 }
 
-/// Posts several pages' deliveries (none with a fault) as one body, noting in each
-/// page's log what it went with.
-async fn post_together(
-    via: &AppState,
-    url: &str,
-    secret: &str,
-    together: &[(&Queue<'_>, Attempt)],
-) -> Answer {
+/// Posts several pages' deliveries (none with a fault) as one body, through the first
+/// page's deliverer, noting in each page's log what it went with.
+async fn post_together(url: &str, secret: &str, together: &[(&Queue<'_>, Attempt)]) -> Answer {
     let bodies: Vec<&[u8]> = together.iter().map(|(_, a)| &a.delivery.body[..]).collect();
     let body = joined(&bodies).expect("the platform writes every body as PREFIX…SUFFIX");
     for (q, attempt) in together {
@@ -202,7 +197,10 @@ async fn post_together(
     }
     let signature = messenger::signature::sign(secret.as_bytes(), &body);
     let attempts = together.iter().map(|(_, a)| a.delivery.attempts).max();
-    via.deliverer
+    together[0]
+        .0
+        .page
+        .deliverer
         .post(url, &body, &signature, attempts.unwrap_or(1))
         .await
 }

@@ -433,8 +433,7 @@ impl World {
     /// Meta delivers what is pending: with several pages, what falls due for several
     /// at once in one POST, as for an app on several pages.
     async fn flush(&self) {
-        let mocks: Vec<AppState> = self.pages.iter().map(|p| p.mock.clone()).collect();
-        mock_graph::pages::flush(&mocks).await;
+        mock_graph::pages::flush(self.pages.iter().map(|p| &p.mock)).await;
     }
 
     /// Lets the bot work: Meta delivers what is pending, the bot processes it.

@@ -69,7 +69,7 @@ impl AppState {
 
     /// Delivers every webhook now due, then returns.
     pub async fn flush(&self) {
-        crate::pages::flush(std::slice::from_ref(self)).await;
+        crate::pages::flush([self]).await;
     }
 }
 
